@@ -1,0 +1,359 @@
+//! One accepted stream connection as a handler sees it: the stream, addresses, id and signals.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufReader, BufWriter, ReadBuf};
+use tokio::time::Sleep;
+
+use crate::address::{ListenAddr, Peer};
+use crate::server::ServerInfo;
+use crate::shutdown::ShutdownSignal;
+
+/// Size of the read and write buffers of a connection.
+const BUFFER_SIZE: usize = 16 * 1024;
+
+/// The buffered transport: Python's `rfile` and `wfile` over one stream.
+type Buffered = BufReader<BufWriter<Stream>>;
+
+fn buffered(stream: Stream) -> Buffered {
+    BufReader::with_capacity(BUFFER_SIZE, BufWriter::with_capacity(BUFFER_SIZE, stream))
+}
+
+/// Any bidirectional byte stream a connection can be upgraded to (for example TLS).
+pub trait IoStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> IoStream for T {}
+
+/// The transport under a connection.
+pub enum Stream {
+    /// A TCP stream over IPv4 or IPv6.
+    Tcp(tokio::net::TcpStream),
+    /// A Unix-domain stream socket.
+    Unix(tokio::net::UnixStream),
+    /// A stream wrapped by the handler, such as TLS over one of the others.
+    Wrapped(Box<dyn IoStream>),
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stream::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
+            Stream::Unix(s) => f.debug_tuple("Unix").field(s).finish(),
+            Stream::Wrapped(_) => f.write_str("Wrapped(..)"),
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Tcp($s) => $e,
+            Stream::Unix($s) => $e,
+            Stream::Wrapped($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Tcp(s) => s.is_write_vectored(),
+            Stream::Unix(s) => s.is_write_vectored(),
+            Stream::Wrapped(s) => s.is_write_vectored(),
+        }
+    }
+}
+
+/// An accepted connection: Python's `(request, client_address, server)`, with buffered I/O.
+///
+/// It reads and writes like a buffered stream (`AsyncBufRead` + `AsyncWrite`); written bytes
+/// reach the peer on `flush`.
+pub struct Connection {
+    /// The buffered stream; `None` only while `upgrade` swaps the transport.
+    io: Option<Buffered>,
+    /// Who is on the other end.
+    peer: Peer,
+    /// The address this side of the connection is bound to.
+    local: ListenAddr,
+    /// Unique within the server's lifetime, for logs.
+    id: u64,
+    /// Fires when the server starts shutting down.
+    shutdown: ShutdownSignal,
+    /// Name, address and options of the server that accepted the connection.
+    server: Arc<ServerInfo>,
+    /// How long a read may wait for data before failing with `TimedOut`.
+    read_timeout: Option<Duration>,
+    /// Armed while a read waits, cleared when the read makes progress.
+    read_deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("peer", &self.peer)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Wraps an accepted stream.
+    pub(crate) fn new(
+        stream: Stream,
+        peer: Peer,
+        local: ListenAddr,
+        id: u64,
+        shutdown: ShutdownSignal,
+        server: Arc<ServerInfo>,
+    ) -> Self {
+        let read_timeout = server.read_timeout;
+        Connection {
+            io: Some(buffered(stream)),
+            peer,
+            local,
+            id,
+            shutdown,
+            server,
+            read_timeout,
+            read_deadline: None,
+        }
+    }
+
+    /// The address of the peer.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// The local address of this connection.
+    pub fn local_addr(&self) -> &ListenAddr {
+        &self.local
+    }
+
+    /// The connection's id, unique within the server's lifetime.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The server that accepted this connection.
+    pub fn server(&self) -> &ServerInfo {
+        &self.server
+    }
+
+    /// A signal that fires when the server begins a graceful shutdown.
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        self.shutdown.clone()
+    }
+
+    /// Whether the server has begun shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_triggered()
+    }
+
+    /// The current read timeout (`None`: reads wait forever).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// Sets how long a read may wait for data before failing with `ErrorKind::TimedOut`.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+        self.read_deadline = None;
+    }
+
+    /// The transport under the buffers (`None` after a failed `upgrade` closed it).
+    pub fn stream(&self) -> Option<&Stream> {
+        self.io.as_ref().map(|io| io.get_ref().get_ref())
+    }
+
+    /// The transport under the buffers, mutably; bypassing the buffers loses buffered bytes.
+    pub fn stream_mut(&mut self) -> Option<&mut Stream> {
+        self.io.as_mut().map(|io| io.get_mut().get_mut())
+    }
+
+    /// The bytes read from the peer but not yet consumed.
+    pub fn buffered_input(&self) -> &[u8] {
+        self.io.as_ref().map_or(&[], |io| io.buffer())
+    }
+
+    /// Replaces the transport with what `wrap` makes of it, for example a TLS stream.
+    ///
+    /// Pending output is flushed first. Fails with `InvalidData` if the peer already sent bytes
+    /// past the upgrade point (they would be read in clear), and the connection is then closed.
+    pub async fn upgrade<F, Fut, S>(&mut self, wrap: F) -> io::Result<()>
+    where
+        F: FnOnce(Stream) -> Fut,
+        Fut: std::future::Future<Output = io::Result<S>>,
+        S: IoStream,
+    {
+        use tokio::io::AsyncWriteExt;
+        self.flush().await?;
+        let io = self
+            .io
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection is closed"))?;
+        if !io.buffer().is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "peer sent data before the stream upgrade completed",
+            ));
+        }
+        let wrapped = wrap(io.into_inner().into_inner()).await?;
+        self.io = Some(buffered(Stream::Wrapped(Box::new(wrapped))));
+        Ok(())
+    }
+
+    fn io_pin(&mut self) -> io::Result<Pin<&mut Buffered>> {
+        match self.io.as_mut() {
+            Some(io) => Ok(Pin::new(io)),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "connection is closed",
+            )),
+        }
+    }
+
+    /// Polls the read deadline after the inner read returned `Pending`.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let Some(timeout) = self.read_timeout else {
+            return Poll::Pending;
+        };
+        let deadline = self
+            .read_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.read_deadline = None;
+                Poll::Ready(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no data from the peer for {timeout:?}"),
+                ))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+use std::future::Future as _;
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let io = match this.io_pin() {
+            Ok(io) => io,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        match io.poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.read_deadline = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.poll_deadline(cx).map(Err),
+        }
+    }
+}
+
+impl AsyncBufRead for Connection {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        let ready = match this.io.as_mut() {
+            None => {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "connection is closed",
+                )));
+            }
+            Some(io) => Pin::new(io).poll_fill_buf(cx).map(|r| r.map(|_| ())),
+        };
+        match ready {
+            Poll::Ready(Ok(())) => {
+                this.read_deadline = None;
+                // Borrow again now that the deadline is cleared; the buffer is already filled.
+                match this.io.as_mut() {
+                    Some(io) => Pin::new(io).poll_fill_buf(cx),
+                    None => Poll::Ready(Ok(&[])),
+                }
+            }
+            Poll::Ready(Err(e)) => {
+                this.read_deadline = None;
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => this.poll_deadline(cx).map(Err),
+        }
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        if let Some(io) = self.get_mut().io.as_mut() {
+            Pin::new(io).consume(amt);
+        }
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut().io_pin() {
+            Ok(io) => io.poll_write(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut().io_pin() {
+            Ok(io) => io.poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut().io_pin() {
+            Ok(io) => io.poll_shutdown(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}

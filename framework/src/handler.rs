@@ -1,0 +1,48 @@
+//! The per-connection and per-datagram handler traits.
+
+use std::future::Future;
+
+use crate::connection::Connection;
+use crate::datagram::{Datagram, DatagramReply};
+
+/// The error a handler returns: any error type, boxed.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Serves one stream connection; the server clones one value per connection from a prototype.
+///
+/// `finish` runs if and only if `setup` succeeded, even when `handle` failed or panicked.
+pub trait RequestHandler: Clone + Send + 'static {
+    /// Prepares the connection; an error here skips `handle` and `finish`.
+    fn setup(
+        &mut self,
+        conn: &mut Connection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// Serves the connection until it is done.
+    fn handle(
+        &mut self,
+        conn: &mut Connection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Cleans up after `handle`, whatever its outcome.
+    fn finish(
+        &mut self,
+        conn: &mut Connection,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+}
+
+/// Serves one UDP datagram; the server clones one value per datagram from a prototype.
+pub trait DatagramHandler: Clone + Send + 'static {
+    /// Handles one datagram, replying through `reply` if it wants to.
+    fn handle(
+        &mut self,
+        datagram: Datagram,
+        reply: DatagramReply,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
