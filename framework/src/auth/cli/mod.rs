@@ -1,0 +1,271 @@
+//! The `user` subcommands shared by `wharf-ftpd` and `wharf-sshd`: one parser, one implementation.
+//!
+//! A binary embeds [`UserCommand`] as `#[command(subcommand)] User(UserCommand)` and calls [`run`].
+
+mod commands;
+mod password_input;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Subcommand};
+use thiserror::Error;
+
+use super::size::parse_size;
+use super::{AuthError, HashParams};
+
+/// Manage the users file (add, passwd, del, list, quota, exec).
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the users file and the home directory are created if missing.
+    Add(AddArgs),
+    /// Change a user's password.
+    Passwd(PasswdArgs),
+    /// Delete a user; the home directory is left in place.
+    Del(DelArgs),
+    /// List the users: name, home, quotas, whether remote commands are allowed.
+    List(ListArgs),
+    /// Change a user's byte quota and/or file-count quota.
+    Quota(QuotaArgs),
+    /// Allow or deny running remote commands.
+    Exec(ExecArgs),
+}
+
+/// Arguments of `user add`.
+#[derive(Debug, Clone, Args)]
+pub struct AddArgs {
+    /// User name: 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . or -).
+    pub name: String,
+    /// The users file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+    /// Home directory; created with mode 0700 if missing, stored as an absolute path.
+    #[arg(long, value_name = "DIR")]
+    pub home: PathBuf,
+    /// Byte quota: bytes or K/M/G/T units, powers of 1024 (512, 10MiB, 1G). Default: unlimited.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub quota: Option<u64>,
+    /// Maximum number of files. Default: unlimited.
+    #[arg(long, value_name = "N")]
+    pub quota_files: Option<u64>,
+    /// Allow running commands through the remote-command service. Default: not allowed.
+    #[arg(long)]
+    pub allow_exec: bool,
+    /// OpenSSH public-key file whose keys may log in as this user (repeatable).
+    #[arg(long = "authorized-key", value_name = "FILE")]
+    pub authorized_keys: Vec<PathBuf>,
+    /// Read the password from the first line of standard input instead of the terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Arguments of `user passwd`.
+#[derive(Debug, Clone, Args)]
+pub struct PasswdArgs {
+    /// User name.
+    pub name: String,
+    /// The users file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+    /// Read the password from the first line of standard input instead of the terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Arguments of `user del`.
+#[derive(Debug, Clone, Args)]
+pub struct DelArgs {
+    /// User name.
+    pub name: String,
+    /// The users file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+}
+
+/// Arguments of `user list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// The users file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+}
+
+/// Arguments of `user quota`: at least one change, bytes and file count independently.
+#[derive(Debug, Clone, Args)]
+#[command(group(
+    ArgGroup::new("change")
+        .required(true)
+        .multiple(true)
+        .args(["set", "none", "files", "files_none"])
+))]
+pub struct QuotaArgs {
+    /// User name.
+    pub name: String,
+    /// The users file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+    /// New byte quota: bytes or K/M/G/T units, powers of 1024 (512, 10MiB, 1G).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "none")]
+    pub set: Option<u64>,
+    /// Remove the byte quota (unlimited).
+    #[arg(long)]
+    pub none: bool,
+    /// New maximum number of files.
+    #[arg(long, value_name = "N", conflicts_with = "files_none")]
+    pub files: Option<u64>,
+    /// Remove the file-count quota (unlimited).
+    #[arg(long)]
+    pub files_none: bool,
+}
+
+/// Arguments of `user exec`.
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("permission").required(true).args(["allow", "deny"])))]
+pub struct ExecArgs {
+    /// User name.
+    pub name: String,
+    /// The users file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+    /// Allow running remote commands.
+    #[arg(long)]
+    pub allow: bool,
+    /// Deny running remote commands.
+    #[arg(long)]
+    pub deny: bool,
+}
+
+/// Why a `user` subcommand failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// The users database refused or failed the change.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// No terminal to prompt on.
+    #[error("no terminal to prompt for the password ({source}); pipe it in with --password-stdin")]
+    NoTerminal {
+        /// Why `/dev/tty` could not be opened.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading the password failed.
+    #[error("cannot read the password: {0}")]
+    ReadPassword(#[source] io::Error),
+    /// `--password-stdin` found end of input before any line.
+    #[error("no password on standard input (--password-stdin reads one line)")]
+    NoPasswordOnStdin,
+    /// The password is empty.
+    #[error("the password is empty")]
+    EmptyPassword,
+    /// The two terminal entries differ.
+    #[error("the two passwords do not match")]
+    PasswordMismatch,
+    /// An authorized-key file holds a line that is not an OpenSSH public key.
+    #[error("{}: line {line}: not an OpenSSH public key (expected \"TYPE BASE64 [COMMENT]\")", path.display())]
+    BadAuthorizedKey {
+        /// The key file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+    },
+    /// An authorized-key file holds no key at all.
+    #[error("{}: no public key in the file", path.display())]
+    NoAuthorizedKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// Writing the report to the output failed.
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
+}
+
+/// Runs a `user` subcommand with production hash parameters, reading passwords from the real
+/// standard input or terminal and reporting to `out`.
+pub fn run(command: UserCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    let stdin = io::stdin();
+    run_with(command, &HashParams::PRODUCTION, &mut stdin.lock(), out)
+}
+
+/// Runs a `user` subcommand with explicit hash parameters and input (`--password-stdin` reads
+/// `input`); for binaries with configured parameters, and for tests.
+pub fn run_with(
+    command: UserCommand,
+    params: &HashParams,
+    input: &mut dyn io::BufRead,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match command {
+        UserCommand::Add(args) => commands::add(args, params, input, out),
+        UserCommand::Passwd(args) => commands::passwd(args, params, input, out),
+        UserCommand::Del(args) => commands::del(args, out),
+        UserCommand::List(args) => commands::list(args, out),
+        UserCommand::Quota(args) => commands::quota(args, out),
+        UserCommand::Exec(args) => commands::exec(args, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Binary {
+        #[command(subcommand)]
+        user: UserCommand,
+    }
+
+    fn parse(arguments: &[&str]) -> Result<UserCommand, clap::Error> {
+        Binary::try_parse_from(std::iter::once("bin").chain(arguments.iter().copied()))
+            .map(|binary| binary.user)
+    }
+
+    #[test]
+    fn add_parses_every_option() {
+        let command = parse(&[
+            "add",
+            "alice",
+            "--users",
+            "u.toml",
+            "--home",
+            "/h",
+            "--quota",
+            "10MiB",
+            "--quota-files",
+            "5",
+            "--allow-exec",
+            "--authorized-key",
+            "k1",
+            "--authorized-key",
+            "k2",
+            "--password-stdin",
+        ])
+        .unwrap();
+        let UserCommand::Add(args) = command else {
+            panic!("not add: {command:?}");
+        };
+        assert_eq!(args.quota, Some(10 << 20));
+        assert_eq!(args.quota_files, Some(5));
+        assert!(args.allow_exec && args.password_stdin);
+        assert_eq!(args.authorized_keys.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_size_is_a_parse_error_that_quotes_it() {
+        let error = parse(&["add", "a", "--users", "u", "--home", "/h", "--quota", "ten"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("\"ten\""), "{error}");
+    }
+
+    #[test]
+    fn quota_needs_one_consistent_change() {
+        assert!(parse(&["quota", "a", "--users", "u"]).is_err());
+        assert!(parse(&["quota", "a", "--users", "u", "--set", "1G", "--none"]).is_err());
+        assert!(parse(&["quota", "a", "--users", "u", "--files", "3", "--files-none"]).is_err());
+        assert!(parse(&["quota", "a", "--users", "u", "--set", "1G", "--files-none"]).is_ok());
+        assert!(parse(&["quota", "a", "--users", "u", "--none"]).is_ok());
+        assert!(parse(&["exec", "a", "--users", "u"]).is_err());
+        assert!(parse(&["exec", "a", "--users", "u", "--allow", "--deny"]).is_err());
+    }
+}

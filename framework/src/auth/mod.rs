@@ -1,0 +1,32 @@
+//! The shared users database of the FTP and remote-command services (cargo feature `auth`).
+//!
+//! - [`users_file`]: the TOML file of users, validated, edited under a lock, saved atomically.
+//! - [`password`]: argon2id PHC hashes and their cost parameters.
+//! - [`verifier`]: the [`Authenticator`] servers check logins with.
+//! - [`cli`]: the `user add|passwd|del|list|quota|exec` subcommands both daemons embed.
+//! - [`size`]: byte sizes with units (`10MiB`), as typed on command lines and in configuration.
+//!
+//! ```toml
+//! [users.alice]
+//! password = "$argon2id$v=19$m=19456,t=2,p=1$..."
+//! home = "/srv/ftp/alice"
+//! quota_bytes = 104857600   # optional, no limit when absent
+//! quota_files = 1000        # optional
+//! allow_exec = false        # may run remote commands
+//! authorized_keys = ["ssh-ed25519 AAAA... alice@laptop"]   # optional
+//! ```
+
+pub mod cli;
+mod error;
+mod lock;
+pub mod password;
+pub mod size;
+mod user;
+pub mod users_file;
+pub mod verifier;
+
+pub use error::AuthError;
+pub use password::{HashParams, hash_password, needs_rehash, verify_password};
+pub use user::{MAX_NAME_LEN, UserRecord, validate_name};
+pub use users_file::UsersFile;
+pub use verifier::{Authenticator, AuthenticatorBuilder, Verified};

@@ -1,0 +1,120 @@
+//! One user of the database and the rule for user names.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::AuthError;
+
+/// Longest accepted user name, in characters.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// One user: credentials and the per-service settings the FTP and remote-command services read.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The login name (validated by [`validate_name`]).
+    pub name: String,
+    /// The argon2id PHC string of the password.
+    pub password_hash: String,
+    /// The directory the user is confined to (FTP root, working directory of remote commands).
+    pub home: PathBuf,
+    /// Upper bound on the bytes stored under `home`; `None` means no limit.
+    pub quota_bytes: Option<u64>,
+    /// Upper bound on the number of files under `home`; `None` means no limit.
+    pub quota_files: Option<u64>,
+    /// Whether the user may run commands through the remote-command service.
+    pub allow_exec: bool,
+    /// OpenSSH public-key lines accepted for this user by the SSH front end.
+    pub authorized_keys: Vec<String>,
+}
+
+impl fmt::Debug for UserRecord {
+    /// Shows every field except the password hash, which logs have no use for.
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("UserRecord")
+            .field("name", &self.name)
+            .field("password_hash", &"<argon2id hash>")
+            .field("home", &self.home)
+            .field("quota_bytes", &self.quota_bytes)
+            .field("quota_files", &self.quota_files)
+            .field("allow_exec", &self.allow_exec)
+            .field("authorized_keys", &self.authorized_keys.len())
+            .finish()
+    }
+}
+
+/// Checks a user name: 1..=64 characters of `[A-Za-z0-9._-]`, not starting with `.` or `-`.
+///
+/// The rule keeps names safe as file names (quota state, logs) and as command-line arguments.
+pub fn validate_name(name: &str) -> Result<(), AuthError> {
+    let reject = |reason: &'static str| {
+        Err(AuthError::BadName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return reject("it is empty");
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return reject("it is longer than 64 characters");
+    }
+    if name.starts_with(['.', '-']) {
+        return reject("it starts with '.' or '-'");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return reject("only letters A-Z a-z, digits, '.', '_' and '-' are allowed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(name: &str) -> &'static str {
+        match validate_name(name) {
+            Err(AuthError::BadName { reason, .. }) => reason,
+            other => panic!("{name:?} was not rejected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ordinary_names_are_accepted() {
+        for name in ["alice", "Bob", "a", "user_1", "first.last", "x-y", "9lives"] {
+            assert!(validate_name(name).is_ok(), "{name}");
+        }
+        assert!(validate_name(&"a".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn bad_names_are_rejected_with_the_broken_rule() {
+        assert_eq!(reason(""), "it is empty");
+        assert_eq!(reason(&"a".repeat(65)), "it is longer than 64 characters");
+        assert_eq!(reason(".hidden"), "it starts with '.' or '-'");
+        assert_eq!(reason("-rf"), "it starts with '.' or '-'");
+        for name in ["a b", "a/b", "..", "é", "a\0b", "a:b", "a\n"] {
+            assert!(validate_name(name).is_err(), "{name:?}");
+        }
+        assert!(reason("a/b").contains("only letters"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_hash() {
+        let record = UserRecord {
+            name: "alice".into(),
+            password_hash: "$argon2id$secret".into(),
+            home: "/srv/alice".into(),
+            quota_bytes: None,
+            quota_files: Some(3),
+            allow_exec: false,
+            authorized_keys: vec![],
+        };
+        let shown = format!("{record:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("alice"), "{shown}");
+    }
+}
