@@ -21,6 +21,7 @@ mod error;
 mod lock;
 pub mod password;
 pub mod size;
+mod storage;
 mod user;
 pub mod users_file;
 pub mod verifier;

@@ -71,6 +71,38 @@ pub fn validate_name(name: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// The rules a stored record must follow besides its name's; `Err` holds the reason.
+pub(crate) fn check_record(record: &UserRecord) -> Result<(), String> {
+    validate_name(&record.name).map_err(|error| error.to_string())?;
+    super::password::validate_hash(&record.password_hash).map_err(|error| error.to_string())?;
+    if !record.home.is_absolute() {
+        return Err(format!(
+            "home {} is not an absolute path",
+            record.home.display()
+        ));
+    }
+    check_quota_range("quota_bytes", record.quota_bytes)?;
+    check_quota_range("quota_files", record.quota_files)?;
+    if record
+        .authorized_keys
+        .iter()
+        .any(|key| key.contains(['\n', '\r']))
+    {
+        return Err("an authorized key spans several lines".to_owned());
+    }
+    Ok(())
+}
+
+/// TOML integers are signed 64-bit, so a larger quota could not be saved; `Err` holds the reason.
+pub(crate) fn check_quota_range(field: &str, quota: Option<u64>) -> Result<(), String> {
+    match quota {
+        Some(value) if i64::try_from(value).is_err() => {
+            Err(format!("{field} {value} is larger than {}", i64::MAX))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,6 @@
 //! The TOML users file: loading, validation, edits, and atomic locked saves.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::AuthError;
 use super::lock::lock_exclusive;
 use super::password::validate_hash;
-use super::user::{UserRecord, validate_name};
+use super::storage::{FileStamp, read_with_stamp, write_atomically};
+use super::user::{UserRecord, check_quota_range, check_record, validate_name};
 
 /// First lines of every saved file, since a save rewrites the file and drops hand-written comments.
 const HEADER: &str = "# Wharf users file: edit with `wharf-ftpd user ...` or `wharf-sshd user ...`.\n\
@@ -46,34 +44,6 @@ struct StoredUser {
     /// See [`UserRecord::authorized_keys`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     authorized_keys: Vec<String>,
-}
-
-/// Identity of one version of the users file, to notice changes with one `stat`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileStamp {
-    /// Device, so a file on another mount is never mistaken for this one.
-    device: u64,
-    /// Inode: every atomic save creates a new one.
-    inode: u64,
-    /// Size in bytes.
-    len: u64,
-    /// Modification time, seconds part.
-    mtime_seconds: i64,
-    /// Modification time, nanoseconds part.
-    mtime_nanoseconds: i64,
-}
-
-impl FileStamp {
-    /// The stamp of the file `metadata` describes.
-    pub(crate) fn of(metadata: &std::fs::Metadata) -> Self {
-        FileStamp {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            len: metadata.len(),
-            mtime_seconds: metadata.mtime(),
-            mtime_nanoseconds: metadata.mtime_nsec(),
-        }
-    }
 }
 
 /// The users database as one file: a sorted map of validated [`UserRecord`]s and where it lives.
@@ -123,22 +93,8 @@ impl UsersFile {
 
     /// Reads the file and the stamp of exactly the version read.
     pub(crate) fn load_with_stamp(path: &Path) -> Result<(Self, FileStamp), AuthError> {
-        let mut file = match File::open(path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                return Err(AuthError::MissingFile {
-                    path: path.to_owned(),
-                });
-            }
-            Err(error) => return Err(AuthError::io("open", path, error)),
-        };
-        let metadata = file
-            .metadata()
-            .map_err(|source| AuthError::io("stat", path, source))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text)
-            .map_err(|source| AuthError::io("read", path, source))?;
-        Ok((Self::from_toml(path, &text)?, FileStamp::of(&metadata)))
+        let (text, stamp) = read_with_stamp(path)?;
+        Ok((Self::from_toml(path, &text)?, stamp))
     }
 
     /// Parses and validates the TOML text of a users file that lives at `path`.
@@ -310,80 +266,6 @@ impl UsersFile {
             path: self.path.clone(),
         }
     }
-}
-
-/// The rules a stored record must follow besides its name's; `Err` holds the reason.
-fn check_record(record: &UserRecord) -> Result<(), String> {
-    validate_name(&record.name).map_err(|error| error.to_string())?;
-    validate_hash(&record.password_hash).map_err(|error| error.to_string())?;
-    if !record.home.is_absolute() {
-        return Err(format!(
-            "home {} is not an absolute path",
-            record.home.display()
-        ));
-    }
-    check_quota_range("quota_bytes", record.quota_bytes)?;
-    check_quota_range("quota_files", record.quota_files)?;
-    if record
-        .authorized_keys
-        .iter()
-        .any(|key| key.contains(['\n', '\r']))
-    {
-        return Err("an authorized key spans several lines".to_owned());
-    }
-    Ok(())
-}
-
-/// TOML integers are signed 64-bit, so a larger quota could not be saved; `Err` holds the reason.
-fn check_quota_range(field: &str, quota: Option<u64>) -> Result<(), String> {
-    match quota {
-        Some(value) if i64::try_from(value).is_err() => {
-            Err(format!("{field} {value} is larger than {}", i64::MAX))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Replaces `path` with `contents` so that readers see the old or the new file, never a mix.
-fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), AuthError> {
-    let file_name = path.file_name().ok_or_else(|| {
-        AuthError::io(
-            "save",
-            path,
-            io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"),
-        )
-    })?;
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let temporary = directory.join(format!(
-        ".{}.tmp-{}-{:016x}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temporary)
-            .map_err(|source| AuthError::io("create", &temporary, source))?;
-        file.write_all(contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|source| AuthError::io("write", &temporary, source))?;
-        std::fs::rename(&temporary, path).map_err(|source| AuthError::io("replace", path, source))
-    })();
-    if written.is_err() {
-        // Best effort: the temporary file may not exist if its creation was what failed.
-        let _ = std::fs::remove_file(&temporary);
-        return written;
-    }
-    // Make the rename itself durable.
-    File::open(&directory)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|source| AuthError::io("sync directory", &directory, source))
 }
 
 #[cfg(test)]

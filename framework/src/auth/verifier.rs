@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Semaphore;
 
 use super::password::{hash_password, needs_rehash, verify_password};
-use super::users_file::{FileStamp, UsersFile};
+use super::storage::FileStamp;
+use super::users_file::UsersFile;
 use super::{AuthError, HashParams, UserRecord};
 
 /// The outcome of a password check.
@@ -241,5 +242,43 @@ impl Inner {
         };
         tracing::debug!(path = %self.path.display(), users = users.len(), "users file reloaded");
         Ok(users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_verification_waits_for_a_free_hash_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.toml");
+        UsersFile::empty(&path).save().unwrap();
+        let authenticator = Authenticator::builder(&path)
+            .params(HashParams::INSECURE_FOR_TESTS)
+            .max_concurrent_hashes(1)
+            .build()
+            .unwrap();
+        // Take the only slot, as a long-running hash would.
+        let slot = Arc::clone(&authenticator.inner.hash_slots)
+            .acquire_owned()
+            .await
+            .unwrap();
+        let waiting = tokio::spawn({
+            let authenticator = authenticator.clone();
+            async move { authenticator.verify("nobody", "pw").await }
+        });
+        // With the slot taken the check cannot finish, however long it is given.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!waiting.is_finished(), "a hash ran without a free slot");
+        drop(slot);
+        let outcome = tokio::time::timeout(Duration::from_secs(30), waiting)
+            .await
+            .expect("the check finished once the slot was free")
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome, Verified::Rejected);
+        assert_eq!(authenticator.inner.hash_slots.available_permits(), 1);
     }
 }

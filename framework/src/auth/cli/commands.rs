@@ -148,8 +148,14 @@ fn existing_file_update<T>(
     path: &Path,
     change: impl FnOnce(&mut UsersFile) -> Result<T, AuthError>,
 ) -> Result<T, AuthError> {
+    // Checked before locking so a mistyped path leaves no lock file behind, and again under the
+    // lock, since a file deleted meanwhile would otherwise be silently re-created.
+    if !path.exists() {
+        return Err(AuthError::MissingFile {
+            path: path.to_owned(),
+        });
+    }
     UsersFile::update(path, |users| {
-        // Re-checked under the lock: a missing file would otherwise be silently created.
         if !users.path().exists() {
             return Err(AuthError::MissingFile {
                 path: users.path().to_owned(),
