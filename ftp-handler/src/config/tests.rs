@@ -1,0 +1,205 @@
+//! Unit tests of configuration loading: precedence and refusal of bad values.
+
+use super::*;
+
+/// Writes a TOML file into a fresh temp dir and returns both (the dir keeps the file alive).
+fn toml_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ftpd.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// An environment map from `(name, value)` pairs.
+fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+/// The error text of a load that must fail.
+fn load_error(
+    file: Option<&Path>,
+    env_map: Option<HashMap<String, String>>,
+    overrides: &Overrides,
+) -> String {
+    FtpdConfig::load_from(file, env_map, overrides)
+        .expect_err("configuration should be refused")
+        .to_string()
+}
+
+#[test]
+fn no_file_no_env_no_flags_gives_the_defaults() {
+    let config = FtpdConfig::load_from(None, env(&[]), &Overrides::default()).unwrap();
+    assert_eq!(config, FtpdConfig::default());
+    assert_eq!(config.server.mode, Mode::default());
+    assert_eq!(config.limits.max_line_length, 4096);
+}
+
+#[test]
+fn file_overrides_defaults_and_keeps_the_rest() {
+    let (_dir, path) = toml_file(
+        r#"
+        [server]
+        listen = ["127.0.0.1:2100", "[::1]:2100"]
+        mode = "forking"
+        greeting = "hello"
+
+        [passive]
+        ports = "50000-50009"
+        address = "192.0.2.7"
+
+        [limits]
+        idle_timeout = "2m"
+        login_timeout = 15
+        failed_login_delay = "250ms"
+        "#,
+    );
+    let config = FtpdConfig::load_from(Some(&path), env(&[]), &Overrides::default()).unwrap();
+    assert_eq!(config.server.listen.len(), 2);
+    assert_eq!(config.server.mode, Mode::forking());
+    assert_eq!(config.server.greeting, "hello");
+    assert_eq!(config.passive.ports, PortRange::new(50000, 50009));
+    assert_eq!(config.passive.address, Some("192.0.2.7".parse().unwrap()));
+    assert_eq!(config.limits.idle_timeout, Duration::from_secs(120));
+    assert_eq!(config.limits.login_timeout, Duration::from_secs(15));
+    assert_eq!(config.limits.failed_login_delay, Duration::from_millis(250));
+    assert_eq!(
+        config.limits.max_sessions,
+        FtpdConfig::default().limits.max_sessions
+    );
+    assert_eq!(
+        config.server.users_file,
+        FtpdConfig::default().server.users_file
+    );
+}
+
+#[test]
+fn environment_overrides_file_and_flags_override_environment() {
+    let (_dir, path) = toml_file(
+        r#"
+        [server]
+        listen = "127.0.0.1:2100"
+        mode = "threading"
+        users_file = "/from/file.toml"
+        [limits]
+        idle_timeout = 100
+        "#,
+    );
+    let environment = env(&[
+        ("WHARF_FTPD__SERVER__MODE", "sequential"),
+        ("WHARF_FTPD__SERVER__USERS_FILE", "/from/env.toml"),
+        ("WHARF_FTPD__LIMITS__IDLE_TIMEOUT", "200"),
+        ("WHARF_FTPD__LIMITS__MAX_SESSIONS_PER_IP", "3"),
+        ("WHARF_FTPD__PASSIVE__PORTS", "40000-40001"),
+        ("UNRELATED_VARIABLE", "x"),
+    ]);
+    let config =
+        FtpdConfig::load_from(Some(&path), environment.clone(), &Overrides::default()).unwrap();
+    assert_eq!(config.server.mode, Mode::Sequential);
+    assert_eq!(config.server.users_file, PathBuf::from("/from/env.toml"));
+    assert_eq!(config.limits.idle_timeout, Duration::from_secs(200));
+    assert_eq!(config.limits.max_sessions_per_ip, 3);
+    assert_eq!(config.passive.ports, PortRange::new(40000, 40001));
+    assert_eq!(
+        config.server.listen,
+        vec!["127.0.0.1:2100".parse::<ListenAddr>().unwrap()]
+    );
+
+    let flags = Overrides {
+        listen: vec!["127.0.0.1:3000".parse().unwrap()],
+        users: Some(PathBuf::from("/from/flag.toml")),
+        mode: Some(Mode::asynchronous()),
+        passive_ports: PortRange::new(41000, 41010),
+        ..Overrides::default()
+    };
+    let config = FtpdConfig::load_from(Some(&path), environment, &flags).unwrap();
+    assert_eq!(config.server.mode, Mode::asynchronous());
+    assert_eq!(config.server.users_file, PathBuf::from("/from/flag.toml"));
+    assert_eq!(config.passive.ports, PortRange::new(41000, 41010));
+    assert_eq!(
+        config.server.listen,
+        vec!["127.0.0.1:3000".parse::<ListenAddr>().unwrap()]
+    );
+    // Settings no flag names keep the environment's value.
+    assert_eq!(config.limits.idle_timeout, Duration::from_secs(200));
+}
+
+#[test]
+fn environment_can_carry_a_comma_separated_listen_list() {
+    let config = FtpdConfig::load_from(
+        None,
+        env(&[("WHARF_FTPD__SERVER__LISTEN", "127.0.0.1:2100, [::1]:2100")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.server.listen.len(), 2);
+}
+
+#[test]
+fn a_greeting_made_of_digits_stays_text() {
+    let config = FtpdConfig::load_from(
+        None,
+        env(&[("WHARF_FTPD__SERVER__GREETING", "42")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.server.greeting, "42");
+}
+
+#[test]
+fn bad_values_are_refused_with_the_setting_named() {
+    let cases: &[(&str, &str)] = &[
+        ("[server]\nmode = \"spawning\"", "spawning"),
+        ("[server]\nlisten = \"nowhere\"", "nowhere"),
+        ("[server]\nlisten = \"unix:/tmp/ftp.sock\"", "server.listen"),
+        ("[server]\nlisten = []", "server.listen"),
+        ("[passive]\nports = \"60000-50000\"", "60000-50000"),
+        ("[passive]\naddress = \"not-an-ip\"", "passive.address"),
+        ("[passive]\naddress = \"0.0.0.0\"", "passive.address"),
+        ("[limits]\nidle_timeout = \"soon\"", "soon"),
+        ("[limits]\nidle_timeout = 0", "limits.idle_timeout"),
+        ("[limits]\nmax_line_length = 10", "limits.max_line_length"),
+        ("[limits]\nmax_sessions = 0", "limits.max_sessions"),
+        ("[limits]\nmax_sessions = -1", "max_sessions"),
+        ("[limits]\nidle_timout = 5", "idle_timout"),
+        ("[unknown_section]\nx = 1", "unknown_section"),
+        ("[tls]\nrequire_tls = true", "tls"),
+        ("not toml at all [", "ftpd.toml"),
+    ];
+    for (text, needle) in cases {
+        let (_dir, path) = toml_file(text);
+        let message = load_error(Some(&path), env(&[]), &Overrides::default());
+        assert!(
+            message.contains(needle),
+            "{text:?}: error {message:?} does not mention {needle:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_environment_values_are_refused() {
+    let message = load_error(
+        None,
+        env(&[("WHARF_FTPD__LIMITS__MAX_SESSIONS", "many")]),
+        &Overrides::default(),
+    );
+    assert!(message.contains("max_sessions"), "{message}");
+    let message = load_error(
+        None,
+        env(&[("WHARF_FTPD__SERVER__NO_SUCH_KEY", "1")]),
+        &Overrides::default(),
+    );
+    assert!(message.contains("no_such_key"), "{message}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.toml");
+    let message = load_error(Some(&missing), env(&[]), &Overrides::default());
+    assert!(message.contains("absent.toml"), "{message}");
+}
