@@ -2,8 +2,12 @@
 //!
 //! Module map:
 //! - [`protocol`]: the control-channel language (commands, replies, line framing, hashes).
+//! - [`storage`]: the user's files behind a `cap-std` jail (paths, uploads, quota hook).
+//! - [`listing`]: LIST (`ls -l`), NLST and MLSD/MLST lines built from storage entries.
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod protocol;
+pub mod storage;
+pub mod listing;

@@ -1,0 +1,409 @@
+//! Uploads with the safety rules of the design: a completed upload is atomic, an interrupted
+//! overwrite leaves the old content, an interrupted new file stays as a resumable partial file,
+//! and two uploads to one file never interleave (the second is told the file is busy).
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use cap_std::fs::MetadataExt;
+use nix::fcntl::Flock;
+
+use super::error::StorageError;
+use super::jail::Jail;
+use super::lock::{self, TargetAccess};
+use super::path::VirtualPath;
+
+/// How an upload treats an existing file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadMode {
+    /// STOR: an existing file is replaced atomically on commit (written to a hidden temp file
+    /// until then); a new file is written in place so an interruption leaves a partial file.
+    Replace,
+    /// APPE: bytes are added at the end, in place (the file is created if missing).
+    Append,
+    /// REST n + STOR: the file is cut to `n` bytes (`n` at most its size) and continued in place.
+    ResumeAt(u64),
+    /// STOU: a new file under a fresh name derived from the path (a directory gets `upload`);
+    /// [`Upload::path`] tells the name chosen.
+    Unique,
+}
+
+/// What a committed upload produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// Where the file now is.
+    pub path: VirtualPath,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Size of the file it replaced, for a replacing upload over an existing file.
+    pub replaced_size: Option<u64>,
+}
+
+/// Where the bytes go until commit.
+enum Strategy {
+    /// A hidden temp file, renamed over the target on commit.
+    Temporary {
+        /// Host path of the temp file.
+        temp_host: PathBuf,
+        /// Lock on the target being replaced, keeping other uploads out until the rename.
+        _target_lock: Flock<File>,
+    },
+    /// The target itself.
+    InPlace {
+        /// Whether the upload created the file (a quota rollback then removes it).
+        created: bool,
+        /// Length before the first byte was written (a quota rollback truncates back to it).
+        start_len: u64,
+    },
+}
+
+/// An upload in progress: write the bytes, then [`commit`](Upload::commit) or
+/// [`abort`](Upload::abort). Dropping it uncommitted is an abort. Holds the file's upload lock.
+pub struct Upload {
+    /// The jail it writes through, and its quota hook.
+    jail: Jail,
+    /// The target's virtual path.
+    path: VirtualPath,
+    /// The target's host path relative to the home.
+    host: PathBuf,
+    /// The file receiving the bytes (temp or target), locked exclusively.
+    file: Flock<File>,
+    /// Temp file or in place.
+    strategy: Strategy,
+    /// Bytes written by this upload.
+    written: u64,
+    /// Committed, aborted or rolled back: nothing more may happen.
+    ended: bool,
+}
+
+impl Upload {
+    /// Opens the target as `mode` asks; see [`Jail::begin_upload`].
+    pub(crate) fn begin(
+        jail: Jail,
+        path: &VirtualPath,
+        mode: UploadMode,
+    ) -> Result<Upload, StorageError> {
+        if path.is_root() && mode != UploadMode::Unique {
+            return Err(StorageError::IsADirectory { path: path.clone() });
+        }
+        if mode == UploadMode::Unique {
+            return begin_unique(jail, path);
+        }
+        let host = jail.host_path(path)?;
+        let access = TargetAccess {
+            write: mode != UploadMode::Replace,
+            create: !matches!(mode, UploadMode::ResumeAt(offset) if offset > 0),
+        };
+        let locked = match lock::lock_target(jail.root(), jail.quota_hook(), path, &host, access) {
+            Err(StorageError::NotFound { .. }) if !access.create => {
+                let offset = match mode {
+                    UploadMode::ResumeAt(offset) => offset,
+                    _ => 0,
+                };
+                return Err(StorageError::BadOffset {
+                    path: path.clone(),
+                    offset,
+                    size: 0,
+                });
+            }
+            other => other?,
+        };
+        let io_error = |error| StorageError::from_io(path, error);
+        let (file, strategy) = match (mode, locked.created) {
+            (UploadMode::Replace, false) => {
+                let mode_bits = locked
+                    .file
+                    .metadata()
+                    .map_err(io_error)?
+                    .permissions()
+                    .mode();
+                let (temp, temp_host) = lock::create_temp(jail.root(), path, &host, mode_bits)?;
+                // Keep the old permissions exactly (creation was subject to the umask).
+                temp.set_permissions(std::fs::Permissions::from_mode(mode_bits & 0o7777))
+                    .map_err(io_error)?;
+                let strategy = Strategy::Temporary {
+                    temp_host,
+                    _target_lock: locked.file,
+                };
+                (temp, strategy)
+            }
+            (UploadMode::ResumeAt(offset), false) => {
+                if offset > locked.size {
+                    return Err(StorageError::BadOffset {
+                        path: path.clone(),
+                        offset,
+                        size: locked.size,
+                    });
+                }
+                let mut file = locked.file;
+                file.set_len(offset).map_err(io_error)?;
+                jail.quota_hook().release(locked.size - offset, 0);
+                file.seek(SeekFrom::Start(offset)).map_err(io_error)?;
+                (
+                    file,
+                    Strategy::InPlace {
+                        created: false,
+                        start_len: offset,
+                    },
+                )
+            }
+            (_, created) => {
+                let mut file = locked.file;
+                let start_len = file.seek(SeekFrom::End(0)).map_err(io_error)?;
+                (file, Strategy::InPlace { created, start_len })
+            }
+        };
+        Ok(Upload {
+            jail,
+            path: path.clone(),
+            host,
+            file,
+            strategy,
+            written: 0,
+            ended: false,
+        })
+    }
+
+    /// The target path (for [`UploadMode::Unique`], the name chosen).
+    pub fn path(&self) -> &VirtualPath {
+        &self.path
+    }
+
+    /// Bytes written so far by this upload.
+    pub fn bytes_written(&self) -> u64 {
+        self.written
+    }
+
+    /// Whether the upload replaces an existing file atomically on commit.
+    pub fn replaces_existing(&self) -> bool {
+        matches!(self.strategy, Strategy::Temporary { .. })
+    }
+
+    /// Writes a chunk after the quota hook accepted it. A refusal rolls the upload back (the
+    /// user's files are left as they were before it) and returns the hook's error.
+    pub fn write_all(&mut self, mut chunk: &[u8]) -> Result<(), StorageError> {
+        if self.ended {
+            return Err(StorageError::UploadEnded {
+                path: self.path.clone(),
+            });
+        }
+        let length = chunk.len() as u64;
+        if let Err(error) = self.jail.quota_hook().reserve(length, 0) {
+            self.roll_back();
+            return Err(error);
+        }
+        while !chunk.is_empty() {
+            match self.file.write(chunk) {
+                Ok(0) => {
+                    self.jail.quota_hook().release(chunk.len() as u64, 0);
+                    return Err(StorageError::from_io(
+                        &self.path,
+                        io::ErrorKind::WriteZero.into(),
+                    ));
+                }
+                Ok(count) => {
+                    self.written += count as u64;
+                    chunk = &chunk[count..];
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    self.jail.quota_hook().release(chunk.len() as u64, 0);
+                    return Err(StorageError::from_io(&self.path, error));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the upload: a replacing upload is renamed over the target in one step.
+    pub fn commit(mut self) -> Result<CommitInfo, StorageError> {
+        if self.ended {
+            return Err(StorageError::UploadEnded {
+                path: self.path.clone(),
+            });
+        }
+        self.ended = true;
+        let quota = self.jail.quota_hook();
+        match &self.strategy {
+            Strategy::Temporary { temp_host, .. } => {
+                let root = self.jail.root();
+                let replaced = root
+                    .symlink_metadata(&self.host)
+                    .ok()
+                    .filter(|metadata| metadata.is_file())
+                    .map(|metadata| metadata.size());
+                // The old file vanished meanwhile (deleted): the new one is one more file.
+                let reserved_file = replaced.is_none();
+                let result = if reserved_file {
+                    quota.reserve(0, 1)
+                } else {
+                    Ok(())
+                };
+                let result = result.and_then(|()| {
+                    root.rename(temp_host, root, &self.host)
+                        .map_err(|error| StorageError::from_io(&self.path, error))
+                });
+                if let Err(error) = result {
+                    // Best effort: a leftover temp file is hidden and cleaned up with its directory.
+                    let _ = root.remove_file(temp_host);
+                    quota.release(self.written, 0);
+                    return Err(error);
+                }
+                if let Some(old_size) = replaced {
+                    quota.release(old_size, 0);
+                }
+                Ok(CommitInfo {
+                    path: self.path.clone(),
+                    size: self.written,
+                    replaced_size: replaced,
+                })
+            }
+            Strategy::InPlace { .. } => {
+                if !lock::still_at_path(self.jail.root(), &self.host, &self.file) {
+                    return Err(StorageError::NotFound {
+                        path: self.path.clone(),
+                    });
+                }
+                let size = self
+                    .file
+                    .metadata()
+                    .map_err(|error| StorageError::from_io(&self.path, error))?
+                    .len();
+                Ok(CommitInfo {
+                    path: self.path.clone(),
+                    size,
+                    replaced_size: None,
+                })
+            }
+        }
+    }
+
+    /// Stops the upload: a replacing upload discards its temp file (the old content stays);
+    /// an in-place upload keeps the bytes received, resumable with `ResumeAt` or `Append`.
+    pub fn abort(mut self) {
+        self.interrupt();
+    }
+
+    /// The abort behaviour, also run on drop.
+    fn interrupt(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        if let Strategy::Temporary { temp_host, .. } = &self.strategy {
+            if let Err(error) = self.jail.root().remove_file(temp_host) {
+                tracing::warn!(path = %self.path, %error, "could not remove upload temp file");
+            }
+            self.jail.quota_hook().release(self.written, 0);
+        }
+    }
+
+    /// Undoes the whole upload after a quota refusal.
+    fn roll_back(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let quota = self.jail.quota_hook();
+        let root = self.jail.root();
+        let outcome = match self.strategy {
+            Strategy::Temporary { ref temp_host, .. } => root.remove_file(temp_host),
+            Strategy::InPlace { created: true, .. } => {
+                if lock::still_at_path(root, &self.host, &self.file) {
+                    quota.release(0, 1);
+                    root.remove_file(&self.host)
+                } else {
+                    Ok(())
+                }
+            }
+            Strategy::InPlace {
+                created: false,
+                start_len,
+            } => self.file.set_len(start_len),
+        };
+        quota.release(self.written, 0);
+        if let Err(error) = outcome {
+            tracing::warn!(path = %self.path, %error, "could not roll back refused upload");
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        self.interrupt();
+    }
+}
+
+impl Write for Upload {
+    /// Writes what the quota hook accepts; a [`StorageError`] travels inside the `io::Error`
+    /// (recover it with [`StorageError::from_write_error`]).
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        Upload::write_all(self, buffer).map_err(io::Error::other)?;
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Upload")
+            .field("path", &self.path)
+            .field("written", &self.written)
+            .field("replaces_existing", &self.replaces_existing())
+            .field("ended", &self.ended)
+            .finish()
+    }
+}
+
+/// STOU: creates a file under a free name derived from `path` (`name`, `name.1`, ...).
+fn begin_unique(jail: Jail, path: &VirtualPath) -> Result<Upload, StorageError> {
+    let base = match jail.metadata(path) {
+        Ok(entry) if entry.is_dir() => path.join("upload")?,
+        _ => path.clone(),
+    };
+    let (parent, stem) = match base.file_name() {
+        Some(name) => (base.parent(), name.to_owned()),
+        None => (VirtualPath::root(), "upload".to_owned()),
+    };
+    let candidates = std::iter::once(stem.clone())
+        .chain((1..100).map(|counter| format!("{stem}.{counter}")))
+        .chain((0..8).map(|_| format!("{stem}.{:08x}", rand::random::<u32>())));
+    let access = TargetAccess {
+        write: true,
+        create: true,
+    };
+    for name in candidates {
+        let candidate = parent.join(&name)?;
+        let host = jail.host_path(&candidate)?;
+        if jail.root().symlink_metadata(&host).is_ok() {
+            continue;
+        }
+        match lock::lock_target(jail.root(), jail.quota_hook(), &candidate, &host, access) {
+            Ok(locked) if locked.created => {
+                let strategy = Strategy::InPlace {
+                    created: true,
+                    start_len: 0,
+                };
+                return Ok(Upload {
+                    jail,
+                    path: candidate,
+                    host,
+                    file: locked.file,
+                    strategy,
+                    written: 0,
+                    ended: false,
+                });
+            }
+            // Someone else created that name between our check and our open: try the next.
+            Ok(_) | Err(StorageError::Busy { .. }) | Err(StorageError::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Err(StorageError::AlreadyExists { path: base })
+}
