@@ -23,6 +23,22 @@ pub enum Verified {
 ///
 /// The file is re-read whenever it changes on disk, so `user add` takes effect on a running
 /// server. Hashes run on tokio's blocking pool, at most `max_concurrent_hashes` at once.
+///
+/// ```no_run
+/// use wharf::auth::{Authenticator, HashParams, Verified};
+///
+/// # async fn login() -> Result<(), wharf::auth::AuthError> {
+/// let authenticator = Authenticator::builder("/etc/wharf/users.toml")
+///     .params(HashParams::PRODUCTION)
+///     .max_concurrent_hashes(4)
+///     .build()?;
+/// match authenticator.verify("alice", "secret").await? {
+///     Verified::Authenticated(user) => println!("welcome, home is {}", user.home.display()),
+///     Verified::Rejected => println!("530 Login incorrect."),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Authenticator {
     /// State shared by every clone.

@@ -1,6 +1,30 @@
 //! The `user` subcommands shared by `wharf-ftpd` and `wharf-sshd`: one parser, one implementation.
 //!
-//! A binary embeds [`UserCommand`] as `#[command(subcommand)] User(UserCommand)` and calls [`run`].
+//! A binary embeds [`UserCommand`] and calls [`run`]:
+//!
+//! ```no_run
+//! use clap::{Parser, Subcommand};
+//! use wharf::auth::cli::{self, UserCommand};
+//!
+//! #[derive(Parser)]
+//! struct Arguments {
+//!     #[command(subcommand)]
+//!     command: Command,
+//! }
+//!
+//! #[derive(Subcommand)]
+//! enum Command {
+//!     /// Manage the users file.
+//!     #[command(subcommand)]
+//!     User(UserCommand),
+//! }
+//!
+//! let Command::User(user) = Arguments::parse().command;
+//! if let Err(error) = cli::run(user, &mut std::io::stdout()) {
+//!     eprintln!("error: {error}");
+//!     std::process::exit(1);
+//! }
+//! ```
 
 mod commands;
 mod password_input;

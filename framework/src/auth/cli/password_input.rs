@@ -86,4 +86,20 @@ mod tests {
         assert!(matches!(from_stdin("\r\n"), Err(CliError::EmptyPassword)));
         assert!(matches!(from_stdin(""), Err(CliError::NoPasswordOnStdin)));
     }
+
+    #[test]
+    fn without_a_terminal_the_prompt_fails_and_says_what_to_do() {
+        if OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok()
+        {
+            // Run from a terminal: the prompt would wait for a person, so there is nothing to prove.
+            return;
+        }
+        let error = read_new_password(PasswordSource::Terminal, "u").unwrap_err();
+        assert!(matches!(error, CliError::NoTerminal { .. }), "{error}");
+        assert!(error.to_string().contains("--password-stdin"), "{error}");
+    }
 }
