@@ -180,7 +180,10 @@ impl StorageError {
         {
             return StorageError::from_io(path, error);
         }
-        match error.into_inner().map(|inner| inner.downcast::<StorageError>()) {
+        match error
+            .into_inner()
+            .map(|inner| inner.downcast::<StorageError>())
+        {
             Some(Ok(storage)) => *storage,
             _ => StorageError::UploadEnded { path: path.clone() },
         }

@@ -234,7 +234,8 @@ impl Jail {
     }
 
     /// Counts the regular files under the home and their bytes, without following symlinks;
-    /// upload temp files count (they are in-progress bytes). Used to rebuild quota usage.
+    /// upload temp files add their bytes (in progress) but not a file, as the quota hook sees
+    /// them. Used to rebuild quota usage.
     pub fn usage(&self) -> Result<Usage, StorageError> {
         let io_error = |error| StorageError::from_io(&VirtualPath::root(), error);
         let mut usage = Usage::default();
@@ -248,7 +249,11 @@ impl Jail {
                 } else if file_type.is_file() {
                     let size = dir_entry.metadata().map_err(io_error)?.len();
                     usage.bytes = usage.bytes.saturating_add(size);
-                    usage.files += 1;
+                    let is_temp = dir_entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(names::is_reserved);
+                    usage.files += u64::from(!is_temp);
                 }
             }
         }

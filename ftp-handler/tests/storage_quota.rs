@@ -1,0 +1,230 @@
+//! The quota hook sees every usage change before bytes land, a refusal leaves the user's files
+//! as they were, and the hook's running count always matches a rebuild from disk.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use wharf_ftp::storage::{Jail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath};
+
+/// A byte-limited hook that keeps its count in memory (the real one lives in the state dir).
+#[derive(Debug)]
+struct LimitHook {
+    limit: u64,
+    usage: Mutex<Usage>,
+}
+
+impl LimitHook {
+    fn new(limit: u64, start: Usage) -> Arc<LimitHook> {
+        Arc::new(LimitHook {
+            limit,
+            usage: Mutex::new(start),
+        })
+    }
+
+    fn usage(&self) -> Usage {
+        *self.usage.lock().expect("usage lock")
+    }
+}
+
+impl QuotaHook for LimitHook {
+    fn reserve(&self, bytes: u64, files: u64) -> Result<(), StorageError> {
+        let mut usage = self.usage.lock().expect("usage lock");
+        if usage.bytes + bytes > self.limit {
+            return Err(StorageError::QuotaExceeded {
+                usage: usage.bytes,
+                limit: self.limit,
+            });
+        }
+        usage.bytes += bytes;
+        usage.files += files;
+        Ok(())
+    }
+
+    fn release(&self, bytes: u64, files: u64) {
+        let mut usage = self.usage.lock().expect("usage lock");
+        usage.bytes = usage
+            .bytes
+            .checked_sub(bytes)
+            .expect("released more bytes than reserved");
+        usage.files = usage
+            .files
+            .checked_sub(files)
+            .expect("released more files than reserved");
+    }
+}
+
+fn setup(limit: u64) -> (tempfile::TempDir, PathBuf, Jail, Arc<LimitHook>) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let home = root.path().join("home");
+    fs::create_dir(&home).expect("home");
+    fs::write(home.join("existing"), vec![b'e'; 1000]).expect("existing file");
+    let jail = Jail::open(&home).expect("jail");
+    let hook = LimitHook::new(limit, jail.usage().expect("initial usage"));
+    let jail = jail.with_quota(hook.clone());
+    (root, home, jail, hook)
+}
+
+fn path(text: &str) -> VirtualPath {
+    VirtualPath::parse(text).expect("valid path")
+}
+
+#[test]
+fn refused_new_file_upload_leaves_no_file() {
+    let (_root, home, jail, hook) = setup(1500);
+    let mut upload = jail
+        .begin_upload(&path("/new"), UploadMode::Replace)
+        .expect("begin");
+    upload.write_all(&[1; 400]).expect("within quota");
+    let error = upload.write_all(&[2; 400]).expect_err("over quota");
+    assert!(matches!(
+        error,
+        StorageError::QuotaExceeded {
+            usage: 1400,
+            limit: 1500
+        }
+    ));
+    let (code, message) = error.reply();
+    assert_eq!(code, 552);
+    assert!(
+        message.contains("1400") && message.contains("1500"),
+        "{message}"
+    );
+    assert!(matches!(
+        upload.write_all(&[3]),
+        Err(StorageError::UploadEnded { .. })
+    ));
+    assert!(matches!(
+        upload.commit(),
+        Err(StorageError::UploadEnded { .. })
+    ));
+    assert!(!home.join("new").exists());
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+}
+
+#[test]
+fn refused_overwrite_keeps_the_old_file() {
+    let (_root, home, jail, hook) = setup(1500);
+    let mut upload = jail
+        .begin_upload(&path("/existing"), UploadMode::Replace)
+        .expect("begin");
+    upload.write_all(&[1; 500]).expect("old plus temp fit");
+    assert!(upload.write_all(&[1; 100]).is_err());
+    drop(upload);
+    assert_eq!(
+        fs::read(home.join("existing")).expect("read"),
+        vec![b'e'; 1000]
+    );
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+}
+
+#[test]
+fn refused_append_is_cut_back_to_the_old_length() {
+    let (_root, home, jail, hook) = setup(1300);
+    let mut upload = jail
+        .begin_upload(&path("/existing"), UploadMode::Append)
+        .expect("begin");
+    upload.write_all(&[1; 200]).expect("fits");
+    assert!(upload.write_all(&[1; 200]).is_err());
+    assert_eq!(
+        fs::read(home.join("existing")).expect("read"),
+        vec![b'e'; 1000]
+    );
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+}
+
+#[test]
+fn running_usage_matches_a_rebuild_from_disk() {
+    let (_root, home, jail, hook) = setup(1 << 20);
+    let check =
+        |step: &str| assert_eq!(hook.usage(), jail.usage().expect("rebuild"), "after {step}");
+
+    let mut upload = jail
+        .begin_upload(&path("/a"), UploadMode::Replace)
+        .expect("new");
+    upload.write_all(&[0; 3000]).expect("write");
+    upload.commit().expect("commit");
+    check("new file");
+
+    let mut upload = jail
+        .begin_upload(&path("/a"), UploadMode::Replace)
+        .expect("replace");
+    upload.write_all(&[0; 100]).expect("write");
+    check("replace in progress (temp bytes count)");
+    upload.commit().expect("commit");
+    check("replace");
+
+    let mut upload = jail
+        .begin_upload(&path("/a"), UploadMode::Replace)
+        .expect("replace");
+    upload.write_all(&[0; 700]).expect("write");
+    upload.abort();
+    check("aborted replace");
+
+    let mut upload = jail
+        .begin_upload(&path("/b"), UploadMode::Replace)
+        .expect("new");
+    upload.write_all(&[0; 900]).expect("write");
+    drop(upload);
+    check("interrupted new file (partial kept)");
+
+    let mut upload = jail
+        .begin_upload(&path("/b"), UploadMode::ResumeAt(400))
+        .expect("resume");
+    upload.write_all(&[0; 50]).expect("write");
+    upload.commit().expect("commit");
+    check("resume truncates");
+
+    let mut upload = jail
+        .begin_upload(&path("/b"), UploadMode::Append)
+        .expect("append");
+    upload.write_all(&[0; 25]).expect("write");
+    upload.commit().expect("commit");
+    check("append");
+
+    let mut upload = jail
+        .begin_upload(&path("/b"), UploadMode::Unique)
+        .expect("unique");
+    upload.write_all(&[0; 10]).expect("write");
+    upload.commit().expect("commit");
+    check("unique");
+
+    jail.rename(&path("/b"), &path("/a"))
+        .expect("rename over a file");
+    check("rename over a file");
+    jail.remove_file(&path("/a")).expect("delete");
+    check("delete");
+    jail.create_dir(&path("/d")).expect("mkdir");
+    fs::write(home.join("d/inside"), b"12345").expect("file in dir");
+    hook.reserve(5, 1)
+        .expect("account for the file written behind the jail's back");
+    check("file in a sub directory");
+}
+
+#[test]
+fn file_creation_is_asked_for_before_the_file_exists() {
+    #[derive(Debug)]
+    struct NoNewFiles;
+    impl QuotaHook for NoNewFiles {
+        fn reserve(&self, _bytes: u64, files: u64) -> Result<(), StorageError> {
+            if files > 0 {
+                Err(StorageError::QuotaExceeded { usage: 0, limit: 0 })
+            } else {
+                Ok(())
+            }
+        }
+        fn release(&self, _bytes: u64, _files: u64) {}
+    }
+    let (_root, home, jail, _) = setup(0);
+    let jail = jail.with_quota(Arc::new(NoNewFiles));
+    let error = jail
+        .begin_upload(&path("/new"), UploadMode::Replace)
+        .expect_err("no new file");
+    assert_eq!(error.reply().0, 552);
+    assert!(!home.join("new").exists());
+    let mut upload = jail
+        .begin_upload(&path("/existing"), UploadMode::Append)
+        .expect("existing file");
+    upload.write_all(b"!").expect("bytes are fine");
+    upload.commit().expect("commit");
+}
