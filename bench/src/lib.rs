@@ -1,0 +1,25 @@
+//! The Wharf echo benchmark: a closed-loop load generator, the servers it measures side by
+//! side, and the report that compares them with the targets of the framework.
+//!
+//! Module map:
+//! - [`histogram`]: the bounded-memory latency [`Histogram`](histogram::Histogram).
+//! - [`cpu`]: CPU time of a process tree read from `/proc` (the server's cost per round trip).
+//! - [`machine`]: what machine the run happened on, for the record.
+//! - [`load`]: the load generator: C connections, each sending and awaiting its echo in a loop.
+//! - [`peers`]: the echo servers the benchmark can start (bare tokio, Wharf, Python).
+//! - [`launch`]: starting a server as a child process and stopping it with its children.
+//! - [`plan`]: which servers run at which connection counts, and the run itself.
+//! - [`targets`]: the targets of the framework issue, judged on measured cells.
+//! - [`report`]: the printed tables and the JSON record.
+//! - [`fd_limit`]: raising the open-file limit so 1000 connections fit.
+
+pub mod cpu;
+pub mod fd_limit;
+pub mod histogram;
+pub mod launch;
+pub mod load;
+pub mod machine;
+pub mod peers;
+pub mod plan;
+pub mod report;
+pub mod targets;
