@@ -1,0 +1,54 @@
+//! STOU: a new file under a name nobody uses yet.
+
+use super::{Strategy, Upload};
+use crate::storage::error::StorageError;
+use crate::storage::jail::Jail;
+use crate::storage::lock::{self, TargetAccess};
+use crate::storage::path::VirtualPath;
+
+/// STOU: creates a file under a free name derived from `path` (`name`, `name.1`, ...).
+pub(super) fn begin_unique(jail: Jail, path: &VirtualPath) -> Result<Upload, StorageError> {
+    let base = match jail.metadata(path) {
+        Ok(entry) if entry.is_dir() => path.join("upload")?,
+        _ => path.clone(),
+    };
+    let (parent, stem) = match base.file_name() {
+        Some(name) => (base.parent(), name.to_owned()),
+        None => (VirtualPath::root(), "upload".to_owned()),
+    };
+    let candidates = std::iter::once(stem.clone())
+        .chain((1..100).map(|counter| format!("{stem}.{counter}")))
+        .chain((0..8).map(|_| format!("{stem}.{:08x}", rand::random::<u32>())));
+    let access = TargetAccess {
+        write: true,
+        create: true,
+    };
+    for name in candidates {
+        let candidate = parent.join(&name)?;
+        let host = jail.host_path(&candidate)?;
+        if jail.root().symlink_metadata(&host).is_ok() {
+            continue;
+        }
+        match lock::lock_target(jail.root(), jail.quota_hook(), &candidate, &host, access) {
+            Ok(locked) if locked.created => {
+                let strategy = Strategy::InPlace {
+                    created: true,
+                    start_len: 0,
+                };
+                return Ok(Upload {
+                    jail,
+                    path: candidate,
+                    host,
+                    file: locked.file,
+                    strategy,
+                    written: 0,
+                    ended: false,
+                });
+            }
+            // Someone else created that name between our check and our open: try the next.
+            Ok(_) | Err(StorageError::Busy { .. }) | Err(StorageError::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Err(StorageError::AlreadyExists { path: base })
+}
