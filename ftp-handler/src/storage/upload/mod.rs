@@ -122,9 +122,14 @@ impl Upload {
                     .permissions()
                     .mode();
                 let (temp, temp_host) = lock::create_temp(jail.root(), path, &host, mode_bits)?;
-                // Keep the old permissions exactly (creation was subject to the umask).
-                temp.set_permissions(std::fs::Permissions::from_mode(mode_bits & 0o7777))
-                    .map_err(io_error)?;
+                // Keep the old permissions exactly (creation was subject to the umask); on
+                // failure the temp file is removed like any abandoned upload's.
+                let kept =
+                    temp.set_permissions(std::fs::Permissions::from_mode(mode_bits & 0o7777));
+                if let Err(error) = kept {
+                    let _ = jail.root().remove_file(&temp_host);
+                    return Err(io_error(error));
+                }
                 let strategy = Strategy::Temporary {
                     temp_host,
                     _target_lock: locked.file,
