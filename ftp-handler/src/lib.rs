@@ -4,10 +4,16 @@
 //! - [`protocol`]: the control-channel language (commands, replies, line framing, hashes).
 //! - [`storage`]: the user's files behind a `cap-std` jail (paths, uploads, quota hook).
 //! - [`listing`]: LIST (`ls -l`), NLST and MLSD/MLST lines built from storage entries.
+//! - [`session`]: the FTP session, a `wharf` request handler ([`FtpHandler`]).
+//! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler.
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
 #![warn(missing_docs)]
 
 pub mod config;
-pub mod protocol;
-pub mod storage;
+pub mod daemon;
 pub mod listing;
+pub mod protocol;
+pub mod session;
+pub mod storage;
+
+pub use session::FtpHandler;

@@ -1,9 +1,13 @@
-//! `wharf-ftpd`: the Wharf FTP daemon's command line.
+//! `wharf-ftpd`: the Wharf FTP daemon's command line: argument parsing, logging, one call.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wharf::ListenAddr;
 use wharf::auth::cli::UserCommand;
+use wharf_ftp::config::{FtpdConfig, Overrides};
+use wharf_ftp::daemon::{self, Demo};
 
 /// The Wharf FTP daemon.
 #[derive(Debug, Parser)]
@@ -17,6 +21,21 @@ struct Cli {
 /// The subcommands of `wharf-ftpd`.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a throw-away server: temporary root, user demo / password demo, quota 100 MiB.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2121")]
+        listen: ListenAddr,
+    },
+    /// Run the server from a configuration file, `WHARF_FTPD__*` variables and flags.
+    Serve {
+        /// The TOML configuration file (optional; every setting has a default).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Settings given on the command line, overriding file and environment.
+        #[command(flatten)]
+        overrides: Overrides,
+    },
     /// Manage the users file.
     #[command(subcommand)]
     User(UserCommand),
@@ -25,6 +44,18 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo { listen } => {
+            init_logging();
+            Demo::prepare(Some(listen))
+                .and_then(|demo| demo.run(&mut std::io::stdout()))
+                .map_err(anyhow::Error::from)
+        }
+        Command::Serve { config, overrides } => {
+            init_logging();
+            FtpdConfig::load(config.as_deref(), &overrides)
+                .map_err(anyhow::Error::from)
+                .and_then(|config| daemon::serve(config).map_err(anyhow::Error::from))
+        }
         Command::User(command) => wharf::auth::cli::run(command, &mut std::io::stdout().lock())
             .map_err(anyhow::Error::from),
     };
@@ -35,4 +66,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to standard error; `RUST_LOG` chooses the level (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }

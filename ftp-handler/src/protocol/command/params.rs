@@ -51,6 +51,11 @@ pub struct ListArgs {
 }
 
 impl ListArgs {
+    /// Splits a LIST/NLST/STAT argument into options and path.
+    pub fn parse(arg: &str) -> Self {
+        parse_list(arg)
+    }
+
     /// Whether hidden (dot) entries were asked for (`-a` or `-A`).
     pub fn shows_hidden(&self) -> bool {
         self.flags.contains(['a', 'A'])

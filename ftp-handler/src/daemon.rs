@@ -1,0 +1,103 @@
+//! Running the daemon: `serve` builds a `wharf` server from the configuration, `demo` sets up a
+//! throw-away user and root first.
+
+mod demo;
+
+use std::path::PathBuf;
+
+use wharf::auth::{AuthError, Authenticator};
+use wharf::{Mode, Server, ServerError};
+
+use crate::config::FtpdConfig;
+use crate::session::FtpHandler;
+
+pub use demo::{Demo, DemoError};
+
+/// Workers allowed beyond `limits.max_sessions`, so a session over the limit still reaches the
+/// handler and is told `421` instead of waiting unanswered.
+const SESSION_HEADROOM: usize = 16;
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state directory could not be created.
+    #[error("cannot create the state directory {}: {source}", path.display())]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The users file could not be read.
+    #[error("cannot use the users file: {0}")]
+    Users(#[from] AuthError),
+    /// The server could not bind or run.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// The mode with its worker pool sized for `max_sessions` (threads or child processes).
+pub fn sized_mode(mode: Mode, max_sessions: usize) -> Mode {
+    let workers = max_sessions.saturating_add(SESSION_HEADROOM);
+    match mode {
+        Mode::Threading {
+            daemon_threads,
+            block_on_close,
+            ..
+        } => Mode::Threading {
+            max_threads: workers,
+            daemon_threads,
+            block_on_close,
+        },
+        Mode::Forking { block_on_close, .. } => Mode::Forking {
+            max_children: workers,
+            block_on_close,
+        },
+        other => other,
+    }
+}
+
+/// Builds (binds) the FTP server described by `config`; call `serve_forever` on it.
+pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonError> {
+    let state_dir = config.server.state_dir.clone();
+    std::fs::create_dir_all(&state_dir).map_err(|source| DaemonError::StateDir {
+        path: state_dir,
+        source,
+    })?;
+    let authenticator = Authenticator::builder(&config.server.users_file).build()?;
+    let mut builder = Server::builder()
+        .name("wharf-ftpd")
+        .mode(sized_mode(config.server.mode, config.limits.max_sessions))
+        .shutdown_timeout(config.server.shutdown_timeout);
+    for addr in &config.server.listen {
+        builder = builder.listen(addr.clone());
+    }
+    Ok(builder.build(FtpHandler::new(config, authenticator))?)
+}
+
+/// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
+pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
+    let mode = config.server.mode;
+    let server = build_server(config)?;
+    for addr in server.local_addrs() {
+        tracing::info!(%mode, "listening on {addr}");
+    }
+    server.serve_forever()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_pools_follow_max_sessions() {
+        let sized = sized_mode(Mode::forking(), 100);
+        assert!(matches!(sized, Mode::Forking { max_children, .. } if max_children == 116));
+        let sized = sized_mode(Mode::threading(), 10);
+        assert!(matches!(sized, Mode::Threading { max_threads, .. } if max_threads == 26));
+        assert_eq!(sized_mode(Mode::Sequential, 10), Mode::Sequential);
+    }
+}

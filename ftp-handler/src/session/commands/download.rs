@@ -1,0 +1,100 @@
+//! What RETR and the listings share: open the data connection, say 150, send, say 226.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use wharf::Connection;
+
+use crate::protocol::ReplyCode;
+use crate::protocol::command::TransferType;
+use crate::session::control;
+use crate::session::data::{self, DataError};
+use crate::session::state::{Flow, Session};
+use crate::session::transfer::{self, Interruption, Source};
+
+impl Session {
+    /// Makes the data connection planned by PASV/EPSV/PORT/EPRT (each plan serves once).
+    pub(crate) async fn open_data(&mut self) -> Result<TcpStream, DataError> {
+        let plan = self.data_plan.take().ok_or(DataError::NoPlan)?;
+        let timeout = self.shared.config.limits.data_accept_timeout;
+        data::connect(plan, self.local_ip, self.peer_ip, timeout).await
+    }
+}
+
+/// Sends the final reply for an interrupted transfer; returns how the session goes on.
+pub(super) async fn interrupted(
+    conn: &mut Connection,
+    interruption: Interruption,
+) -> io::Result<Flow> {
+    match interruption {
+        Interruption::Abor => {
+            control::say(
+                conn,
+                ReplyCode::TRANSFER_ABORTED,
+                "Connection closed; transfer aborted.",
+            )
+            .await?;
+            control::say(conn, ReplyCode::TRANSFER_COMPLETE, "Abort successful.").await?;
+            Ok(Flow::Continue)
+        }
+        Interruption::ControlLost => Ok(Flow::Close),
+    }
+}
+
+/// Opens the data connection, sends `opening` as the 150 reply, sends `source`, and answers
+/// 226 with `done` once the data connection is closed.
+pub(super) async fn download(
+    session: &mut Session,
+    conn: &mut Connection,
+    source: Source,
+    opening: String,
+    done: &str,
+) -> io::Result<Flow> {
+    let data = match session.open_data().await {
+        Ok(data) => data,
+        Err(error) => {
+            tracing::debug!(%error, "no data connection");
+            control::send(conn, &error.reply()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    control::say(conn, ReplyCode::OPENING_DATA_CONNECTION, opening).await?;
+    let (cancel, cancelled) = oneshot::channel();
+    let progress = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(transfer::send(
+        data,
+        source,
+        session.transfer_type == TransferType::Ascii,
+        session.shared.config.limits.idle_timeout,
+        cancelled,
+        Arc::clone(&progress),
+    ));
+    let (result, interruption) = session.supervise(conn, task, cancel, &progress).await?;
+    match (result, interruption) {
+        (Ok(bytes), None) => {
+            tracing::info!(bytes, "download complete");
+            control::say(conn, ReplyCode::TRANSFER_COMPLETE, done).await?;
+            Ok(Flow::Continue)
+        }
+        (Ok(_), Some(Interruption::Abor)) => {
+            // It finished before the ABOR was seen: report both, as RFC 959 allows.
+            control::say(conn, ReplyCode::TRANSFER_COMPLETE, done).await?;
+            control::say(
+                conn,
+                ReplyCode::DATA_CONNECTION_OPEN,
+                "No transfer to abort.",
+            )
+            .await?;
+            Ok(Flow::Continue)
+        }
+        (_, Some(interruption)) => interrupted(conn, interruption).await,
+        (Err(error), None) => {
+            tracing::info!(%error, "download failed");
+            control::send(conn, &error.reply()).await?;
+            Ok(Flow::Continue)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! USER, PASS and QUIT.
+
+use std::io;
+
+use wharf::Connection;
+use wharf::auth::Verified;
+
+use super::Answer;
+use crate::protocol::command::Password;
+use crate::protocol::{Reply, ReplyCode};
+use crate::session::control;
+use crate::session::state::{Flow, LoggedIn, Session, blocking};
+use crate::storage::Jail;
+
+/// Failed PASS attempts after which the connection is closed.
+const MAX_FAILED_LOGINS: u32 = 3;
+
+/// USER: remembers the name; the reply is the same whether the user exists or not.
+pub(super) fn user(session: &mut Session, name: String) -> Reply {
+    if session.user.is_some() {
+        return Reply::new(ReplyCode::BAD_SEQUENCE, "Already logged in.");
+    }
+    session.pending_user = Some(name);
+    Reply::new(ReplyCode::NEED_PASSWORD, "Password required.")
+}
+
+/// PASS: checks the password and opens the user's jail.
+pub(super) async fn pass(
+    session: &mut Session,
+    conn: &mut Connection,
+    password: Password,
+) -> io::Result<Answer> {
+    if session.user.is_some() {
+        return Ok(Reply::new(ReplyCode::LOGGED_IN, "Already logged in.").into());
+    }
+    let Some(name) = session.pending_user.take() else {
+        return Ok(Reply::new(ReplyCode::BAD_SEQUENCE, "Login with USER first.").into());
+    };
+    let verified = session
+        .shared
+        .authenticator
+        .verify(&name, password.expose())
+        .await;
+    let record = match verified {
+        Ok(Verified::Authenticated(record)) => record,
+        Ok(Verified::Rejected) => return failed(session, conn, &name).await,
+        Err(error) => {
+            tracing::error!(%error, "cannot check passwords");
+            control::say(
+                conn,
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Service not available.",
+            )
+            .await?;
+            return Ok(Answer::Sent(Flow::Close));
+        }
+    };
+    let home = record.home.clone();
+    match blocking(move || Jail::open(&home)).await {
+        Ok(jail) => {
+            tracing::Span::current().record("user", name.as_str());
+            tracing::info!(home = %record.home.display(), "logged in");
+            session.user = Some(LoggedIn { record, jail });
+            Ok(Reply::new(ReplyCode::LOGGED_IN, "Login successful.").into())
+        }
+        Err(error) => {
+            tracing::error!(user = %name, home = %record.home.display(), %error, "home directory unavailable");
+            Ok(Reply::new(ReplyCode::NOT_LOGGED_IN, "Login incorrect.").into())
+        }
+    }
+}
+
+/// A wrong password or unknown user: the same delay and reply either way.
+async fn failed(session: &mut Session, conn: &mut Connection, name: &str) -> io::Result<Answer> {
+    session.failed_logins += 1;
+    tracing::warn!(user = %name, attempt = session.failed_logins, "failed login");
+    tokio::time::sleep(session.shared.config.limits.failed_login_delay).await;
+    if session.failed_logins >= MAX_FAILED_LOGINS {
+        control::say(conn, ReplyCode::NOT_LOGGED_IN, "Login incorrect.").await?;
+        control::say(
+            conn,
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Too many failed logins; closing.",
+        )
+        .await?;
+        return Ok(Answer::Sent(Flow::Close));
+    }
+    Ok(Reply::new(ReplyCode::NOT_LOGGED_IN, "Login incorrect.").into())
+}
+
+/// QUIT: says goodbye and closes.
+pub(super) async fn quit(conn: &mut Connection) -> io::Result<Answer> {
+    control::say(conn, ReplyCode::CLOSING, "Goodbye.").await?;
+    Ok(Answer::Sent(Flow::Close))
+}

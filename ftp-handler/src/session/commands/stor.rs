@@ -1,0 +1,118 @@
+//! STOR, APPE and STOU: uploads, committed only after the data connection closed cleanly.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use tokio::sync::oneshot;
+use wharf::Connection;
+
+use super::download::interrupted;
+use crate::protocol::ReplyCode;
+use crate::protocol::command::TransferType;
+use crate::session::control;
+use crate::session::state::{Flow, Session, blocking, storage_reply};
+use crate::session::transfer::{self, abort_upload};
+use crate::storage::UploadMode;
+
+/// Which upload command is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// STOR, or REST n + STOR.
+    Stor,
+    /// APPE.
+    Appe,
+    /// STOU.
+    Stou,
+}
+
+/// Runs an upload: opens the target, the data connection, receives, commits, answers 226.
+pub(super) async fn store(
+    session: &mut Session,
+    conn: &mut Connection,
+    arg: Option<&str>,
+    kind: Kind,
+) -> io::Result<Flow> {
+    let rest = session.rest.take();
+    let mode = match (kind, rest) {
+        (Kind::Stor, Some(offset)) if offset > 0 => UploadMode::ResumeAt(offset),
+        (Kind::Stor, _) => UploadMode::Replace,
+        (Kind::Appe, _) => UploadMode::Append,
+        (Kind::Stou, _) => UploadMode::Unique,
+    };
+    let Some(jail) = session.jail().cloned() else {
+        return Ok(Flow::Continue);
+    };
+    let path = match arg.map(|arg| session.resolve(arg)).transpose() {
+        Ok(path) => path.unwrap_or_else(|| session.cwd.clone()),
+        Err(error) => {
+            control::send(conn, &storage_reply(&error)).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let upload = match blocking(move || jail.begin_upload(&path, mode)).await {
+        Ok(upload) => upload,
+        Err(error) => {
+            control::send(conn, &storage_reply(&error)).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let target = upload.path().clone();
+    let data = match session.open_data().await {
+        Ok(data) => data,
+        Err(error) => {
+            abort_upload(upload).await;
+            control::send(conn, &error.reply()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let opening = match kind {
+        Kind::Stou => format!("FILE: {}", target.file_name().unwrap_or("upload")),
+        Kind::Stor | Kind::Appe => "Ok to send data.".to_string(),
+    };
+    control::say(conn, ReplyCode::OPENING_DATA_CONNECTION, opening).await?;
+    tracing::info!(path = %target, ?mode, "upload");
+    let (cancel, cancelled) = oneshot::channel();
+    let progress = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(transfer::receive(
+        data,
+        upload,
+        session.transfer_type == TransferType::Ascii,
+        session.shared.config.limits.idle_timeout,
+        cancelled,
+        Arc::clone(&progress),
+    ));
+    let (result, interruption) = session.supervise(conn, task, cancel, &progress).await?;
+    let upload = match (result, interruption) {
+        (Ok(upload), None) => upload,
+        (Ok(upload), Some(interruption)) => {
+            abort_upload(upload).await;
+            return interrupted(conn, interruption).await;
+        }
+        (Err(_), Some(interruption)) => return interrupted(conn, interruption).await,
+        (Err(error), None) => {
+            tracing::info!(%error, "upload failed");
+            control::send(conn, &error.reply()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    if let Some(interruption) = session.upload_interruption(conn).await {
+        abort_upload(upload).await;
+        return interrupted(conn, interruption).await;
+    }
+    match blocking(move || upload.commit()).await {
+        Ok(info) => {
+            tracing::info!(path = %info.path, size = info.size, "upload committed");
+            let done = match kind {
+                Kind::Stou => format!(
+                    "Transfer complete (unique file name: {}).",
+                    info.path.file_name().unwrap_or("upload")
+                ),
+                Kind::Stor | Kind::Appe => "Transfer complete.".to_string(),
+            };
+            control::say(conn, ReplyCode::TRANSFER_COMPLETE, done).await?;
+        }
+        Err(error) => control::send(conn, &storage_reply(&error)).await?,
+    }
+    Ok(Flow::Continue)
+}

@@ -1,0 +1,185 @@
+//! Data connections: passive listeners (PASV/EPSV) on a configurable port range, and active
+//! connections (PORT/EPRT) made only to the control connection's own peer (no FTP bounce).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use crate::config::PortRange;
+use crate::protocol::{Reply, ReplyCode};
+
+/// Lowest port an active-mode data connection may go to (below it are system services).
+const MIN_ACTIVE_PORT: u16 = 1024;
+
+/// How the next data connection will be made.
+#[derive(Debug)]
+pub(crate) enum DataPlan {
+    /// The client connects to this listener (PASV/EPSV).
+    Passive(TcpListener),
+    /// The server connects to this address (PORT/EPRT).
+    Active(SocketAddr),
+}
+
+/// Why no data connection could be made; each maps to a 425 reply.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DataError {
+    /// Neither PASV/EPSV nor PORT/EPRT came before the transfer command.
+    #[error("use PORT, EPRT, PASV or EPSV first")]
+    NoPlan,
+    /// The client did not connect (passive) or could not be reached (active) in time.
+    #[error("data connection not made within {0:?}")]
+    TimedOut(Duration),
+    /// Connecting or accepting failed.
+    #[error("cannot open data connection: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl DataError {
+    /// The reply for this failure.
+    pub(crate) fn reply(&self) -> Reply {
+        let text = match self {
+            DataError::NoPlan => "Use PORT, EPRT, PASV or EPSV first.".to_string(),
+            DataError::TimedOut(_) => "Failed to establish data connection (timed out).".into(),
+            DataError::Io(_) => "Failed to establish data connection.".to_string(),
+        };
+        Reply::new(ReplyCode::CANNOT_OPEN_DATA_CONNECTION, text)
+    }
+}
+
+/// Binds a passive listener on `local_ip`, on a free port of `range` (any free port if none).
+pub(crate) async fn passive_listener(
+    local_ip: IpAddr,
+    range: Option<PortRange>,
+) -> io::Result<TcpListener> {
+    let Some(range) = range else {
+        return TcpListener::bind(SocketAddr::new(local_ip, 0)).await;
+    };
+    // Start at a random port so concurrent sessions do not all race for the lowest one.
+    let count = range.len();
+    let start = rand::random_range(0..count);
+    for step in 0..count {
+        let offset = u16::try_from((start + step) % count).unwrap_or(0);
+        let port = range.low().saturating_add(offset);
+        match TcpListener::bind(SocketAddr::new(local_ip, port)).await {
+            Ok(listener) => return Ok(listener),
+            Err(error) if error.kind() == io::ErrorKind::AddrInUse => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("every passive port in {range} is in use"),
+    ))
+}
+
+/// Checks an active-mode target: it must be the control peer's own address, on an
+/// unprivileged port. Returns the refusal reply otherwise.
+pub(crate) fn check_active_target(target: SocketAddr, peer_ip: IpAddr) -> Result<(), Reply> {
+    if target.ip().to_canonical() != peer_ip.to_canonical() {
+        return Err(Reply::new(
+            ReplyCode::SYNTAX_ERROR,
+            "Illegal PORT command: data connections go only to your own address.",
+        ));
+    }
+    if target.port() < MIN_ACTIVE_PORT {
+        return Err(Reply::new(
+            ReplyCode::SYNTAX_ERROR,
+            "Illegal PORT command: privileged port.",
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the data connection of `plan`, within `timeout`. A passive listener only accepts a
+/// connection from `peer_ip`; others are dropped and waiting goes on.
+pub(crate) async fn connect(
+    plan: DataPlan,
+    local_ip: IpAddr,
+    peer_ip: IpAddr,
+    timeout: Duration,
+) -> Result<TcpStream, DataError> {
+    let attempt = async {
+        match plan {
+            DataPlan::Passive(listener) => loop {
+                let (stream, from) = listener.accept().await?;
+                if from.ip().to_canonical() == peer_ip.to_canonical() {
+                    return Ok(stream);
+                }
+                tracing::warn!(%from, "refused data connection from a foreign address");
+            },
+            DataPlan::Active(target) => {
+                let socket = if target.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                let local = local_ip.to_canonical();
+                if local.is_ipv4() == target.is_ipv4() {
+                    socket.bind(SocketAddr::new(local, 0))?;
+                }
+                socket.connect(target).await
+            }
+        }
+    };
+    let stream: io::Result<TcpStream> = tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| DataError::TimedOut(timeout))?;
+    let stream = stream?;
+    // Data replies are bulk: Nagle only delays the last segment.
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passive_listener_stays_in_range_and_skips_busy_ports() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        // Find two adjacent free ports by binding and releasing.
+        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let low = probe.local_addr().unwrap().port().min(65000);
+        drop(probe);
+        let range = PortRange::new(low, low + 1).unwrap();
+        let first = passive_listener(ip, Some(range)).await.unwrap();
+        let second = passive_listener(ip, Some(range)).await.unwrap();
+        let ports = [
+            first.local_addr().unwrap().port(),
+            second.local_addr().unwrap().port(),
+        ];
+        assert!(ports.iter().all(|p| range.ports().contains(p)));
+        assert_ne!(ports[0], ports[1]);
+        let third = passive_listener(ip, Some(range)).await;
+        assert_eq!(third.unwrap_err().kind(), io::ErrorKind::AddrInUse);
+    }
+
+    #[test]
+    fn active_targets_other_than_the_peer_are_refused() {
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(check_active_target("127.0.0.1:40000".parse().unwrap(), peer).is_ok());
+        assert!(check_active_target("[::ffff:127.0.0.1]:40000".parse().unwrap(), peer).is_ok());
+        let bounce = check_active_target("10.0.0.1:40000".parse().unwrap(), peer).unwrap_err();
+        assert_eq!(bounce.code(), ReplyCode::SYNTAX_ERROR);
+        assert!(check_active_target("127.0.0.1:25".parse().unwrap(), peer).is_err());
+    }
+
+    #[tokio::test]
+    async fn passive_accept_times_out_with_425() {
+        let listener = passive_listener("127.0.0.1".parse().unwrap(), None)
+            .await
+            .unwrap();
+        let error = connect(
+            DataPlan::Passive(listener),
+            "127.0.0.1".parse().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+            Duration::from_millis(50),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, DataError::TimedOut(_)));
+        assert_eq!(error.reply().code(), ReplyCode::CANNOT_OPEN_DATA_CONNECTION);
+    }
+}

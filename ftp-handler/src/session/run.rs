@@ -1,0 +1,223 @@
+//! The command loop: greeting, reading lines under the login and idle timeouts, the login gate,
+//! and dispatch to the command files.
+
+use std::io;
+
+use wharf::{Connection, HandlerError, ShutdownSignal};
+
+use super::commands::{self, Answer};
+use super::control;
+use super::slots::{self, SlotRefusal};
+use super::state::{Flow, Session};
+use crate::protocol::{Command, LineError, Reply, ReplyCode};
+
+/// What waiting for the next command line produced.
+enum Next {
+    /// A line, or a line that could not be used.
+    Line(Result<String, LineError>),
+    /// The client closed the control connection.
+    Closed,
+    /// No command within the idle timeout.
+    IdleTimeout,
+    /// No login within the login timeout.
+    LoginTimeout,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+impl Session {
+    /// Serves the control connection until QUIT, a timeout, shutdown or the peer leaving.
+    pub(crate) async fn run(mut self, conn: &mut Connection) -> Result<(), HandlerError> {
+        match self.serve(conn).await {
+            Ok(()) => Ok(()),
+            Err(error) if is_disconnect(&error) => {
+                tracing::debug!(%error, "client went away");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The loop itself; I/O errors end the session.
+    async fn serve(&mut self, conn: &mut Connection) -> io::Result<()> {
+        if let Err(reply) = self.claim_slots().await {
+            return control::send(conn, &reply).await;
+        }
+        let greeting = self.shared.config.server.greeting.clone();
+        control::say(conn, ReplyCode::SERVICE_READY, greeting).await?;
+        let shutdown = conn.shutdown_signal();
+        loop {
+            let line = match self.next_line(conn, &shutdown).await? {
+                Next::Line(line) => line,
+                Next::Closed => return Ok(()),
+                Next::IdleTimeout => {
+                    return control::say(
+                        conn,
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Idle timeout; closing control connection.",
+                    )
+                    .await;
+                }
+                Next::LoginTimeout => {
+                    return control::say(
+                        conn,
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Login timeout; closing control connection.",
+                    )
+                    .await;
+                }
+                Next::Shutdown => {
+                    return control::say(
+                        conn,
+                        ReplyCode::SERVICE_NOT_AVAILABLE,
+                        "Server shutting down.",
+                    )
+                    .await;
+                }
+            };
+            let flow = match line {
+                Ok(text) => self.execute(conn, &text).await?,
+                Err(error) => {
+                    tracing::debug!(%error, "unusable command line");
+                    control::say(conn, ReplyCode::SYNTAX_ERROR, format!("{error}.")).await?;
+                    Flow::Continue
+                }
+            };
+            if flow == Flow::Close {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Takes the server-wide and per-address session slots, or says why not.
+    async fn claim_slots(&mut self) -> Result<(), Reply> {
+        let config = &self.shared.config;
+        let state_dir = config.server.state_dir.clone();
+        let (max_sessions, max_per_ip) = (
+            config.limits.max_sessions,
+            config.limits.max_sessions_per_ip,
+        );
+        let ip = self.peer_ip;
+        let claimed = tokio::task::spawn_blocking(move || {
+            let dir = slots::slots_dir(&state_dir)?;
+            slots::claim(&dir, ip, max_sessions, max_per_ip)
+        })
+        .await
+        .map_err(io::Error::other)
+        .and_then(|result| result);
+        match claimed {
+            Ok(Ok(slots)) => {
+                self.slots = Some(slots);
+                Ok(())
+            }
+            Ok(Err(SlotRefusal::ServerFull)) => Err(Reply::new(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Too many users connected; try again later.",
+            )),
+            Ok(Err(SlotRefusal::AddressFull)) => Err(Reply::new(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Too many connections from your address.",
+            )),
+            Err(error) => {
+                tracing::error!(%error, "cannot claim a session slot in the state directory");
+                Err(Reply::new(
+                    ReplyCode::SERVICE_NOT_AVAILABLE,
+                    "Service not available.",
+                ))
+            }
+        }
+    }
+
+    /// Waits for the next line: queued ones first, then the control connection, bounded by the
+    /// login timeout (before login) and the idle timeout, and cut short by shutdown.
+    async fn next_line(
+        &mut self,
+        conn: &mut Connection,
+        shutdown: &ShutdownSignal,
+    ) -> io::Result<Next> {
+        if let Some(line) = self.queued.pop_front() {
+            return Ok(Next::Line(line));
+        }
+        let limits = &self.shared.config.limits;
+        let (wait, on_timeout) = if self.user.is_some() {
+            (limits.idle_timeout, Next::IdleTimeout)
+        } else {
+            let left = limits.login_timeout.saturating_sub(self.started.elapsed());
+            if left < limits.idle_timeout {
+                (left, Next::LoginTimeout)
+            } else {
+                (limits.idle_timeout, Next::IdleTimeout)
+            }
+        };
+        tokio::select! {
+            read = tokio::time::timeout(wait, self.control.read_line(conn)) => match read {
+                Err(_) => Ok(on_timeout),
+                Ok(Ok(Some(line))) => Ok(Next::Line(line)),
+                Ok(Ok(None)) => Ok(Next::Closed),
+                Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(Next::Closed),
+                Ok(Err(error)) => Err(error),
+            },
+            () = shutdown.triggered() => Ok(Next::Shutdown),
+        }
+    }
+
+    /// Parses and runs one command line.
+    async fn execute(&mut self, conn: &mut Connection, text: &str) -> io::Result<Flow> {
+        let command = match Command::parse(text) {
+            Ok(command) => command,
+            Err(error) => {
+                tracing::debug!(%error, "bad command");
+                control::send(conn, &error.reply()).await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        tracing::debug!(cmd = ?command, "command");
+        if self.user.is_none() && !allowed_before_login(&command) {
+            control::say(
+                conn,
+                ReplyCode::NOT_LOGGED_IN,
+                "Please login with USER and PASS.",
+            )
+            .await?;
+            return Ok(Flow::Continue);
+        }
+        match commands::dispatch(self, conn, command).await? {
+            Answer::Reply(reply) => {
+                control::send(conn, &reply).await?;
+                Ok(Flow::Continue)
+            }
+            Answer::Sent(flow) => Ok(flow),
+        }
+    }
+}
+
+/// Commands a client may send before logging in.
+fn allowed_before_login(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::User(_)
+            | Command::Pass(_)
+            | Command::Quit
+            | Command::Feat
+            | Command::Syst
+            | Command::Noop
+            | Command::Help(_)
+            | Command::Opts(_)
+            | Command::Auth(_)
+            | Command::Pbsz(_)
+            | Command::Prot(_)
+            | Command::Ccc
+    )
+}
+
+/// Whether an I/O error just means the client went away.
+fn is_disconnect(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}

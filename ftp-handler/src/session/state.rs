@@ -1,0 +1,162 @@
+//! What one control connection remembers between commands.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wharf::auth::UserRecord;
+use wharf::{Connection, HandlerError, Stream};
+
+use super::Shared;
+use super::data::DataPlan;
+use super::slots::Slot;
+use crate::protocol::command::TransferType;
+use crate::protocol::reply::{Reply, ReplyCode};
+use crate::protocol::{HashAlgorithm, LineError, LineReader};
+use crate::storage::{Jail, StorageError, VirtualPath};
+
+/// Facts MLST/MLSD can report, in FEAT order.
+pub(crate) const MLST_FACTS: [&str; 5] = ["type", "size", "modify", "perm", "unique"];
+
+/// Most command lines kept while a transfer runs; a peer sending more is cut off.
+pub(crate) const MAX_QUEUED_LINES: usize = 64;
+
+/// What the command loop does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Read the next command.
+    Continue,
+    /// Close the control connection.
+    Close,
+}
+
+/// A logged-in user and their jail.
+pub(crate) struct LoggedIn {
+    /// The user's record as of login (home, quota).
+    pub(crate) record: UserRecord,
+    /// The user's files, home as `/`.
+    pub(crate) jail: Jail,
+}
+
+/// One FTP session's state.
+pub(crate) struct Session {
+    /// Configuration and authenticator.
+    pub(crate) shared: Arc<Shared>,
+    /// The control connection's peer address: the only target of active mode.
+    pub(crate) peer_ip: IpAddr,
+    /// The control connection's local address: where passive listeners bind.
+    pub(crate) local_ip: IpAddr,
+    /// Bounded line framing of the control channel.
+    pub(crate) control: LineReader,
+    /// Lines that arrived during a transfer, run after it.
+    pub(crate) queued: VecDeque<Result<String, LineError>>,
+    /// The name given by USER, waiting for PASS.
+    pub(crate) pending_user: Option<String>,
+    /// Set once PASS succeeded.
+    pub(crate) user: Option<LoggedIn>,
+    /// Failed PASS attempts on this connection.
+    pub(crate) failed_logins: u32,
+    /// The current directory.
+    pub(crate) cwd: VirtualPath,
+    /// TYPE A or I.
+    pub(crate) transfer_type: TransferType,
+    /// Offset set by REST for the next RETR/STOR.
+    pub(crate) rest: Option<u64>,
+    /// Source of a rename, set by RNFR for the next command only.
+    pub(crate) rename_from: Option<VirtualPath>,
+    /// Algorithm HASH uses (OPTS HASH).
+    pub(crate) hash_algorithm: HashAlgorithm,
+    /// Facts MLST/MLSD report (OPTS MLST).
+    pub(crate) mlst_facts: Vec<&'static str>,
+    /// How the next data connection is made (PASV/EPSV/PORT/EPRT).
+    pub(crate) data_plan: Option<DataPlan>,
+    /// After `EPSV ALL`, only EPSV may set up data connections (RFC 2428).
+    pub(crate) epsv_all: bool,
+    /// When the connection started, for the login timeout.
+    pub(crate) started: Instant,
+    /// Session-limit slots, held until the session ends.
+    pub(crate) slots: Option<(Slot, Slot)>,
+}
+
+impl Session {
+    /// A fresh session for an accepted control connection (TCP only).
+    pub(crate) fn new(shared: Arc<Shared>, conn: &Connection) -> Result<Self, HandlerError> {
+        let peer_ip = conn
+            .peer()
+            .ip()
+            .ok_or("FTP needs a TCP control connection")?
+            .ip()
+            .to_canonical();
+        let local_ip = match conn.stream() {
+            Some(Stream::Tcp(stream)) => {
+                // ABOR may come as TCP urgent data (Python's ftplib sends it with MSG_OOB); keep
+                // the urgent byte in the normal stream so the line is read whole.
+                socket2::SockRef::from(stream).set_out_of_band_inline(true)?;
+                stream.local_addr()?.ip().to_canonical()
+            }
+            _ => return Err("FTP needs a TCP control connection".into()),
+        };
+        let max_line = shared.config.limits.max_line_length;
+        Ok(Self {
+            shared,
+            peer_ip,
+            local_ip,
+            control: LineReader::new(max_line),
+            queued: VecDeque::new(),
+            pending_user: None,
+            user: None,
+            failed_logins: 0,
+            cwd: VirtualPath::root(),
+            transfer_type: TransferType::Image,
+            rest: None,
+            rename_from: None,
+            hash_algorithm: HashAlgorithm::default(),
+            mlst_facts: MLST_FACTS.to_vec(),
+            data_plan: None,
+            epsv_all: false,
+            started: Instant::now(),
+            slots: None,
+        })
+    }
+
+    /// The logged-in user's jail, if any.
+    pub(crate) fn jail(&self) -> Option<&Jail> {
+        self.user.as_ref().map(|user| &user.jail)
+    }
+
+    /// The logged-in user's name, or `ftp` before login.
+    pub(crate) fn user_name(&self) -> &str {
+        self.user
+            .as_ref()
+            .map_or("ftp", |user| user.record.name.as_str())
+    }
+
+    /// Resolves a path argument against the current directory.
+    pub(crate) fn resolve(&self, arg: &str) -> Result<VirtualPath, StorageError> {
+        VirtualPath::resolve(&self.cwd, arg).map_err(StorageError::from)
+    }
+}
+
+/// The reply for a storage error, from the storage layer's single mapping.
+pub(crate) fn storage_reply(error: &StorageError) -> Reply {
+    let (code, text) = error.reply();
+    Reply::new(ReplyCode::new(code).unwrap_or(ReplyCode::LOCAL_ERROR), text)
+}
+
+/// Runs a blocking storage operation off the async threads.
+pub(crate) async fn blocking<T, F>(operation: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(operation)
+        .await
+        .unwrap_or_else(|join| {
+            Err(StorageError::Io {
+                path: VirtualPath::root(),
+                source: io::Error::other(format!("storage task failed: {join}")),
+            })
+        })
+}

@@ -1,0 +1,313 @@
+//! Transfers run as tasks so the control channel stays readable: ABOR stops them, STAT reports
+//! progress, other commands wait until the transfer's final reply has been sent.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wharf::Connection;
+
+use super::ascii::{AsciiDecoder, AsciiEncoder};
+use super::control;
+use super::state::{MAX_QUEUED_LINES, Session, storage_reply};
+use crate::protocol::{Command, Reply, ReplyCode};
+use crate::storage::{StorageError, Upload};
+
+/// Bytes moved per read or write.
+const CHUNK: usize = 256 * 1024;
+
+/// How long an upload waits, after its data connection closed, for an ABOR or a closed control
+/// connection that says the close was a break-off rather than the end of the file.
+const COMMIT_GRACE: Duration = Duration::from_millis(10);
+
+/// Why a transfer did not complete.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransferError {
+    /// ABOR, or the control connection went away.
+    #[error("transfer aborted")]
+    Aborted,
+    /// The data connection failed.
+    #[error("data connection failed: {0}")]
+    DataConnection(io::Error),
+    /// The data connection made no progress for the idle timeout.
+    #[error("data connection stalled for {0:?}")]
+    Stalled(Duration),
+    /// Reading the file or storing the upload failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl TransferError {
+    /// The final reply for the failed transfer.
+    pub(crate) fn reply(&self) -> Reply {
+        match self {
+            TransferError::Aborted | TransferError::DataConnection(_) => Reply::new(
+                ReplyCode::TRANSFER_ABORTED,
+                "Connection closed; transfer aborted.",
+            ),
+            TransferError::Stalled(_) => Reply::new(
+                ReplyCode::TRANSFER_ABORTED,
+                "Data connection timed out; transfer aborted.",
+            ),
+            TransferError::Storage(error) => storage_reply(error),
+        }
+    }
+}
+
+/// What interrupted a transfer from the control side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interruption {
+    /// The client sent ABOR.
+    Abor,
+    /// The control connection closed or failed.
+    ControlLost,
+}
+
+/// Bytes moved so far, readable while the task runs (STAT).
+pub(crate) type Progress = Arc<AtomicU64>;
+
+/// What a download sends.
+pub(crate) enum Source {
+    /// A file opened by the jail, positioned at the restart offset.
+    File(std::fs::File),
+    /// A listing built in memory.
+    Memory(Vec<u8>),
+}
+
+/// Sends `source` on the data connection, then closes it; returns the bytes sent.
+pub(crate) async fn send(
+    mut data: TcpStream,
+    source: Source,
+    ascii: bool,
+    idle: Duration,
+    mut cancel: oneshot::Receiver<()>,
+    progress: Progress,
+) -> Result<u64, TransferError> {
+    let mut encoder = ascii.then(AsciiEncoder::default);
+    let mut total = 0u64;
+    match source {
+        Source::Memory(bytes) => {
+            let bytes = match encoder.as_mut() {
+                Some(encoder) => encoder.encode(&bytes),
+                None => bytes,
+            };
+            write_data(&mut data, &bytes, idle, &mut cancel).await?;
+            total = bytes.len() as u64;
+            progress.store(total, Ordering::Relaxed);
+        }
+        Source::File(file) => {
+            let mut file = tokio::fs::File::from_std(file);
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let read = tokio::select! {
+                    _ = &mut cancel => return Err(TransferError::Aborted),
+                    read = file.read(&mut buf) => read,
+                };
+                let count = read.map_err(|error| {
+                    TransferError::Storage(StorageError::Io {
+                        path: crate::storage::VirtualPath::root(),
+                        source: error,
+                    })
+                })?;
+                if count == 0 {
+                    break;
+                }
+                match encoder.as_mut() {
+                    Some(encoder) => {
+                        let wire = encoder.encode(&buf[..count]);
+                        write_data(&mut data, &wire, idle, &mut cancel).await?;
+                    }
+                    None => write_data(&mut data, &buf[..count], idle, &mut cancel).await?,
+                }
+                total += count as u64;
+                progress.store(total, Ordering::Relaxed);
+            }
+        }
+    }
+    match tokio::time::timeout(idle, data.shutdown()).await {
+        Ok(Ok(())) => Ok(total),
+        Ok(Err(error)) => Err(TransferError::DataConnection(error)),
+        Err(_) => Err(TransferError::Stalled(idle)),
+    }
+}
+
+/// Writes one chunk unless cancelled or stalled.
+async fn write_data(
+    data: &mut TcpStream,
+    bytes: &[u8],
+    idle: Duration,
+    cancel: &mut oneshot::Receiver<()>,
+) -> Result<(), TransferError> {
+    tokio::select! {
+        _ = cancel => Err(TransferError::Aborted),
+        written = tokio::time::timeout(idle, data.write_all(bytes)) => match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(TransferError::DataConnection(error)),
+            Err(_) => Err(TransferError::Stalled(idle)),
+        },
+    }
+}
+
+/// Receives the data connection into `upload` until the client closes it; returns the upload,
+/// not yet committed. On failure the upload has already been aborted.
+pub(crate) async fn receive(
+    mut data: TcpStream,
+    mut upload: Upload,
+    ascii: bool,
+    idle: Duration,
+    mut cancel: oneshot::Receiver<()>,
+    progress: Progress,
+) -> Result<Upload, TransferError> {
+    let mut decoder = ascii.then(AsciiDecoder::default);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let read = tokio::select! {
+            _ = &mut cancel => Err(TransferError::Aborted),
+            read = tokio::time::timeout(idle, data.read(&mut buf)) => match read {
+                Ok(Ok(count)) => Ok(count),
+                Ok(Err(error)) => Err(TransferError::DataConnection(error)),
+                Err(_) => Err(TransferError::Stalled(idle)),
+            },
+        };
+        let count = match read {
+            Ok(count) => count,
+            Err(error) => {
+                abort_upload(upload).await;
+                return Err(error);
+            }
+        };
+        let chunk = match (count, decoder.as_mut()) {
+            (0, Some(decoder)) => decoder.finish(),
+            (0, None) => Vec::new(),
+            (_, Some(decoder)) => decoder.decode(&buf[..count]),
+            (_, None) => buf[..count].to_vec(),
+        };
+        if !chunk.is_empty() {
+            let (returned, written) = tokio::task::spawn_blocking(move || {
+                let written = upload.write_all(&chunk);
+                (upload, written)
+            })
+            .await
+            .map_err(|join| {
+                TransferError::Storage(StorageError::Io {
+                    path: crate::storage::VirtualPath::root(),
+                    source: io::Error::other(format!("upload task failed: {join}")),
+                })
+            })?;
+            upload = returned;
+            if let Err(error) = written {
+                abort_upload(upload).await;
+                return Err(TransferError::Storage(error));
+            }
+        }
+        if count == 0 {
+            return Ok(upload);
+        }
+        progress.fetch_add(count as u64, Ordering::Relaxed);
+    }
+}
+
+/// Aborts an upload off the async threads (it may remove a temp file).
+pub(crate) async fn abort_upload(upload: Upload) {
+    if let Err(join) = tokio::task::spawn_blocking(move || upload.abort()).await {
+        tracing::warn!(%join, "aborting an upload failed");
+    }
+}
+
+impl Session {
+    /// Waits for a transfer task while reading the control channel. ABOR cancels the task,
+    /// STAT reports progress, anything else is queued for after the transfer.
+    pub(crate) async fn supervise<T>(
+        &mut self,
+        conn: &mut Connection,
+        mut task: JoinHandle<Result<T, TransferError>>,
+        cancel: oneshot::Sender<()>,
+        progress: &Progress,
+    ) -> io::Result<(Result<T, TransferError>, Option<Interruption>)> {
+        loop {
+            let line = tokio::select! {
+                result = &mut task => return Ok((joined(result), None)),
+                line = self.control.read_line(conn) => line,
+            };
+            let interruption = match line {
+                Ok(Some(Ok(text))) => match Command::parse(&text) {
+                    Ok(Command::Abor) => Some(Interruption::Abor),
+                    Ok(Command::Stat(None)) => {
+                        let moved = progress.load(Ordering::Relaxed);
+                        control::say(
+                            conn,
+                            ReplyCode::FILE_STATUS,
+                            format!("Transfer in progress: {moved} bytes so far."),
+                        )
+                        .await?;
+                        None
+                    }
+                    _ => self.queue(Ok(text)),
+                },
+                Ok(Some(Err(error))) => self.queue(Err(error)),
+                Ok(None) | Err(_) => Some(Interruption::ControlLost),
+            };
+            if let Some(interruption) = interruption {
+                // The task may have finished meanwhile; then the send finds no receiver.
+                let _ = cancel.send(());
+                return Ok((joined(task.await), Some(interruption)));
+            }
+        }
+    }
+
+    /// Keeps a line for after the transfer; too many lines count as a lost control connection.
+    fn queue(&mut self, line: Result<String, crate::protocol::LineError>) -> Option<Interruption> {
+        if self.queued.len() >= MAX_QUEUED_LINES {
+            tracing::warn!("too many commands during a transfer; closing");
+            return Some(Interruption::ControlLost);
+        }
+        self.queued.push_back(line);
+        None
+    }
+
+    /// After an upload's data connection closed: waits briefly for a sign that the close was a
+    /// break-off (ABOR, control connection closed) rather than the end of the file. Other
+    /// lines are queued.
+    pub(crate) async fn upload_interruption(
+        &mut self,
+        conn: &mut Connection,
+    ) -> Option<Interruption> {
+        let deadline = tokio::time::sleep(COMMIT_GRACE);
+        tokio::pin!(deadline);
+        loop {
+            let line = tokio::select! {
+                biased;
+                line = self.control.read_line(conn) => line,
+                _ = &mut deadline => return None,
+            };
+            let interruption = match line {
+                Ok(Some(Ok(text))) => match Command::parse(&text) {
+                    Ok(Command::Abor) => Some(Interruption::Abor),
+                    _ => self.queue(Ok(text)),
+                },
+                Ok(Some(Err(error))) => self.queue(Err(error)),
+                Ok(None) | Err(_) => Some(Interruption::ControlLost),
+            };
+            if interruption.is_some() {
+                return interruption;
+            }
+        }
+    }
+}
+
+/// Flattens a task's join result: a panicked task is a local error.
+fn joined<T>(
+    result: Result<Result<T, TransferError>, tokio::task::JoinError>,
+) -> Result<T, TransferError> {
+    result.unwrap_or_else(|join| {
+        Err(TransferError::Storage(StorageError::Io {
+            path: crate::storage::VirtualPath::root(),
+            source: io::Error::other(format!("transfer task failed: {join}")),
+        }))
+    })
+}
