@@ -1,4 +1,5 @@
-//! CPU time of a process and all its descendants, read from `/proc` (Linux).
+//! CPU time of a server: from a control group of its own where the machine allows
+//! ([`crate::cgroup`]), else summed over its process tree from `/proc` (Linux).
 //!
 //! A process's `utime + stime` covers all its threads, live and exited; `cutime + cstime`
 //! covers its children once reaped. Summing the four over every live process of a tree counts
@@ -9,6 +10,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::time::Duration;
+
+use crate::cgroup::CpuCgroup;
 
 /// A failure to read process accounting.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,9 @@ pub enum CpuError {
         /// The process.
         pid: u32,
     },
+    /// The server's control group could not be read.
+    #[error("cannot read the server's cgroup: {0}")]
+    Cgroup(io::Error),
     /// The process to measure is gone.
     #[error("process {pid} is not running")]
     Gone {
@@ -145,6 +151,47 @@ pub fn own_time() -> Result<Duration, CpuError> {
     Ok(ticks_to_duration(times.user + times.system))
 }
 
+/// Measures the CPU time of one server with everything it runs.
+#[derive(Debug)]
+pub enum CpuMeter {
+    /// The kernel's sum over a control group holding the server (nanosecond precision,
+    /// exited threads and children included).
+    Cgroup(CpuCgroup),
+    /// The sum over the live process tree in `/proc` (clock-tick precision).
+    ProcessTree(u32),
+}
+
+impl CpuMeter {
+    /// A meter for the server `pid`: its own control group if one can be made, else `/proc`.
+    /// Call it before the server starts threads or children that should be counted.
+    pub fn for_server(pid: u32) -> Self {
+        let name = format!("wharf-bench-{}-{pid}", std::process::id());
+        match CpuCgroup::create(&name) {
+            Ok(group) => match group.add(pid) {
+                Ok(()) => CpuMeter::Cgroup(group),
+                Err(_) => CpuMeter::ProcessTree(pid),
+            },
+            Err(_) => CpuMeter::ProcessTree(pid),
+        }
+    }
+
+    /// CPU time used so far.
+    pub fn read(&self) -> Result<Duration, CpuError> {
+        match self {
+            CpuMeter::Cgroup(group) => group.usage().map_err(CpuError::Cgroup),
+            CpuMeter::ProcessTree(pid) => process_tree_time(*pid),
+        }
+    }
+
+    /// How the time is measured, for the record.
+    pub fn method(&self) -> &'static str {
+        match self {
+            CpuMeter::Cgroup(_) => "cgroup",
+            CpuMeter::ProcessTree(_) => "proc",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +232,26 @@ mod tests {
         assert!(status.success());
         let after = process_tree_time(me).unwrap();
         assert!(after > before, "{after:?} after vs {before:?} before");
+    }
+
+    #[test]
+    fn a_meter_sees_a_busy_process_use_cpu() {
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("while :; do :; done")
+            .spawn()
+            .unwrap();
+        let meter = CpuMeter::for_server(child.id());
+        let first = meter.read().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let second = meter.read().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            second > first,
+            "{} meter: {second:?} after {first:?}",
+            meter.method()
+        );
     }
 
     #[test]

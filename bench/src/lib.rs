@@ -3,16 +3,22 @@
 //!
 //! Module map:
 //! - [`histogram`]: the bounded-memory latency [`Histogram`](histogram::Histogram).
-//! - [`cpu`]: CPU time of a process tree read from `/proc` (the server's cost per round trip).
+//! - [`cpu`]: the server's CPU time (its cost per round trip), from a cgroup or `/proc`.
+//! - [`cgroup`]: a control group per server, where the kernel sums its CPU time.
 //! - [`machine`]: what machine the run happened on, for the record.
 //! - [`load`]: the load generator: C connections, each sending and awaiting its echo in a loop.
 //! - [`peers`]: the echo servers the benchmark can start (bare tokio, Wharf, Python).
 //! - [`launch`]: starting a server as a child process and stopping it with its children.
 //! - [`plan`]: which servers run at which connection counts, and the run itself.
+//! - [`aggregate`]: the median of several rounds per cell.
 //! - [`targets`]: the targets of the framework issue, judged on measured cells.
 //! - [`report`]: the printed tables and the JSON record.
+//! - [`affinity`]: pinning the generator and the server to separate CPUs.
 //! - [`fd_limit`]: raising the open-file limit so 1000 connections fit.
 
+pub mod affinity;
+pub mod aggregate;
+pub mod cgroup;
 pub mod cpu;
 pub mod fd_limit;
 pub mod histogram;

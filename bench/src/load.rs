@@ -1,19 +1,23 @@
 //! The closed-loop load generator: C connections, each sending a message and awaiting its full
 //! echo before sending the next, over a fixed measurement window.
 //!
-//! A cell goes: connect every connection; run the loops for a warm-up (so accepts, thread or
-//! process start-up and first-call costs fall outside the window); then count round trips that
-//! start and end inside the window, with the server's CPU time read at both edges.
+//! A cell goes: connect every connection; run the loops until every connection the server can
+//! serve at once has completed a round trip (bounded by a time limit), so accepts, thread or
+//! process start-up and first-call costs fall before the window; settle briefly; then count
+//! the round trips that start and end inside the window, with the server's CPU time read at
+//! both edges.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use crate::cpu::{self, CpuError};
+use crate::cpu::{self, CpuError, CpuMeter};
 use crate::histogram::Histogram;
 
 /// The shape of one measurement.
@@ -21,9 +25,14 @@ use crate::histogram::Histogram;
 pub struct CellConfig {
     /// Connections open at once, each running its own loop.
     pub connections: usize,
+    /// Connections the server can serve at once (its mode's cap), at most `connections`:
+    /// the warm-up waits for this many to complete a round trip.
+    pub servable: usize,
     /// Bytes per message (and per echo).
     pub message_size: usize,
-    /// Loops run this long before the window opens.
+    /// Longest wait for the servable connections to complete their first round trip.
+    pub ramp_limit: Duration,
+    /// Loops run this long after the ramp, before the window opens.
     pub warmup: Duration,
     /// Length of the measurement window.
     pub window: Duration,
@@ -38,6 +47,10 @@ pub struct CellMeasurement {
     pub connections: usize,
     /// Connections that were established.
     pub connected: usize,
+    /// Connections that completed a round trip before the window opened.
+    pub ready: usize,
+    /// Time from the last connect to the window's opening (ramp plus warm-up).
+    pub ramp: Duration,
     /// Connections that completed at least one round trip in the window.
     pub served: usize,
     /// Round trips completed inside the window.
@@ -106,10 +119,10 @@ struct LoopOutcome {
 /// Most error messages kept per cell; the rest are only counted.
 const KEPT_ERRORS: usize = 5;
 
-/// Runs one cell against the server at `addr` whose process tree is rooted at `server_pid`.
+/// Runs one cell against the server at `addr` whose CPU time `server_cpu` measures.
 pub async fn run_cell(
     addr: SocketAddr,
-    server_pid: u32,
+    server_cpu: &CpuMeter,
     config: CellConfig,
 ) -> Result<CellMeasurement, LoadError> {
     let mut errors = Vec::new();
@@ -136,26 +149,45 @@ pub async fn run_cell(
         });
     }
 
-    let window_start = Instant::now() + config.warmup;
-    let window_end = window_start + config.window;
+    let window = Arc::new(Window::new());
+    let ready = Arc::new(AtomicUsize::new(0));
+    let stop = CancellationToken::new();
     let message: Arc<[u8]> = (0..config.message_size)
         .map(|i| b'a' + (i % 26) as u8)
         .collect();
     let connected_count = connected.len();
+    let ramp_started = Instant::now();
     let loops: Vec<_> = connected
         .into_iter()
         .map(|stream| {
-            let message = message.clone();
-            tokio::spawn(echo_loop(stream, message, window_start, window_end))
+            let shared = LoopShared {
+                message: message.clone(),
+                window: window.clone(),
+                ready: ready.clone(),
+                stop: stop.clone(),
+            };
+            tokio::spawn(echo_loop(stream, shared))
         })
         .collect();
 
+    let ramp_deadline = ramp_started + config.ramp_limit;
+    let servable = config.servable.min(connected_count);
+    while ready.load(Ordering::Relaxed) < servable && Instant::now() < ramp_deadline {
+        tokio::time::sleep(RAMP_POLL).await;
+    }
+    let ready_count = ready.load(Ordering::Relaxed);
+    let window_start = Instant::now() + config.warmup;
+    let window_end = window_start + config.window;
+    window.open(window_start, window_end);
+
     tokio::time::sleep_until(window_start).await;
-    let server_before = cpu::process_tree_time(server_pid)?;
+    let server_before = server_cpu.read()?;
     let generator_before = cpu::own_time()?;
     tokio::time::sleep_until(window_end).await;
-    let server_after = cpu::process_tree_time(server_pid)?;
+    let server_after = server_cpu.read()?;
     let generator_after = cpu::own_time()?;
+    // Round trips still in flight (a connection the server never serves) end here.
+    stop.cancel();
 
     let mut latencies = Histogram::new();
     let mut round_trips = 0;
@@ -172,6 +204,8 @@ pub async fn run_cell(
     Ok(CellMeasurement {
         connections: config.connections,
         connected: connected_count,
+        ready: ready_count,
+        ramp: window_start - ramp_started,
         served,
         round_trips,
         window: config.window,
@@ -210,50 +244,98 @@ async fn connect_all(addr: SocketAddr, config: CellConfig) -> Vec<Result<TcpStre
     streams
 }
 
-/// Sends `message` and reads its echo in a loop until `window_end`, counting the round trips
-/// that lie wholly inside the window.
-async fn echo_loop(
-    mut stream: TcpStream,
+/// How often the ramp looks at how many connections are ready.
+const RAMP_POLL: Duration = Duration::from_millis(10);
+
+/// The measurement window, opened by the coordinator once the connections are ready.
+struct Window {
+    /// The instant offsets are measured from.
+    base: Instant,
+    /// Nanoseconds from `base` to the window's start; `u64::MAX` until it opens.
+    start: AtomicU64,
+    /// Nanoseconds from `base` to the window's end; `u64::MAX` until it opens.
+    end: AtomicU64,
+}
+
+impl Window {
+    fn new() -> Self {
+        Window {
+            base: Instant::now(),
+            start: AtomicU64::new(u64::MAX),
+            end: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    fn offset(&self, at: Instant) -> u64 {
+        u64::try_from((at - self.base).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    fn open(&self, start: Instant, end: Instant) {
+        self.end.store(self.offset(end), Ordering::Release);
+        self.start.store(self.offset(start), Ordering::Release);
+    }
+
+    /// Whether a round trip from `started` to `finished` lies wholly inside the window.
+    fn contains(&self, started: Instant, finished: Instant) -> bool {
+        let start = self.start.load(Ordering::Acquire);
+        start != u64::MAX
+            && self.offset(started) >= start
+            && self.offset(finished) <= self.end.load(Ordering::Acquire)
+    }
+}
+
+/// What every connection loop of a cell shares.
+struct LoopShared {
+    /// The bytes each round trip sends.
     message: Arc<[u8]>,
-    window_start: Instant,
-    window_end: Instant,
-) -> LoopOutcome {
+    /// Which round trips count.
+    window: Arc<Window>,
+    /// Connections that completed their first round trip.
+    ready: Arc<AtomicUsize>,
+    /// Cancelled when the window closes.
+    stop: CancellationToken,
+}
+
+/// Sends the message and reads its echo in a loop until stopped, counting the round trips
+/// that lie wholly inside the window.
+async fn echo_loop(mut stream: TcpStream, shared: LoopShared) -> LoopOutcome {
     let mut outcome = LoopOutcome {
         round_trips: 0,
         latencies: Histogram::new(),
         error: None,
     };
+    let message = &shared.message[..];
     let mut echo = vec![0u8; message.len()];
-    // One timer for the whole loop: the window's end cuts short a round trip in flight
-    // (a server that never serves this connection leaves it waiting here).
-    let deadline = tokio::time::sleep_until(window_end);
-    tokio::pin!(deadline);
+    let mut first = true;
+    let stopped = shared.stop.cancelled();
+    tokio::pin!(stopped);
     loop {
         let started = Instant::now();
-        if started >= window_end {
-            break;
-        }
         let round_trip = async {
-            stream.write_all(&message).await?;
+            stream.write_all(message).await?;
             stream.read_exact(&mut echo).await?;
             Ok::<(), std::io::Error>(())
         };
         tokio::select! {
             biased;
+            _ = &mut stopped => break,
             result = round_trip => {
                 if let Err(e) = result {
                     outcome.error = Some(format!("round trip failed: {e}"));
                     break;
                 }
             }
-            _ = &mut deadline => break,
         }
         if echo[..] != message[..] {
             outcome.error = Some("the echo differs from the message sent".into());
             break;
         }
         let finished = Instant::now();
-        if started >= window_start && finished <= window_end {
+        if first {
+            first = false;
+            shared.ready.fetch_add(1, Ordering::Relaxed);
+        }
+        if shared.window.contains(started, finished) {
             outcome.round_trips += 1;
             outcome.latencies.record(finished - started);
         }

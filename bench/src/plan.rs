@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cpu;
+use crate::affinity;
+use crate::aggregate;
+use crate::cpu::CpuMeter;
 use crate::launch::RunningServer;
 use crate::load::{self, CellConfig, CellMeasurement};
 use crate::peers::{Peer, Programs};
@@ -25,10 +27,16 @@ pub struct Plan {
     pub connection_counts: Vec<usize>,
     /// Bytes per message.
     pub message_size: usize,
-    /// Loop time before each window.
+    /// Longest wait, per cell, for every servable connection's first round trip.
+    pub ramp_limit: Duration,
+    /// Loop time after the ramp, before each window.
     pub warmup: Duration,
     /// Measurement window per cell.
     pub window: Duration,
+    /// Times the whole sequence of servers is run; each cell reports the medians.
+    pub rounds: usize,
+    /// CPUs the servers are pinned to (`None`: not pinned).
+    pub server_cpus: Option<Vec<usize>>,
 }
 
 /// One measured (or failed) cell, as printed and recorded.
@@ -40,6 +48,10 @@ pub struct CellResult {
     pub connections: usize,
     /// Connections established.
     pub connected: usize,
+    /// Connections that completed a round trip before the window opened.
+    pub ready: usize,
+    /// Seconds from the last connect to the window's opening (ramp plus warm-up).
+    pub ramp_secs: f64,
     /// Connections that completed a round trip in the window; fewer than `connections`
     /// when the server's mode caps concurrency (the rest wait in its backlog).
     pub served: usize,
@@ -61,21 +73,45 @@ pub struct CellResult {
     pub server_cpu_us_per_rt: Option<f64>,
     /// Load-generator CPU per round trip in microseconds.
     pub generator_cpu_us_per_rt: Option<f64>,
+    /// How the server's CPU time was measured: `cgroup` (kernel sum, ns) or `proc`
+    /// (process-tree sum, clock ticks).
+    pub cpu_accounting: String,
     /// Connections that failed to connect or broke.
     pub connection_errors: usize,
     /// The first few of those errors.
     pub error_samples: Vec<String>,
     /// Why the cell could not be measured at all.
     pub failure: Option<String>,
+    /// With several rounds: each round's own figures (the fields above are their medians).
+    pub rounds: Vec<RoundSample>,
+}
+
+/// One round's figures of a cell, kept beside the medians.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoundSample {
+    /// Round trips per second.
+    pub round_trips_per_sec: f64,
+    /// Median latency in microseconds.
+    pub p50_us: Option<f64>,
+    /// 99th-percentile latency in microseconds.
+    pub p99_us: Option<f64>,
+    /// Server CPU per round trip in microseconds.
+    pub server_cpu_us_per_rt: Option<f64>,
+    /// Connections served in the window.
+    pub served: usize,
+    /// Why this round could not be measured.
+    pub failure: Option<String>,
 }
 
 impl CellResult {
-    fn measured(peer: Peer, m: &CellMeasurement) -> Self {
+    fn measured(peer: Peer, m: &CellMeasurement, cpu_accounting: &str) -> Self {
         let micros = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e6);
         CellResult {
             server: peer.id().into(),
             connections: m.connections,
             connected: m.connected,
+            ready: m.ready,
+            ramp_secs: m.ramp.as_secs_f64(),
             served: m.served,
             concurrency_cap: peer.concurrency_cap(),
             round_trips: m.round_trips,
@@ -86,9 +122,11 @@ impl CellResult {
             max_us: micros(m.latencies.max()),
             server_cpu_us_per_rt: m.server_cpu_per_round_trip_us(),
             generator_cpu_us_per_rt: m.generator_cpu_per_round_trip_us(),
+            cpu_accounting: cpu_accounting.into(),
             connection_errors: m.error_count,
             error_samples: m.errors.clone(),
             failure: None,
+            rounds: Vec::new(),
         }
     }
 
@@ -97,6 +135,8 @@ impl CellResult {
             server: peer.id().into(),
             connections,
             connected: 0,
+            ready: 0,
+            ramp_secs: 0.0,
             served: 0,
             concurrency_cap: peer.concurrency_cap(),
             round_trips: 0,
@@ -107,9 +147,23 @@ impl CellResult {
             max_us: None,
             server_cpu_us_per_rt: None,
             generator_cpu_us_per_rt: None,
+            cpu_accounting: String::new(),
             connection_errors: 0,
             error_samples: Vec::new(),
             failure: Some(failure),
+            rounds: Vec::new(),
+        }
+    }
+
+    /// This cell's figures as one round among several.
+    pub fn sample(&self) -> RoundSample {
+        RoundSample {
+            round_trips_per_sec: self.round_trips_per_sec,
+            p50_us: self.p50_us,
+            p99_us: self.p99_us,
+            server_cpu_us_per_rt: self.server_cpu_us_per_rt,
+            served: self.served,
+            failure: self.failure.clone(),
         }
     }
 
@@ -131,56 +185,87 @@ pub fn run(
         .thread_name("load")
         .build()?;
     let mut results = Vec::new();
-    for &peer in &plan.peers {
-        let counts: Vec<usize> = plan
-            .connection_counts
-            .iter()
-            .copied()
-            .filter(|&c| peer.measured_at(c))
-            .collect();
-        let server = match RunningServer::start(peer.command(programs), START_TIMEOUT) {
-            Ok(server) => server,
-            Err(e) => {
-                progress(&format!("{peer}: {e}"));
-                results.extend(
-                    counts
-                        .iter()
-                        .map(|&c| CellResult::failed(peer, c, e.to_string())),
-                );
-                continue;
-            }
-        };
-        progress(&format!("{peer}: listening on {}", server.addr()));
-        for connections in counts {
-            let config = CellConfig {
-                connections,
-                message_size: plan.message_size,
-                warmup: plan.warmup,
-                window: plan.window,
-                connect_timeout: Duration::from_secs(5),
-            };
-            let measured = runtime.block_on(load::run_cell(server.addr(), server.pid(), config));
-            let result = match measured {
-                Ok(m) => CellResult::measured(peer, &m),
-                Err(e) => CellResult::failed(peer, connections, e.to_string()),
-            };
-            progress(&summary(&result));
-            results.push(result);
-            settle(server.pid());
+    for round in 1..=plan.rounds.max(1) {
+        progress(&format!("round {round} of {}", plan.rounds.max(1)));
+        for &peer in &plan.peers {
+            run_server(plan, programs, peer, &runtime, &mut results, &mut progress)?;
         }
-        server.stop();
     }
-    Ok(results)
+    Ok(aggregate::combine(results))
+}
+
+/// Starts one server, measures each of its cells into `results`, and stops it.
+fn run_server(
+    plan: &Plan,
+    programs: &Programs,
+    peer: Peer,
+    runtime: &tokio::runtime::Runtime,
+    results: &mut Vec<CellResult>,
+    progress: &mut impl FnMut(&str),
+) -> std::io::Result<()> {
+    let counts: Vec<usize> = plan
+        .connection_counts
+        .iter()
+        .copied()
+        .filter(|&c| peer.measured_at(c))
+        .collect();
+    let mut command = peer.command(programs);
+    if let Some(cpus) = &plan.server_cpus {
+        affinity::pin_command(&mut command, cpus)?;
+    }
+    let server = match RunningServer::start(command, START_TIMEOUT) {
+        Ok(server) => server,
+        Err(e) => {
+            progress(&format!("{peer}: {e}"));
+            let failed = counts
+                .iter()
+                .map(|&c| CellResult::failed(peer, c, e.to_string()));
+            results.extend(failed);
+            return Ok(());
+        }
+    };
+    let meter = CpuMeter::for_server(server.pid());
+    progress(&format!(
+        "{peer}: listening on {}, CPU measured by {}",
+        server.addr(),
+        meter.method()
+    ));
+    for connections in counts {
+        let config = CellConfig {
+            connections,
+            servable: peer
+                .concurrency_cap()
+                .unwrap_or(connections)
+                .min(connections),
+            message_size: plan.message_size,
+            ramp_limit: plan.ramp_limit,
+            warmup: plan.warmup,
+            window: plan.window,
+            connect_timeout: Duration::from_secs(5),
+        };
+        let measured = runtime.block_on(load::run_cell(server.addr(), &meter, config));
+        let result = match measured {
+            Ok(m) => CellResult::measured(peer, &m, meter.method()),
+            Err(e) => CellResult::failed(peer, connections, e.to_string()),
+        };
+        progress(&summary(&result));
+        results.push(result);
+        settle(&meter);
+    }
+    server.stop();
+    // Removing the group needs it empty: after the server and its children are gone.
+    drop(meter);
+    Ok(())
 }
 
 /// Waits (up to a limit) until the server's CPU time stops rising: closed connections are
 /// torn down and queued ones drained before the next cell is measured.
-fn settle(pid: u32) {
+fn settle(meter: &CpuMeter) {
     let limit = Instant::now() + SETTLE_LIMIT;
-    let mut last = cpu::process_tree_time(pid).ok();
+    let mut last = meter.read().ok();
     while Instant::now() < limit {
         std::thread::sleep(SETTLE_STEP);
-        let now = cpu::process_tree_time(pid).ok();
+        let now = meter.read().ok();
         if now.is_none() || now == last {
             return;
         }
@@ -197,10 +282,12 @@ fn summary(result: &CellResult) -> String {
         );
     }
     format!(
-        "{} c={}: {:.0} rt/s, served {}/{}, {} errors",
+        "{} c={}: {:.0} rt/s, {} ready after {:.2} s, served {}/{}, {} errors",
         result.server,
         result.connections,
         result.round_trips_per_sec,
+        result.ready,
+        result.ramp_secs,
         result.served,
         result.connections,
         result.connection_errors

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::affinity::CpuSplit;
 use crate::machine::Machine;
-use crate::plan::{CellResult, Plan};
+use crate::plan::{CellResult, Plan, RoundSample};
 use crate::targets::{self, Bound, Comparison, Verdict};
 
 /// Everything a run produced, as written to the JSON file.
@@ -17,6 +18,8 @@ pub struct Record {
     pub benchmark: &'static str,
     /// The machine it ran on.
     pub machine: Machine,
+    /// The CPUs of the load generator and of the servers, when pinned.
+    pub pinning: Option<CpuSplit>,
     /// Bytes per message.
     pub message_size: usize,
     /// Warm-up per cell, seconds.
@@ -31,7 +34,12 @@ pub struct Record {
 
 impl Record {
     /// Gathers the cells of a run and judges the targets.
-    pub fn new(machine: Machine, plan: &Plan, cells: Vec<CellResult>) -> Self {
+    pub fn new(
+        machine: Machine,
+        pinning: Option<CpuSplit>,
+        plan: &Plan,
+        cells: Vec<CellResult>,
+    ) -> Self {
         let comparisons = plan
             .connection_counts
             .iter()
@@ -40,6 +48,7 @@ impl Record {
         Record {
             benchmark: "echo",
             machine,
+            pinning,
             message_size: plan.message_size,
             warmup_secs: plan.warmup.as_secs_f64(),
             window_secs: plan.window.as_secs_f64(),
@@ -126,8 +135,8 @@ fn number(value: Option<f64>, decimals: usize) -> String {
 /// One row per server: rate, latency, CPU per round trip and how many connections were served.
 fn cell_table(cells: &[&CellResult]) -> String {
     let mut out = String::from(
-        "| server | rt/s | p50 µs | p99 µs | server CPU µs/rt | load-gen CPU µs/rt | served |\n\
-         |---|--:|--:|--:|--:|--:|---|\n",
+        "| server | rt/s | rt/s range | p50 µs | p99 µs | server CPU µs/rt | CPU range | \
+         load-gen CPU µs/rt | served |\n|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
     );
     for cell in cells {
         let served = if let Some(failure) = &cell.failure {
@@ -144,9 +153,11 @@ fn cell_table(cells: &[&CellResult]) -> String {
             0 => String::new(),
             n => format!(", {n} errors"),
         };
+        let rates = range(cell, |r| Some(r.round_trips_per_sec), 0);
+        let cpus = range(cell, |r| r.server_cpu_us_per_rt, 1);
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {} | {} | {} | {} | {served}{errors} |",
+            "| {} | {:.0} | {rates} | {} | {} | {} | {cpus} | {} | {served}{errors} |",
             cell.server,
             cell.round_trips_per_sec,
             number(cell.p50_us, 0),
@@ -156,6 +167,22 @@ fn cell_table(cells: &[&CellResult]) -> String {
         );
     }
     out
+}
+
+/// The lowest and highest of a figure over a cell's measured rounds (empty for one round).
+fn range(cell: &CellResult, field: fn(&RoundSample) -> Option<f64>, decimals: usize) -> String {
+    let values: Vec<f64> = cell
+        .rounds
+        .iter()
+        .filter(|r| r.failure.is_none())
+        .filter_map(field)
+        .collect();
+    if values.len() < 2 {
+        return String::new();
+    }
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{low:.decimals$}–{high:.decimals$}")
 }
 
 /// One row per ratio, with its target and mark.
@@ -191,6 +218,8 @@ mod tests {
             server: server.id().into(),
             connections: 100,
             connected: 100,
+            ready: served,
+            ramp_secs: 0.5,
             served,
             concurrency_cap: server.concurrency_cap(),
             round_trips: if failure.is_some() { 0 } else { 5000 },
@@ -201,9 +230,11 @@ mod tests {
             max_us: Some(120.0),
             server_cpu_us_per_rt: Some(12.5),
             generator_cpu_us_per_rt: Some(8.0),
+            cpu_accounting: "cgroup".into(),
             connection_errors: 0,
             error_samples: Vec::new(),
             failure: failure.map(String::from),
+            rounds: Vec::new(),
         }
     }
 
@@ -213,16 +244,24 @@ mod tests {
             peers: vec![Peer::WharfForking, Peer::PythonForking],
             connection_counts: vec![100],
             message_size: 64,
+            ramp_limit: Duration::from_secs(1),
             warmup: Duration::from_millis(100),
             window: Duration::from_secs(2),
+            rounds: 1,
+            server_cpus: None,
         };
         let cells = vec![
             cell(Peer::WharfForking, 40, None),
             cell(Peer::PythonForking, 0, Some("did not start")),
         ];
-        let record = Record::new(Machine::describe(), &plan, cells);
+        let record = Record::new(Machine::describe(), None, &plan, cells);
         let text = record.to_markdown(&plan.connection_counts);
-        assert!(text.contains("| wharf-forking | 2500 | 40 | 90 | 12.5 | 8.0 | 40/100 (cap 40) |"));
+        assert!(
+            text.contains(
+                "| wharf-forking | 2500 |  | 40 | 90 | 12.5 |  | 8.0 | 40/100 (cap 40) |"
+            ),
+            "{text}"
+        );
         assert!(text.contains("failed: did not start"));
         assert!(text.contains("| wharf-forking / python-forking rt/s | – | ≥ 1.00 | n/a |"));
         assert_eq!(record.tally(), (0, 0, 1));
@@ -237,11 +276,15 @@ mod tests {
             peers: vec![Peer::BareTokio],
             connection_counts: vec![100],
             message_size: 64,
+            ramp_limit: Duration::from_secs(1),
             warmup: Duration::from_millis(100),
             window: Duration::from_secs(2),
+            rounds: 1,
+            server_cpus: None,
         };
         let record = Record::new(
             Machine::describe(),
+            None,
             &plan,
             vec![cell(Peer::BareTokio, 100, None)],
         );

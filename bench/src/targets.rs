@@ -207,6 +207,8 @@ mod tests {
             server: server.id().into(),
             connections,
             connected: connections,
+            ready: connections,
+            ramp_secs: 0.5,
             served: connections,
             concurrency_cap: None,
             round_trips: 1000,
@@ -217,9 +219,11 @@ mod tests {
             max_us: Some(p99),
             server_cpu_us_per_rt: Some(cpu),
             generator_cpu_us_per_rt: Some(1.0),
+            cpu_accounting: "cgroup".into(),
             connection_errors: 0,
             error_samples: Vec::new(),
             failure: None,
+            rounds: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use wharf_bench::affinity::{self, CpuSplit};
 use wharf_bench::fd_limit;
 use wharf_bench::machine::Machine;
 use wharf_bench::peers::bare::{self, BareArgs};
@@ -30,12 +31,24 @@ struct Args {
     /// wharf-forking, wharf-sequential, python-threading, python-forking (default: all).
     #[arg(long, value_delimiter = ',', value_name = "ID,...")]
     servers: Option<Vec<String>>,
-    /// Seconds of measurement per cell (default 3; --quick: 0.5).
+    /// Times the whole sequence of servers runs; cells report the median (default 3; --quick: 1).
+    #[arg(long, value_name = "N")]
+    rounds: Option<usize>,
+    /// Seconds of measurement per cell and round (default 1.5; --quick: 0.5).
     #[arg(long, value_name = "SECONDS")]
     window: Option<f64>,
-    /// Seconds the loops run before each window opens (default 0.5; --quick: 0.1).
+    /// Seconds the loops run after every servable connection's first round trip, before each
+    /// window opens (default 0.3; --quick: 0.1).
     #[arg(long, value_name = "SECONDS")]
     warmup: Option<f64>,
+    /// Longest wait, in seconds, for every servable connection's first round trip.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    ramp_limit: f64,
+    /// CPU placement: `split` pins the load generator to the first half of the CPUs and the
+    /// servers to the other half (same layout for every server); `none` leaves it to the
+    /// scheduler.
+    #[arg(long, default_value = "split", value_parser = ["split", "none"])]
+    pin: String,
     /// Bytes per message.
     #[arg(long, default_value_t = 64, value_name = "BYTES")]
     message_size: usize,
@@ -89,18 +102,42 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
     if connection_counts.contains(&0) || args.message_size == 0 {
         bail!("connection counts and the message size must be at least 1");
     }
-    let (window, warmup) = if args.quick { (0.5, 0.1) } else { (3.0, 0.5) };
+    let (window, warmup, rounds) = if args.quick {
+        (0.5, 0.1, 1)
+    } else {
+        (1.5, 0.3, 3)
+    };
     Ok(Plan {
         peers,
         connection_counts,
         message_size: args.message_size,
+        ramp_limit: seconds(Some(args.ramp_limit), 0.0)?,
         warmup: seconds(args.warmup, warmup)?,
         window: seconds(args.window, window)?,
+        rounds: args.rounds.unwrap_or(rounds).max(1),
+        server_cpus: None,
     })
 }
 
 fn benchmark(args: Args) -> anyhow::Result<()> {
-    let plan = plan(&args)?;
+    let mut plan = plan(&args)?;
+    // Described before pinning, which would hide the other CPUs.
+    let machine = Machine::describe();
+    // Pinned before any thread starts, so the generator's runtime inherits it.
+    let split = match args.pin.as_str() {
+        "split" => {
+            let cpus = affinity::allowed_cpus().context("cannot read the CPU affinity")?;
+            let split = CpuSplit::halves(&cpus);
+            match &split {
+                Some(split) => affinity::pin_current_thread(&split.generator)
+                    .context("cannot pin the load generator")?,
+                None => eprintln!("warning: one CPU only: generator and server are not pinned"),
+            }
+            split
+        }
+        _ => None,
+    };
+    plan.server_cpus = split.as_ref().map(|s| s.server.clone());
     let limit = fd_limit::raise_to_hard_limit().context("cannot raise the open-file limit")?;
     let most = plan.connection_counts.iter().copied().max().unwrap_or(1) as u64;
     // Client sockets, plus the server's (a threading server's runtimes hold a few each).
@@ -126,15 +163,21 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
         python: args.python.clone(),
         python_script: args.python_script.clone(),
     };
-    let machine = Machine::describe();
     println!("machine: {machine}");
+    match &split {
+        Some(split) => println!(
+            "pinning: load generator on CPUs {:?}, servers on CPUs {:?}",
+            split.generator, split.server
+        ),
+        None => println!("pinning: none"),
+    }
     println!(
-        "cells: {:?} connections, {} B messages, {:?} warm-up + {:?} window each",
-        plan.connection_counts, plan.message_size, plan.warmup, plan.window
+        "cells: {:?} connections, {} B messages, {:?} warm-up + {:?} window each, {} round(s)",
+        plan.connection_counts, plan.message_size, plan.warmup, plan.window, plan.rounds
     );
     let started = Instant::now();
     let cells = plan::run(&plan, &programs, |line| eprintln!("  {line}"))?;
-    let record = Record::new(machine, &plan, cells);
+    let record = Record::new(machine, split, &plan, cells);
     println!();
     print!("{}", record.to_markdown(&plan.connection_counts));
     println!("(run took {:.0} s)", started.elapsed().as_secs_f64());
