@@ -337,7 +337,7 @@ fn abor_stops_a_running_download_and_the_session_goes_on() {
             200,
             "{mode}: session alive after ABOR"
         );
-        assert_eq!(raw.cmd("ABOR").code, 225, "{mode}: nothing to abort");
+        assert_eq!(raw.cmd("ABOR").code, 226, "{mode}: nothing to abort");
     }
 }
 

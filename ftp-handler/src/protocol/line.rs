@@ -1,9 +1,10 @@
 //! The control-channel line reader: CRLF (or bare LF) framing with a hard length limit.
 //!
-//! A line over the limit is read to its end and thrown away, then reported as
-//! [`LineError::TooLong`]: the session answers 500 and reads the next command. Memory use is
-//! bounded by the limit whatever the peer sends. Telnet commands (`IAC ...`, which some clients
-//! send before ABOR) are dropped and the RFC 959 `CR NUL` escape becomes a plain CR.
+//! A line ends at LF, CRLF or a CR with nothing after it yet. A line over the limit is read to
+//! its end and thrown away, then reported as [`LineError::TooLong`]: the session answers 500 and
+//! reads the next command. Memory use is bounded by the limit whatever the peer sends. Telnet
+//! commands (`IAC ...`, which some clients send before ABOR) are dropped, and the RFC 959
+//! `CR NUL` escape becomes a plain CR when both bytes arrive together.
 //!
 //! [`LineReader::read_line`] is cancel safe: all progress is kept in the reader, so it can sit
 //! in a `select!` next to a running transfer and lose nothing when the other branch wins.
@@ -47,12 +48,14 @@ enum TelnetState {
 pub struct LineReader {
     /// Largest accepted line in bytes, CRLF excluded.
     max_len: usize,
-    /// The bytes of the line read so far (never more than `max_len + 1`).
+    /// The bytes of the line read so far (never more than `max_len`).
     buf: Vec<u8>,
     /// Set once the current line went over the limit: its remaining bytes are skipped.
     discarding: bool,
     /// Telnet filter state, kept across reads because a sequence may span two.
     telnet: TelnetState,
+    /// A line ended at a CR that was the last byte available: a following LF is skipped.
+    after_cr: bool,
 }
 
 impl LineReader {
@@ -63,6 +66,7 @@ impl LineReader {
             buf: Vec::new(),
             discarding: false,
             telnet: TelnetState::Data,
+            after_cr: false,
         }
     }
 
@@ -88,6 +92,7 @@ impl LineReader {
             if available.is_empty() {
                 let mid_line = !self.buf.is_empty() || self.discarding;
                 self.reset();
+                self.after_cr = false;
                 return if mid_line {
                     Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -97,13 +102,48 @@ impl LineReader {
                     Ok(None)
                 };
             }
-            let newline = available.iter().position(|&b| b == b'\n');
-            let end = newline.unwrap_or(available.len());
-            for &byte in &available[..end] {
-                self.push(byte);
+            let mut used = 0;
+            let mut line_ended = false;
+            while used < available.len() {
+                let byte = available[used];
+                used += 1;
+                if std::mem::take(&mut self.after_cr) && (byte == b'\n' || byte == 0) {
+                    // The rest of a CRLF (or CR NUL) whose CR already ended a line.
+                    continue;
+                }
+                if self.telnet != TelnetState::Data || byte == IAC {
+                    self.push(byte);
+                    continue;
+                }
+                match byte {
+                    b'\n' => line_ended = true,
+                    b'\r' => match available.get(used) {
+                        // RFC 959: a CR that is not a line end travels as CR NUL.
+                        Some(0) => {
+                            used += 1;
+                            self.push(b'\r');
+                        }
+                        Some(b'\n') => {
+                            used += 1;
+                            line_ended = true;
+                        }
+                        Some(_) => line_ended = true,
+                        // Nothing after the CR yet: end the line now rather than wait, because
+                        // the LF may be TCP urgent data that the reader is not woken for
+                        // (ftplib sends ABOR with MSG_OOB); skip the LF when it comes.
+                        None => {
+                            self.after_cr = true;
+                            line_ended = true;
+                        }
+                    },
+                    other => self.push(other),
+                }
+                if line_ended {
+                    break;
+                }
             }
-            reader.consume(newline.map_or(end, |i| i + 1));
-            if newline.is_some() {
+            reader.consume(used);
+            if line_ended {
                 return Ok(Some(self.take_line()));
             }
         }
@@ -136,12 +176,7 @@ impl LineReader {
         if self.discarding {
             return;
         }
-        if byte == 0 && self.buf.last() == Some(&b'\r') {
-            // RFC 959: a CR that is not a line end travels as CR NUL.
-            return;
-        }
-        // One spare byte for the CR of a CRLF line end, removed in `take_line`.
-        if self.buf.len() > self.max_len {
+        if self.buf.len() >= self.max_len {
             self.discarding = true;
             self.buf = Vec::new();
             return;
@@ -149,15 +184,12 @@ impl LineReader {
         self.buf.push(byte);
     }
 
-    /// Ends the current line at its LF and turns it into the caller's result.
+    /// Ends the current line and turns it into the caller's result.
     fn take_line(&mut self) -> Result<String, LineError> {
         let discarded = self.discarding;
-        let mut line = std::mem::take(&mut self.buf);
+        let line = std::mem::take(&mut self.buf);
         self.reset();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        if discarded || line.len() > self.max_len {
+        if discarded {
             return Err(LineError::TooLong {
                 limit: self.max_len,
             });
@@ -267,6 +299,28 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
         let mut empty = BufReader::new(&b""[..]);
         assert_eq!(reader.read_line(&mut empty).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_cr_with_nothing_after_it_ends_the_line_and_its_lf_is_skipped() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = BufReader::new(server);
+        let mut reader = LineReader::new(64);
+        // ftplib's ABOR: the LF is TCP urgent data that may only show up much later.
+        client.write_all(b"ABOR\r").await.unwrap();
+        assert_eq!(
+            reader.read_line(&mut server).await.unwrap(),
+            Some(Ok("ABOR".into()))
+        );
+        client.write_all(b"\nNOOP\rPWD\r\n").await.unwrap();
+        assert_eq!(
+            reader.read_line(&mut server).await.unwrap(),
+            Some(Ok("NOOP".into()))
+        );
+        assert_eq!(
+            reader.read_line(&mut server).await.unwrap(),
+            Some(Ok("PWD".into()))
+        );
     }
 
     #[tokio::test]

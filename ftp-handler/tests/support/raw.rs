@@ -98,7 +98,7 @@ impl Raw {
     /// Whether the server closed the control connection (reads to end).
     pub fn is_closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(self.reader.read_to_end(&mut rest), Ok(_))
+        self.reader.read_to_end(&mut rest).is_ok()
     }
 
     /// Sends EPSV and connects to the announced port.

@@ -80,14 +80,9 @@ pub(super) async fn download(
             Ok(Flow::Continue)
         }
         (Ok(_), Some(Interruption::Abor)) => {
-            // It finished before the ABOR was seen: report both, as RFC 959 allows.
+            // It finished before the ABOR was seen: 226 for the transfer, 226 for the ABOR (RFC 959).
             control::say(conn, ReplyCode::TRANSFER_COMPLETE, done).await?;
-            control::say(
-                conn,
-                ReplyCode::DATA_CONNECTION_OPEN,
-                "No transfer to abort.",
-            )
-            .await?;
+            control::say(conn, ReplyCode::TRANSFER_COMPLETE, "No transfer to abort.").await?;
             Ok(Flow::Continue)
         }
         (_, Some(interruption)) => interrupted(conn, interruption).await,

@@ -98,8 +98,10 @@ pub(crate) async fn dispatch(
         Command::Eprt(addr) => data_setup::port(session, addr).into(),
         Command::Pasv => data_setup::pasv(session).await.into(),
         Command::Epsv(arg) => data_setup::epsv(session, arg).await.into(),
+        // RFC 959: with nothing (left) to abort, ABOR closes any data connection and says 226.
         Command::Abor => {
-            Reply::new(ReplyCode::DATA_CONNECTION_OPEN, "No transfer to abort.").into()
+            session.data_plan = None;
+            Reply::new(ReplyCode::TRANSFER_COMPLETE, "No transfer to abort.").into()
         }
         Command::Syst => Reply::new(ReplyCode::SYSTEM_TYPE, "UNIX Type: L8").into(),
         Command::Feat => info::feat(session).into(),

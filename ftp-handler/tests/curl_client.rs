@@ -1,0 +1,145 @@
+//! The daemon driven by curl, in every concurrency mode: transfers, listings, active mode, and
+//! transfers broken off mid-way then resumed with `curl -C -`.
+//!
+//! curl must be installed (`apt-get install -y curl`); the test fails, not skips, without it.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::{Daemon, MODES, have, random_bytes, sha256_hex};
+
+/// Runs curl with `args`, quiet but showing errors.
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl must be installed to run this test")
+}
+
+/// Runs curl and asserts success.
+fn curl_ok(mode: &str, args: &[&str]) -> Vec<u8> {
+    let output = curl(args);
+    assert!(
+        output.status.success(),
+        "{mode}: curl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// SHA-256 of a file's content.
+fn file_sha(path: &Path) -> String {
+    sha256_hex(&std::fs::read(path).expect("read file"))
+}
+
+#[test]
+fn curl_transfers_listings_and_resume_in_every_mode() {
+    assert!(have("curl"), "curl is required: apt-get install -y curl");
+    let local = tempfile::tempdir().unwrap();
+    let data = random_bytes(2 << 20, 3);
+    let source = local.path().join("source.bin");
+    std::fs::write(&source, &data).unwrap();
+    let source_arg = source.to_str().unwrap();
+    let expected = sha256_hex(&data);
+    // Loopback socket buffers let curl take several MiB before its rate limit bites: the
+    // transfers that must be cut off use a bigger file.
+    let big = random_bytes(24 << 20, 4);
+    let big_source = local.path().join("big.bin");
+    std::fs::write(&big_source, &big).unwrap();
+    let big_arg = big_source.to_str().unwrap();
+    let big_expected = sha256_hex(&big);
+    for mode in MODES {
+        let daemon = Daemon::start(mode, &[("alice", "secret")]);
+        let url = |path: &str| daemon.url("alice", "secret", path);
+
+        // Bad password: curl's "access denied" exit code 67.
+        let denied = curl(&[&daemon.url("alice", "nope", "")]);
+        assert_eq!(denied.status.code(), Some(67), "{mode}");
+
+        curl_ok(mode, &["-T", source_arg, &url("up.bin")]);
+        assert_eq!(
+            file_sha(&daemon.home("alice").join("up.bin")),
+            expected,
+            "{mode}: upload"
+        );
+        let down = local.path().join(format!("{mode}-down.bin"));
+        curl_ok(mode, &["-o", down.to_str().unwrap(), &url("up.bin")]);
+        assert_eq!(file_sha(&down), expected, "{mode}: download");
+
+        // Active mode: EPRT/PORT back to curl's own address.
+        let active = local.path().join(format!("{mode}-active.bin"));
+        curl_ok(
+            mode,
+            &["-P", "-", "-o", active.to_str().unwrap(), &url("up.bin")],
+        );
+        assert_eq!(file_sha(&active), expected, "{mode}: active download");
+
+        let listing = String::from_utf8(curl_ok(mode, &[&url("")])).unwrap();
+        assert!(
+            listing.starts_with("-rw") && listing.trim_end().ends_with(" up.bin"),
+            "{mode}: LIST {listing:?}"
+        );
+        let names = String::from_utf8(curl_ok(mode, &["-l", &url("")])).unwrap();
+        assert_eq!(
+            names.lines().collect::<Vec<_>>(),
+            ["up.bin"],
+            "{mode}: NLST"
+        );
+
+        // Download broken off mid-way (rate limit + time limit), then resumed.
+        std::fs::copy(&big_source, daemon.home("alice").join("big.bin")).unwrap();
+        let partial = local.path().join(format!("{mode}-partial.bin"));
+        let broken = curl(&[
+            "--limit-rate",
+            "256K",
+            "--max-time",
+            "1",
+            "-o",
+            partial.to_str().unwrap(),
+            &url("big.bin"),
+        ]);
+        assert!(
+            !broken.status.success(),
+            "{mode}: the slow download was not cut"
+        );
+        let got = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+        assert!(got < big.len() as u64, "{mode}: nothing was left to resume");
+        curl_ok(
+            mode,
+            &["-C", "-", "-o", partial.to_str().unwrap(), &url("big.bin")],
+        );
+        assert_eq!(file_sha(&partial), big_expected, "{mode}: resumed download");
+
+        // Upload broken off mid-way, then resumed with SIZE + APPE (curl -C - -T).
+        let broken = curl(&[
+            "--limit-rate",
+            "256K",
+            "--max-time",
+            "1",
+            "-T",
+            big_arg,
+            &url("resumed.bin"),
+        ]);
+        assert!(
+            !broken.status.success(),
+            "{mode}: the slow upload was not cut"
+        );
+        curl_ok(mode, &["-C", "-", "-T", big_arg, &url("resumed.bin")]);
+        assert_eq!(
+            file_sha(&daemon.home("alice").join("resumed.bin")),
+            big_expected,
+            "{mode}: resumed upload"
+        );
+
+        // HASH through curl's quote commands.
+        let output = curl(&["-v", "-Q", "HASH up.bin", &url("")]);
+        let trace = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            trace.contains(&format!("213 SHA-256 0-{} {expected} up.bin", data.len())),
+            "{mode}: HASH reply missing in {trace}"
+        );
+    }
+}
