@@ -1,0 +1,258 @@
+//! The command-line contract of DESIGN section 3, driven as an outside user would:
+//! `user add|passwd|list|del`, `serve` with those users, and `demo`.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use support::raw::Raw;
+
+/// The daemon binary.
+const BIN: &str = env!("CARGO_BIN_EXE_wharf-ftpd");
+
+/// Runs `wharf-ftpd ARGS` with `stdin`, asserting success; returns stdout.
+fn run(args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wharf-ftpd");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "wharf-ftpd {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits for `listening on ADDR` on a child's stderr and returns ADDR; keeps draining after.
+fn listening_addr(stderr: std::process::ChildStderr) -> std::net::SocketAddr {
+    let (found, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = found.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+    });
+    wait.recv_timeout(Duration::from_secs(60))
+        .expect("server did not report its address")
+        .parse()
+        .expect("address")
+}
+
+/// Stops a child with SIGINT (Ctrl-C) and waits for it, bounded.
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    kill(pid, Signal::SIGINT).expect("SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn user_subcommands_manage_the_users_that_serve_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    let users = users.to_str().unwrap();
+    let home = dir.path().join("homes/carol");
+    run(
+        &[
+            "user",
+            "add",
+            "carol",
+            "--users",
+            users,
+            "--home",
+            home.to_str().unwrap(),
+            "--quota",
+            "10MiB",
+            "--password-stdin",
+        ],
+        "first-pass\n",
+    );
+    assert!(home.is_dir(), "user add creates the home");
+    let listed = run(&["user", "list", "--users", users], "");
+    assert!(listed.contains("carol"), "{listed}");
+    run(
+        &[
+            "user",
+            "passwd",
+            "carol",
+            "--users",
+            users,
+            "--password-stdin",
+        ],
+        "second-pass\n",
+    );
+
+    let state = dir.path().join("state");
+    let mut server = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+            users,
+            "--mode",
+            "threading",
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["--passive-ports", "40100-40199"])
+        .env("WHARF_FTPD__LIMITS__FAILED_LOGIN_DELAY", "10ms")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let addr = listening_addr(server.stderr.take().expect("stderr"));
+    let (mut raw, _) = Raw::connect(addr);
+    raw.cmd("USER carol");
+    assert_eq!(raw.cmd("PASS first-pass").code, 530, "old password refused");
+    drop(raw);
+    let mut raw = Raw::login(addr, "carol", "second-pass");
+    let epsv = raw.cmd("EPSV");
+    let port: u16 = epsv.lines[0]
+        .split("(|||")
+        .nth(1)
+        .and_then(|rest| rest.split('|').next())
+        .and_then(|port| port.parse().ok())
+        .expect("EPSV port");
+    assert!(
+        (40100..=40199).contains(&port),
+        "passive port {port} outside --passive-ports"
+    );
+    let quota = raw.cmd("SITE QUOTA");
+    assert!(quota.text().contains("Bytes limit: 10485760"), "{quota:?}");
+    raw.cmd("QUIT");
+
+    run(&["user", "del", "carol", "--users", users], "");
+    let (mut raw, _) = Raw::connect(addr);
+    raw.cmd("USER carol");
+    assert_eq!(
+        raw.cmd("PASS second-pass").code,
+        530,
+        "deleted user refused"
+    );
+    drop(raw);
+    assert!(interrupt(&mut server).success());
+}
+
+#[test]
+fn serve_refuses_bad_configuration_with_a_clear_message() {
+    let output = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+            "/nonexistent/users.toml",
+        ])
+        .env("WHARF_FTPD__LIMITS__IDLE_TIMEOUT", "soon")
+        .output()
+        .expect("run serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("idle_timeout") && stderr.contains("soon"),
+        "{stderr}"
+    );
+    let output = Command::new(BIN)
+        .args(["serve", "--mode", "spawning"])
+        .output()
+        .expect("run serve");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("spawning"));
+}
+
+#[test]
+fn demo_prints_how_to_connect_serves_demo_and_cleans_up_on_ctrl_c() {
+    let mut demo = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn demo");
+    let addr = listening_addr(demo.stderr.take().expect("stderr"));
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout"));
+    while !banner.contains("Ctrl-C") {
+        assert!(
+            stdout.read_line(&mut banner).expect("read banner") > 0,
+            "{banner}"
+        );
+    }
+    assert!(
+        banner.contains(&format!(
+            "curl -u demo:demo ftp://127.0.0.1:{}/",
+            addr.port()
+        )),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("lftp") && banner.contains("ftplib"),
+        "{banner}"
+    );
+    let home_line = banner
+        .lines()
+        .find(|line| line.starts_with("files live in "))
+        .expect("home line");
+    let home = std::path::PathBuf::from(
+        home_line["files live in ".len()..]
+            .split(" (")
+            .next()
+            .expect("path"),
+    );
+    assert!(home.is_dir());
+
+    let mut raw = Raw::login(addr, "demo", "demo");
+    let quota = raw.cmd("SITE QUOTA");
+    assert!(quota.text().contains("Bytes limit: 104857600"), "{quota:?}");
+    raw.cmd("QUIT");
+    if support::have("curl") {
+        let output = Command::new("curl")
+            .args(["-sS", "--max-time", "30", "-u", "demo:demo"])
+            .arg(format!("ftp://127.0.0.1:{}/", addr.port()))
+            .output()
+            .expect("curl");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(interrupt(&mut demo).success());
+    assert!(
+        !home.exists(),
+        "demo root left behind at {}",
+        home.display()
+    );
+}
