@@ -53,6 +53,18 @@ pub(crate) async fn dispatch(
 ) -> io::Result<Answer> {
     // RNFR holds only until the next command.
     let rename_from = session.rename_from.take();
+    // A PASV/PORT plan serves one transfer command, even one refused before the data
+    // connection was used: a stale passive connection must never carry the next transfer.
+    let uses_data_connection = matches!(
+        command,
+        Command::Retr(_)
+            | Command::Stor(_)
+            | Command::Appe(_)
+            | Command::Stou(_)
+            | Command::List(_)
+            | Command::Nlst(_)
+            | Command::Mlsd(_)
+    );
     let answer = match command {
         Command::User(name) => login::user(session, name).into(),
         Command::Pass(password) => login::pass(session, conn, password).await?,
@@ -116,5 +128,8 @@ pub(crate) async fn dispatch(
             security::unavailable().into()
         }
     };
+    if uses_data_connection {
+        session.data_plan = None;
+    }
     Ok(answer)
 }
