@@ -1,0 +1,376 @@
+//! The life of connections and servers: verify_request, failing handlers, timeouts, shutdown,
+//! Unix socket files and IPv6, in every mode where behaviour could differ.
+
+mod support;
+
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use wharf::{Connection, HandlerError, ListenAddr, Phase, RequestHandler, Server};
+
+use support::*;
+
+/// Greets, then echoes lines; "slow" waits before answering, "stuck" never answers.
+#[derive(Clone, Default)]
+struct Scripted {
+    phases: Arc<Mutex<Vec<&'static str>>>,
+}
+
+impl Scripted {
+    fn record(&self, phase: &'static str) {
+        self.phases.lock().unwrap().push(phase);
+    }
+}
+
+async fn read_command(conn: &mut Connection) -> Result<String, HandlerError> {
+    let mut line = String::new();
+    conn.read_line(&mut line).await?;
+    Ok(line.trim().to_string())
+}
+
+impl RequestHandler for Scripted {
+    async fn setup(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
+        conn.write_all(b"hello\n").await?;
+        conn.flush().await?;
+        match read_command(conn).await?.as_str() {
+            "fail-setup" => Err("setup refused".into()),
+            "panic-setup" => panic!("setup panicked"),
+            _ => {
+                self.record("setup");
+                Ok(())
+            }
+        }
+    }
+
+    async fn handle(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
+        self.record("handle");
+        loop {
+            let command = read_command(conn).await?;
+            match command.as_str() {
+                "" => return Ok(()),
+                "fail" => return Err("handle refused".into()),
+                "panic" => panic!("handle panicked"),
+                "slow" => {
+                    tokio::time::sleep(Duration::from_millis(700)).await;
+                    conn.write_all(b"done\n").await?;
+                }
+                "stuck" => std::future::pending::<()>().await,
+                "wait-shutdown" => {
+                    conn.shutdown_signal().triggered().await;
+                    conn.write_all(b"bye\n").await?;
+                    conn.flush().await?;
+                    return Ok(());
+                }
+                other => conn.write_all(format!("{other}\n").as_bytes()).await?,
+            }
+            conn.flush().await?;
+        }
+    }
+
+    async fn finish(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
+        self.record("finish");
+        conn.write_all(b"finished\n").await?;
+        conn.flush().await?;
+        Ok(())
+    }
+}
+
+#[test]
+fn server_process() {
+    server_process_entry(|spec, builder| match spec.handler.as_str() {
+        "scripted" => serve_announced(builder, Scripted::default()),
+        "refuse-all" => serve_announced(builder.verify_request(|_| false), Scripted::default()),
+        other => panic!("unknown handler {other}"),
+    });
+}
+
+/// Connects, reads the greeting, sends `commands` and returns every line until the close.
+fn session(addr: SocketAddr, commands: &[&str]) -> Vec<String> {
+    let mut stream = connect(addr);
+    let mut script = commands.join("\n");
+    script.push('\n');
+    std::io::Write::write_all(&mut stream, script.as_bytes()).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    read_lines(&mut stream)
+}
+
+#[test]
+fn finish_runs_iff_setup_succeeded_and_failures_do_not_stop_the_server() {
+    for mode in MODES {
+        let server = start_spec(&Spec::new("scripted", mode), Scripted::default());
+        let addr = server.tcp();
+        assert_eq!(session(addr, &["fail-setup"]), ["hello"], "{mode}");
+        assert_eq!(session(addr, &["panic-setup"]), ["hello"], "{mode}");
+        assert_eq!(
+            session(addr, &["go", "fail"]),
+            ["hello", "finished"],
+            "{mode}"
+        );
+        assert_eq!(
+            session(addr, &["go", "panic"]),
+            ["hello", "finished"],
+            "{mode}"
+        );
+        assert_eq!(
+            session(addr, &["go", "ping"]),
+            ["hello", "ping", "finished"],
+            "{mode}: still serving after failures"
+        );
+        server.stop();
+    }
+}
+
+#[test]
+fn handle_error_is_told_the_phase_of_each_failure() {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let handler = Scripted::default();
+    let server = start(
+        builder("async").handle_error(move |report| {
+            seen.lock()
+                .unwrap()
+                .push((report.phase, report.failure.to_string()));
+        }),
+        handler.clone(),
+    );
+    session(server.tcp(), &["fail-setup"]);
+    session(server.tcp(), &["go", "panic"]);
+    session(server.tcp(), &["go", "fail"]);
+    server.stop().unwrap();
+    let reports = reports.lock().unwrap().clone();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert_eq!(reports[0], (Phase::Setup, "setup refused".to_string()));
+    assert_eq!(reports[1].0, Phase::Handle);
+    assert!(reports[1].1.contains("handle panicked"), "{reports:?}");
+    assert_eq!(reports[2], (Phase::Handle, "handle refused".to_string()));
+    assert_eq!(
+        *handler.phases.lock().unwrap(),
+        ["setup", "handle", "finish", "setup", "handle", "finish"],
+        "finish ran after each successful setup only"
+    );
+}
+
+#[test]
+fn refused_peers_are_closed_without_calling_the_handler() {
+    for mode in MODES {
+        let handler = Scripted::default();
+        let spec = Spec::new("refuse-all", mode);
+        let server = if mode == "forking" {
+            TestServer::Process(ServerProcess::start(&spec))
+        } else {
+            TestServer::Thread(start(
+                spec.builder().verify_request(|_| false),
+                handler.clone(),
+            ))
+        };
+        let mut stream = connect(server.tcp());
+        assert_eq!(read_to_end(&mut stream), "", "{mode}: no greeting");
+        server.stop();
+        assert!(handler.phases.lock().unwrap().is_empty(), "{mode}");
+    }
+}
+
+#[test]
+fn shutdown_lets_in_flight_connections_finish() {
+    for mode in MODES {
+        let server = start_spec(&Spec::new("scripted", mode), Scripted::default());
+        let addr = server.tcp();
+        let client = std::thread::spawn(move || session(addr, &["go", "slow"]));
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        server.stop();
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{mode}: stopped within the shutdown timeout"
+        );
+        assert_eq!(
+            client.join().unwrap(),
+            ["hello", "done", "finished"],
+            "{mode}: the in-flight request completed"
+        );
+        assert!(
+            TcpStream::connect(addr).is_err(),
+            "{mode}: no longer listening"
+        );
+    }
+}
+
+#[test]
+fn shutdown_signal_reaches_handlers() {
+    for mode in MODES {
+        let server = start_spec(&Spec::new("scripted", mode), Scripted::default());
+        let addr = server.tcp();
+        let client = std::thread::spawn(move || session(addr, &["go", "wait-shutdown"]));
+        std::thread::sleep(Duration::from_millis(300));
+        server.stop();
+        assert_eq!(
+            client.join().unwrap(),
+            ["hello", "bye", "finished"],
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn stuck_connections_are_closed_after_the_shutdown_timeout() {
+    for mode in MODES {
+        let spec = Spec::new("scripted", mode).shutdown_timeout(Duration::from_millis(500));
+        let server = start_spec(&spec, Scripted::default());
+        let addr = server.tcp();
+        let client = std::thread::spawn(move || session(addr, &["go", "stuck"]));
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        server.stop();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+            "{mode}: took {took:?}"
+        );
+        assert_eq!(
+            client.join().unwrap(),
+            ["hello"],
+            "{mode}: closed, not finished"
+        );
+    }
+}
+
+#[test]
+fn read_timeout_closes_idle_connections() {
+    let server = start(
+        builder("async").read_timeout(Some(Duration::from_millis(300))),
+        Scripted::default(),
+    );
+    let mut stream = connect(server.tcp());
+    let started = Instant::now();
+    assert_eq!(read_lines(&mut stream), ["hello"]);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    server.stop().unwrap();
+}
+
+#[test]
+fn service_actions_tick_while_serving() {
+    for mode in ["sequential", "threading", "async"] {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        let server = start(
+            builder(mode).service_actions(Duration::from_millis(20), move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+            Scripted::default(),
+        );
+        std::thread::sleep(Duration::from_millis(400));
+        server.stop().unwrap();
+        let count = ticks.load(Ordering::SeqCst);
+        assert!(count >= 3, "{mode}: {count} ticks");
+    }
+}
+
+fn unix_session(path: &std::path::Path, command: &str) -> Vec<String> {
+    let mut stream = UnixStream::connect(path).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    std::io::Write::write_all(&mut stream, format!("go\n{command}\n").as_bytes()).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    std::io::BufRead::lines(std::io::BufReader::new(stream))
+        .map_while(Result::ok)
+        .collect()
+}
+
+#[test]
+fn unix_sockets_serve_and_their_files_are_removed() {
+    for mode in ["sequential", "threading", "async"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wharf.sock");
+        let server = start(
+            Server::builder()
+                .listen(ListenAddr::Unix(path.clone()))
+                .mode(mode.parse().unwrap()),
+            Scripted::default(),
+        );
+        assert_eq!(unix_session(&path, "unix"), ["hello", "unix", "finished"]);
+        server.stop().unwrap();
+        assert!(!path.exists(), "{mode}: socket file removed");
+    }
+}
+
+#[test]
+fn a_stale_unix_socket_file_is_replaced_but_a_live_one_or_a_plain_file_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stale.sock");
+    drop(UnixListener::bind(&path).unwrap());
+    assert!(path.exists(), "a dead server's file is left behind");
+    let server = start(
+        Server::builder().listen(ListenAddr::Unix(path.clone())),
+        Scripted::default(),
+    );
+    assert_eq!(unix_session(&path, "fresh"), ["hello", "fresh", "finished"]);
+
+    let second = Server::builder()
+        .listen(ListenAddr::Unix(path.clone()))
+        .build(Scripted::default());
+    assert!(second.is_err(), "a live socket is not taken over");
+    server.stop().unwrap();
+
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, b"data").unwrap();
+    let refused = Server::builder()
+        .listen(ListenAddr::Unix(plain.clone()))
+        .build(Scripted::default());
+    assert!(refused.is_err());
+    assert_eq!(
+        std::fs::read(&plain).unwrap(),
+        b"data",
+        "the file is untouched"
+    );
+}
+
+#[test]
+fn tcp_over_ipv6_with_port_zero_resolved() {
+    let server = start(
+        Server::builder().listen("[::1]:0".parse::<SocketAddr>().unwrap()),
+        Scripted::default(),
+    );
+    let addr = server.tcp();
+    assert!(addr.is_ipv6() && addr.port() != 0, "{addr}");
+    assert_eq!(session(addr, &["go", "six"]), ["hello", "six", "finished"]);
+    server.stop().unwrap();
+}
+
+#[test]
+fn one_server_listens_on_several_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.sock");
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse::<SocketAddr>().unwrap())
+        .listen(ListenAddr::Unix(path.clone()))
+        .handle_signals(false)
+        .build(Scripted::default())
+        .unwrap();
+    let tcp = server.local_addrs()[0].as_tcp().unwrap();
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.serve_forever());
+    assert_eq!(session(tcp, &["go", "tcp"]), ["hello", "tcp", "finished"]);
+    assert_eq!(unix_session(&path, "unix"), ["hello", "unix", "finished"]);
+    handle.shutdown();
+    thread.join().unwrap().unwrap();
+    assert!(!path.exists());
+}
+
+#[test]
+fn binding_a_busy_port_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let error = Server::builder()
+        .listen(addr)
+        .reuse_address(false)
+        .build(Scripted::default())
+        .unwrap_err();
+    assert!(error.to_string().contains(&addr.to_string()), "{error}");
+    let error = Server::builder().build(Scripted::default()).unwrap_err();
+    assert!(matches!(error, wharf::ServerError::NoAddress));
+}
