@@ -1,0 +1,116 @@
+//! Transfer commands beyond STOR/RETR, over raw connections: STOU, OPTS MLST, STAT with a path,
+//! STAT during a transfer, TYPE A.
+
+mod support;
+
+use std::io::{Read, Write};
+
+use support::raw::Raw;
+use support::{Daemon, MODES};
+
+#[test]
+fn stou_stores_under_a_fresh_name_and_reports_it() {
+    for mode in MODES {
+        let daemon = Daemon::start(mode, &[("alice", "secret")]);
+        std::fs::write(daemon.home("alice").join("report.txt"), b"old").unwrap();
+        let mut raw = Raw::login(daemon.addr, "alice", "secret");
+        let mut data = raw.epsv(daemon.addr);
+        let opening = raw.cmd("STOU report.txt");
+        assert_eq!(opening.code, 150, "{mode}: {opening:?}");
+        let name = opening.lines[0]
+            .strip_prefix("150 FILE: ")
+            .expect("RFC 1123 150 FILE: name")
+            .to_string();
+        assert_ne!(name, "report.txt", "{mode}: STOU overwrote");
+        data.write_all(b"new").unwrap();
+        drop(data);
+        let done = raw.reply();
+        assert_eq!(done.code, 226, "{mode}: {done:?}");
+        assert!(done.lines[0].contains(&name), "{mode}: {done:?}");
+        let home = daemon.home("alice");
+        assert_eq!(std::fs::read(home.join("report.txt")).unwrap(), b"old");
+        assert_eq!(std::fs::read(home.join(&name)).unwrap(), b"new");
+    }
+}
+
+#[test]
+fn opts_mlst_selects_the_facts_and_stat_lists_on_the_control_connection() {
+    let daemon = Daemon::start("async", &[("alice", "secret")]);
+    std::fs::write(daemon.home("alice").join("f.txt"), b"12345").unwrap();
+    let mut raw = Raw::login(daemon.addr, "alice", "secret");
+    assert_eq!(
+        raw.cmd("OPTS MLST size;type;").lines[0],
+        "200 MLST OPTS type;size;"
+    );
+    let mlst = raw.cmd("MLST f.txt");
+    assert_eq!(mlst.lines[1], " type=file;size=5; /f.txt", "{mlst:?}");
+    assert!(
+        raw.cmd("FEAT")
+            .text()
+            .contains("MLST type*;size*;modify;perm;unique;")
+    );
+    let mut data = raw.epsv(daemon.addr);
+    assert_eq!(raw.cmd("MLSD").code, 150);
+    let mut listing = String::new();
+    data.read_to_string(&mut listing).unwrap();
+    assert_eq!(listing, "type=file;size=5; f.txt\r\n");
+    assert_eq!(raw.reply().code, 226);
+    let stat = raw.cmd("STAT -la /");
+    assert_eq!(stat.code, 213, "{stat:?}");
+    assert!(
+        stat.lines[1].starts_with("-rw") && stat.lines[1].ends_with(" f.txt"),
+        "{stat:?}"
+    );
+    assert!(stat.lines.last().unwrap().starts_with("213 "));
+}
+
+#[test]
+fn stat_during_a_download_reports_progress_and_the_transfer_completes() {
+    let daemon = Daemon::start("async", &[("alice", "secret")]);
+    let big = support::random_bytes(16 << 20, 9);
+    std::fs::write(daemon.home("alice").join("big.bin"), &big).unwrap();
+    let mut raw = Raw::login(daemon.addr, "alice", "secret");
+    let mut data = raw.epsv(daemon.addr);
+    assert_eq!(raw.cmd("RETR big.bin").code, 150);
+    let mut first = vec![0u8; 1 << 20];
+    data.read_exact(&mut first).unwrap();
+    let status = raw.cmd("STAT");
+    assert_eq!(status.code, 213, "{status:?}");
+    assert!(status.lines[0].contains("bytes so far"), "{status:?}");
+    // A command other than ABOR/STAT waits for the transfer's own reply.
+    raw.send_bytes(b"NOOP\r\n");
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest).unwrap();
+    first.extend(rest);
+    assert!(first == big, "downloaded bytes differ");
+    assert_eq!(raw.reply().code, 226);
+    assert_eq!(
+        raw.reply().code,
+        200,
+        "the queued NOOP runs after the transfer"
+    );
+}
+
+#[test]
+fn type_a_converts_line_ends_both_ways() {
+    for mode in MODES {
+        let daemon = Daemon::start(mode, &[("alice", "secret")]);
+        let mut raw = Raw::login(daemon.addr, "alice", "secret");
+        assert_eq!(raw.cmd("TYPE A").code, 200);
+        let mut data = raw.epsv(daemon.addr);
+        assert_eq!(raw.cmd("STOR t.txt").code, 150);
+        data.write_all(b"a\r\nb\r\n").unwrap();
+        drop(data);
+        assert_eq!(raw.reply().code, 226);
+        assert_eq!(
+            std::fs::read(daemon.home("alice").join("t.txt")).unwrap(),
+            b"a\nb\n"
+        );
+        let mut data = raw.epsv(daemon.addr);
+        assert_eq!(raw.cmd("RETR t.txt").code, 150);
+        let mut wire = Vec::new();
+        data.read_to_end(&mut wire).unwrap();
+        assert_eq!(wire, b"a\r\nb\r\n", "{mode}");
+        assert_eq!(raw.reply().code, 226);
+    }
+}
