@@ -7,10 +7,22 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use wharf::{Connection, Datagram, DatagramHandler, DatagramReply, HandlerError, RequestHandler};
 
 /// Echoes a stream back to its sender.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Echo {
     /// Answer in ASCII upper case.
     pub upper_case: bool,
+    /// Reused copy of the last chunk read, so the echo loop does not allocate per read.
+    scratch: Vec<u8>,
+}
+
+impl Echo {
+    /// An echo handler, upper-casing its answers if `upper_case`.
+    pub fn new(upper_case: bool) -> Self {
+        Echo {
+            upper_case,
+            scratch: Vec::new(),
+        }
+    }
 }
 
 impl RequestHandler for Echo {
@@ -20,17 +32,14 @@ impl RequestHandler for Echo {
             if chunk.is_empty() {
                 return Ok(());
             }
-            let len = chunk.len();
+            // The read buffer and the writer share the connection: copy the chunk out first.
+            self.scratch.clear();
+            self.scratch.extend_from_slice(chunk);
+            conn.consume(self.scratch.len());
             if self.upper_case {
-                let upper = chunk.to_ascii_uppercase();
-                conn.consume(len);
-                conn.write_all(&upper).await?;
-            } else {
-                // Write straight from the read buffer: no copy for the plain echo.
-                let chunk = chunk.to_vec();
-                conn.consume(len);
-                conn.write_all(&chunk).await?;
+                self.scratch.make_ascii_uppercase();
             }
+            conn.write_all(&self.scratch).await?;
             conn.flush().await?;
         }
     }

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -228,7 +228,6 @@ impl<D: DatagramHandler> DatagramServer<D> {
         let (limit, _) = self.shared.connection_limit();
         let mut children = Children::default();
         let mut buf = vec![0u8; self.shared.max_packet_size + 1];
-        let close_fds = [self.socket.as_raw_fd()];
         while !self.state.is_shutting_down() {
             children.reap();
             let at_capacity = limit.is_some_and(|limit| children.len() >= limit);
@@ -258,7 +257,8 @@ impl<D: DatagramHandler> DatagramServer<D> {
                 continue;
             }
             let unit = self.unit(&buf[..len.min(buf.len())], peer);
-            match spawn_process(&close_fds, move |signal| async move {
+            // The child keeps the socket: it replies through it.
+            match spawn_process(&[], move |signal| async move {
                 unit.with_signal(signal).run().await;
                 0
             }) {

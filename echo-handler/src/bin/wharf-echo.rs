@@ -64,7 +64,12 @@ fn main() -> anyhow::Result<()> {
     let udp = match args.udp {
         Some(addr) => {
             let server = configure()
-                .build_datagram(addr, EchoDatagram { upper_case: args.upper })
+                .build_datagram(
+                    addr,
+                    EchoDatagram {
+                        upper_case: args.upper,
+                    },
+                )
                 .with_context(|| format!("cannot serve UDP on {addr}"))?;
             announce(&format!("udp:{}", server.local_addr()))?;
             Some(server)
@@ -82,7 +87,7 @@ fn main() -> anyhow::Result<()> {
             builder = builder.listen(ListenAddr::Unix(path.clone()));
         }
         let server = builder
-            .build(Echo { upper_case: args.upper })
+            .build(Echo::new(args.upper))
             .context("cannot start the echo server")?;
         for addr in server.local_addrs() {
             announce(&addr.to_string())?;
