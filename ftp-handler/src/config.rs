@@ -292,12 +292,6 @@ impl FtpdConfig {
         {
             return invalid("tls", "FTPS is not supported by this build yet");
         }
-        if self.log.xferlog.is_some() {
-            return invalid(
-                "log.xferlog",
-                "the xferlog transfer log is not supported yet",
-            );
-        }
         Ok(())
     }
 }

@@ -114,3 +114,49 @@ fn type_a_converts_line_ends_both_ways() {
         assert_eq!(raw.reply().code, 226);
     }
 }
+
+#[test]
+fn xferlog_gets_one_line_per_file_transfer_in_every_mode() {
+    for mode in MODES {
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("xferlog");
+        let daemon = Daemon::start_with(
+            mode,
+            &[("alice", "secret")],
+            &[],
+            &[("WHARF_FTPD__LOG__XFERLOG", log.to_str().unwrap())],
+        );
+        let mut raw = Raw::login(daemon.addr, "alice", "secret");
+        let mut data = raw.epsv(daemon.addr);
+        assert_eq!(raw.cmd("STOR my file.bin").code, 150);
+        data.write_all(&[7u8; 1000]).unwrap();
+        drop(data);
+        assert_eq!(raw.reply().code, 226);
+        let mut data = raw.epsv(daemon.addr);
+        assert_eq!(raw.cmd("RETR my file.bin").code, 150);
+        let mut back = Vec::new();
+        data.read_to_end(&mut back).unwrap();
+        assert_eq!(raw.reply().code, 226);
+        // Listings are not file transfers.
+        let mut data = raw.epsv(daemon.addr);
+        assert_eq!(raw.cmd("LIST").code, 150);
+        data.read_to_end(&mut Vec::new()).unwrap();
+        assert_eq!(raw.reply().code, 226);
+        raw.cmd("QUIT");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split(' ').filter(|f| !f.is_empty()).collect())
+            .collect();
+        assert_eq!(lines.len(), 2, "{mode}: {text}");
+        for (fields, direction) in lines.iter().zip(["i", "o"]) {
+            assert_eq!(fields.len(), 18, "{mode}: {fields:?}");
+            assert_eq!(fields[6], "127.0.0.1");
+            assert_eq!((fields[7], fields[8]), ("1000", "/my_file.bin"), "{mode}");
+            assert_eq!(
+                (fields[11], fields[13], fields[17]),
+                (direction, "alice", "c")
+            );
+        }
+    }
+}

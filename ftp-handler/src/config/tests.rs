@@ -168,7 +168,6 @@ fn bad_values_are_refused_with_the_setting_named() {
         ("[limits]\nidle_timout = 5", "idle_timout"),
         ("[unknown_section]\nx = 1", "unknown_section"),
         ("[tls]\nrequire_tls = true", "tls"),
-        ("[log]\nxferlog = \"/tmp/xferlog\"", "log.xferlog"),
         ("not toml at all [", "ftpd.toml"),
     ];
     for (text, needle) in cases {

@@ -7,6 +7,7 @@
 //! - [`transfer`]: data transfers as tasks, supervised while the control channel stays readable.
 //! - [`ascii`]: TYPE A line-end conversion.
 //! - [`slots`]: session limits (total and per IP) that hold across processes.
+//! - [`xferlog`]: the optional wu-ftpd format transfer log.
 //! - [`commands`]: one file per command group.
 
 mod ascii;
@@ -17,6 +18,7 @@ mod run;
 mod slots;
 mod state;
 mod transfer;
+mod xferlog;
 
 use std::sync::Arc;
 

@@ -2,7 +2,8 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -14,6 +15,7 @@ use crate::session::control;
 use crate::session::data::{self, DataError};
 use crate::session::state::{Flow, Session};
 use crate::session::transfer::{self, Interruption, Source};
+use crate::session::xferlog::Direction;
 
 impl Session {
     /// Makes the data connection planned by PASV/EPSV/PORT/EPRT (each plan serves once).
@@ -45,13 +47,15 @@ pub(super) async fn interrupted(
 }
 
 /// Opens the data connection, sends `opening` as the 150 reply, sends `source`, and answers
-/// 226 with `done` once the data connection is closed.
+/// 226 with `done` once the data connection is closed. A download of the file `logged` goes
+/// to the xferlog.
 pub(super) async fn download(
     session: &mut Session,
     conn: &mut Connection,
     source: Source,
     opening: String,
     done: &str,
+    logged: Option<&str>,
 ) -> io::Result<Flow> {
     let data = match session.open_data().await {
         Ok(data) => data,
@@ -72,7 +76,15 @@ pub(super) async fn download(
         cancelled,
         Arc::clone(&progress),
     ));
+    let started = Instant::now();
     let (result, interruption) = session.supervise(conn, task, cancel, &progress).await?;
+    if let Some(path) = logged {
+        let complete = result.is_ok();
+        let bytes = progress.load(Ordering::Relaxed);
+        session
+            .log_transfer(path, started, bytes, Direction::Outgoing, complete)
+            .await;
+    }
     match (result, interruption) {
         (Ok(bytes), None) => {
             tracing::info!(bytes, "download complete");

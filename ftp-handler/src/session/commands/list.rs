@@ -77,6 +77,7 @@ pub(super) async fn list(
         Source::Memory(text.into_bytes()),
         "Here comes the directory listing.".to_string(),
         "Directory send OK.",
+        None,
     )
     .await
 }
@@ -128,6 +129,7 @@ pub(super) async fn mlsd(
         Source::Memory(text.into_bytes()),
         "Here comes the directory listing.".to_string(),
         "MLSD complete.",
+        None,
     )
     .await
 }

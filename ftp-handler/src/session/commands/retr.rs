@@ -47,6 +47,7 @@ pub(super) async fn retr(
         Source::File(file),
         opening,
         "Transfer complete.",
+        Some(path.as_str()),
     )
     .await
 }

@@ -2,7 +2,8 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 use wharf::Connection;
@@ -12,7 +13,8 @@ use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
 use crate::session::control;
 use crate::session::state::{Flow, Session, blocking, storage_reply};
-use crate::session::transfer::{self, abort_upload};
+use crate::session::transfer::{self, Progress, abort_upload};
+use crate::session::xferlog::Direction;
 use crate::storage::UploadMode;
 
 /// Which upload command is running.
@@ -82,25 +84,52 @@ pub(super) async fn store(
         cancelled,
         Arc::clone(&progress),
     ));
+    let started = Instant::now();
     let (result, interruption) = session.supervise(conn, task, cancel, &progress).await?;
+    let received = |progress: &Progress| progress.load(Ordering::Relaxed);
+    let logged = target.as_str().to_string();
     let upload = match (result, interruption) {
         (Ok(upload), None) => upload,
         (Ok(upload), Some(interruption)) => {
             abort_upload(upload).await;
+            let bytes = received(&progress);
+            session
+                .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+                .await;
             return interrupted(conn, interruption).await;
         }
-        (Err(_), Some(interruption)) => return interrupted(conn, interruption).await,
+        (Err(_), Some(interruption)) => {
+            let bytes = received(&progress);
+            session
+                .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+                .await;
+            return interrupted(conn, interruption).await;
+        }
         (Err(error), None) => {
             tracing::info!(%error, "upload failed");
+            let bytes = received(&progress);
+            session
+                .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+                .await;
             control::send(conn, &error.reply()).await?;
             return Ok(Flow::Continue);
         }
     };
     if let Some(interruption) = session.upload_interruption(conn).await {
         abort_upload(upload).await;
+        let bytes = received(&progress);
+        session
+            .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+            .await;
         return interrupted(conn, interruption).await;
     }
-    match blocking(move || upload.commit()).await {
+    let committed = blocking(move || upload.commit()).await;
+    let bytes = received(&progress);
+    let complete = committed.is_ok();
+    session
+        .log_transfer(&logged, started, bytes, Direction::Incoming, complete)
+        .await;
+    match committed {
         Ok(info) => {
             tracing::info!(path = %info.path, size = info.size, "upload committed");
             let done = match kind {
