@@ -160,3 +160,42 @@ fn xferlog_gets_one_line_per_file_transfer_in_every_mode() {
         }
     }
 }
+
+#[test]
+fn ipv6_control_connections_use_epsv_and_eprt() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        panic!("this test needs IPv6 on the loopback interface (::1)");
+    }
+    for mode in MODES {
+        let daemon =
+            Daemon::start_with(mode, &[("alice", "secret")], &["--listen", "[::1]:0"], &[]);
+        let v6 = daemon
+            .listen_addrs(2)
+            .into_iter()
+            .find(std::net::SocketAddr::is_ipv6)
+            .expect("an IPv6 listener");
+        std::fs::write(daemon.home("alice").join("f.bin"), b"over ipv6").unwrap();
+        let mut raw = Raw::login(v6, "alice", "secret");
+        assert_eq!(
+            raw.cmd("PASV").code,
+            425,
+            "{mode}: PASV cannot say an IPv6 address"
+        );
+        assert_eq!(raw.cmd("EPSV 1").code, 522, "{mode}");
+        let mut data = raw.epsv(v6);
+        assert_eq!(raw.cmd("RETR f.bin").code, 150);
+        let mut got = Vec::new();
+        data.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"over ipv6");
+        assert_eq!(raw.reply().code, 226);
+        let listener = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(raw.cmd(&format!("EPRT |2|::1|{port}|")).code, 200, "{mode}");
+        assert_eq!(raw.cmd("RETR f.bin").code, 150);
+        let (mut data, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        data.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"over ipv6");
+        assert_eq!(raw.reply().code, 226);
+    }
+}

@@ -133,6 +133,24 @@ impl Daemon {
         )
     }
 
+    /// Every address the daemon reported listening on, waiting until `count` are known.
+    pub fn listen_addrs(&self, count: usize) -> Vec<SocketAddr> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let addrs: Vec<SocketAddr> = self
+                .log_text()
+                .lines()
+                .filter_map(|line| line.split("listening on ").nth(1))
+                .filter_map(|rest| rest.split_whitespace().next())
+                .filter_map(|addr| addr.parse().ok())
+                .collect();
+            if addrs.len() >= count || Instant::now() > deadline {
+                return addrs;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
