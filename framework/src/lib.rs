@@ -70,3 +70,8 @@ pub use handler::{DatagramHandler, HandlerError, RequestHandler};
 pub use mode::Mode;
 pub use server::{RequestOutcome, Server, ServerInfo, SocketType};
 pub use shutdown::{ServerHandle, ShutdownSignal};
+
+/// The guide in `docs/framework.md`, compiled here so its examples stay correct.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/framework.md")]
+pub struct FrameworkGuide;
