@@ -374,3 +374,41 @@ fn binding_a_busy_port_is_a_clear_error() {
     let error = Server::builder().build(Scripted::default()).unwrap_err();
     assert!(matches!(error, wharf::ServerError::NoAddress));
 }
+
+#[test]
+fn daemon_threads_and_no_block_on_close_do_not_wait_for_connections() {
+    let modes = [
+        wharf::Mode::Threading {
+            max_threads: 8,
+            daemon_threads: true,
+            block_on_close: true,
+        },
+        wharf::Mode::Threading {
+            max_threads: 8,
+            daemon_threads: false,
+            block_on_close: false,
+        },
+        wharf::Mode::Forking {
+            max_children: 8,
+            block_on_close: false,
+        },
+    ];
+    for mode in modes {
+        let spec = Spec::new("scripted", "async")
+            .mode(mode)
+            .shutdown_timeout(Duration::from_secs(30));
+        let server = start_spec(&spec, Scripted::default());
+        let addr = server.tcp();
+        let mut stream = connect(addr);
+        std::io::Write::write_all(&mut stream, b"go\nstuck\n").unwrap();
+        assert_eq!(read_line(&mut stream).unwrap(), "hello");
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        server.stop();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{mode:?}: returned without waiting for the 30 s shutdown timeout"
+        );
+        assert!(TcpStream::connect(addr).is_err(), "{mode:?}: not listening");
+    }
+}
