@@ -199,3 +199,26 @@ fn ipv6_control_connections_use_epsv_and_eprt() {
         assert_eq!(raw.reply().code, 226);
     }
 }
+
+#[test]
+fn rest_is_cancelled_by_unrelated_commands() {
+    let daemon = Daemon::start("async", &[("alice", "secret")]);
+    std::fs::write(daemon.home("alice").join("f.txt"), b"0123456789").unwrap();
+    let mut raw = Raw::login(daemon.addr, "alice", "secret");
+    assert_eq!(raw.cmd("REST 4").code, 350);
+    assert_eq!(raw.cmd("TYPE I").code, 200);
+    let mut data = raw.epsv(daemon.addr);
+    assert_eq!(raw.cmd("RETR f.txt").code, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"456789", "REST survives TYPE and EPSV");
+    assert_eq!(raw.reply().code, 226);
+    assert_eq!(raw.cmd("REST 4").code, 350);
+    assert_eq!(raw.cmd("PWD").code, 257);
+    let mut data = raw.epsv(daemon.addr);
+    assert_eq!(raw.cmd("RETR f.txt").code, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"0123456789", "PWD cancelled the REST");
+    assert_eq!(raw.reply().code, 226);
+}

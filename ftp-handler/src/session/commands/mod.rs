@@ -53,17 +53,19 @@ pub(crate) async fn dispatch(
 ) -> io::Result<Answer> {
     // RNFR holds only until the next command.
     let rename_from = session.rename_from.take();
-    // A PASV/PORT plan serves one transfer command, even one refused before the data
-    // connection was used: a stale passive connection must never carry the next transfer.
-    let uses_data_connection = matches!(
+    // REST applies to the next transfer; commands that set up or inspect it may come between
+    // (RFC 3659 5.3), anything else cancels it. Transfer commands take it as they start.
+    let keeps_rest = matches!(
         command,
-        Command::Retr(_)
-            | Command::Stor(_)
-            | Command::Appe(_)
-            | Command::Stou(_)
-            | Command::List(_)
-            | Command::Nlst(_)
-            | Command::Mlsd(_)
+        Command::Rest(_)
+            | Command::Pasv
+            | Command::Epsv(_)
+            | Command::Port(_)
+            | Command::Eprt(_)
+            | Command::Type(_)
+            | Command::Size(_)
+            | Command::Mdtm(_)
+            | Command::Noop
     );
     let answer = match command {
         Command::User(name) => login::user(session, name).into(),
@@ -128,8 +130,8 @@ pub(crate) async fn dispatch(
             security::unavailable().into()
         }
     };
-    if uses_data_connection {
-        session.data_plan = None;
+    if !keeps_rest {
+        session.rest = None;
     }
     Ok(answer)
 }
