@@ -18,7 +18,7 @@ use crate::mode::Mode;
 use crate::server::{ServerInfo, Shared};
 use crate::shutdown::{ServerHandle, ShutdownSignal, ShutdownState, bounded_by_shutdown};
 use crate::signals::SignalSubscription;
-use crate::strategy::asynchronous::{LoopTasks, current_thread_runtime};
+use crate::strategy::asynchronous::{LoopTasks, current_thread_runtime, multi_thread_runtime};
 use crate::strategy::forking::{Children, spawn_process};
 
 /// One received datagram (Python's `request[0]` with `client_address`).
@@ -117,11 +117,7 @@ impl<D: DatagramHandler> DatagramServer<D> {
         match self.shared.info.mode {
             Mode::Forking { block_on_close, .. } => self.serve_forking(block_on_close),
             Mode::Async { worker_threads } => {
-                let mut builder = tokio::runtime::Builder::new_multi_thread();
-                if let Some(workers) = worker_threads {
-                    builder.worker_threads(workers.max(1));
-                }
-                let runtime = builder.enable_all().build().map_err(ServerError::Runtime)?;
+                let runtime = multi_thread_runtime(&self.shared.info.name, worker_threads)?;
                 let result = runtime.block_on(self.receive_loop());
                 runtime.shutdown_timeout(Duration::from_millis(100));
                 result

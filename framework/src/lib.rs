@@ -14,6 +14,7 @@
 //! - [`shutdown`]: [`ServerHandle`] and the [`ShutdownSignal`] connections await.
 //! - [`address`]: [`ListenAddr`] and [`Peer`].
 //! - [`error`]: [`ServerError`] and what `handle_error` is told.
+//! - [`frame`]: length-prefixed postcard frames, message boundaries for custom protocols.
 //!
 //! ```no_run
 //! use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -50,6 +51,7 @@ mod catch_unwind;
 pub mod connection;
 pub mod datagram;
 pub mod error;
+pub mod frame;
 pub mod handler;
 mod listener;
 pub mod mode;

@@ -26,15 +26,7 @@ pub(crate) fn serve<H: RequestHandler>(
     mut server: Server<H>,
     worker_threads: Option<usize>,
 ) -> Result<(), ServerError> {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(workers) = worker_threads {
-        builder.worker_threads(workers.max(1));
-    }
-    let runtime = builder
-        .enable_all()
-        .thread_name(format!("{}-worker", server.shared.info.name))
-        .build()
-        .map_err(ServerError::Runtime)?;
+    let runtime = multi_thread_runtime(&server.shared.info.name, worker_threads)?;
     let result = runtime.block_on(accept_loop(&mut server, true));
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
@@ -48,6 +40,22 @@ pub(crate) fn serve_sequential<H: RequestHandler>(
     let result = runtime.block_on(accept_loop(&mut server, false));
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
+}
+
+/// The async mode's runtime: `worker_threads` workers, or one per core.
+pub(crate) fn multi_thread_runtime(
+    name: &str,
+    worker_threads: Option<usize>,
+) -> Result<tokio::runtime::Runtime, ServerError> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = worker_threads {
+        builder.worker_threads(workers.max(1));
+    }
+    builder
+        .enable_all()
+        .thread_name(format!("{name}-worker"))
+        .build()
+        .map_err(ServerError::Runtime)
 }
 
 /// A runtime for one thread, as every non-async mode uses.
