@@ -1,10 +1,12 @@
-//! Pinning the load generator and the server to separate CPUs.
+//! Pinning the load generator and the server to CPUs, so every server gets the same layout.
 //!
 //! Left to the scheduler, a server's busy thread and the generator's sometimes share a CPU
 //! (round trips need no cross-CPU wake-up: fast at 1 connection, one core's worth at 10) and
-//! sometimes do not (the opposite), so the same server measured twice differs by 3x. Pinning
-//! gives every server the same layout: the generator on the first half of the CPUs this
-//! process may use, the server (and its threads and children) on the other half.
+//! sometimes do not (the opposite), so the same server measured twice differs by 3x. On a
+//! virtual machine a cross-CPU wake-up is also slow and its cost drifts with the host's load,
+//! so even a fixed split (generator on some CPUs, server on the others) leaves the run bound
+//! by wake-up latency and noisy. Sharing one CPU removes cross-CPU wake-ups altogether: the
+//! run is bound by CPU work only, and the round-trip rate follows the server's CPU cost.
 
 use std::io;
 use std::os::unix::process::CommandExt;
@@ -20,6 +22,15 @@ pub struct CpuSplit {
 }
 
 impl CpuSplit {
+    /// The generator and the server on the same CPU, the last of `cpus`; `None` if empty.
+    pub fn shared(cpus: &[usize]) -> Option<CpuSplit> {
+        let last = *cpus.last()?;
+        Some(CpuSplit {
+            generator: vec![last],
+            server: vec![last],
+        })
+    }
+
     /// Halves `cpus` (the generator gets the smaller half); `None` with fewer than two.
     pub fn halves(cpus: &[usize]) -> Option<CpuSplit> {
         if cpus.len() < 2 {
@@ -93,6 +104,13 @@ pub fn pin_command(command: &mut Command, cpus: &[usize]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_puts_both_sides_on_the_last_cpu() {
+        assert_eq!(CpuSplit::shared(&[]), None);
+        let shared = CpuSplit::shared(&[0, 1]).unwrap();
+        assert_eq!((shared.generator, shared.server), (vec![1], vec![1]));
+    }
 
     #[test]
     fn halves_give_the_server_the_larger_half() {

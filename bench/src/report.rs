@@ -269,6 +269,28 @@ mod tests {
     }
 
     #[test]
+    fn several_rounds_show_their_range_beside_the_median() {
+        let mut combined = cell(Peer::BareTokio, 100, None);
+        combined.rounds = [2000.0, 2500.0, 3100.0]
+            .iter()
+            .zip([13.0, 12.5, 11.0])
+            .map(|(&rate, cpu)| RoundSample {
+                round_trips_per_sec: rate,
+                p50_us: Some(40.0),
+                p99_us: Some(90.0),
+                server_cpu_us_per_rt: Some(cpu),
+                served: 100,
+                failure: None,
+            })
+            .collect();
+        let table = cell_table(&[&combined]);
+        assert!(
+            table.contains("| bare-tokio | 2500 | 2000–3100 | 40 | 90 | 12.5 | 11.0–13.0 |"),
+            "{table}"
+        );
+    }
+
+    #[test]
     fn the_json_record_is_written_with_its_directory() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/echo.json");

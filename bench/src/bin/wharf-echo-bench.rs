@@ -34,7 +34,7 @@ struct Args {
     /// Times the whole sequence of servers runs; cells report the median (default 3; --quick: 1).
     #[arg(long, value_name = "N")]
     rounds: Option<usize>,
-    /// Seconds of measurement per cell and round (default 1.5; --quick: 0.5).
+    /// Seconds of measurement per cell and round (default 1; --quick: 0.5).
     #[arg(long, value_name = "SECONDS")]
     window: Option<f64>,
     /// Seconds the loops run after every servable connection's first round trip, before each
@@ -44,10 +44,10 @@ struct Args {
     /// Longest wait, in seconds, for every servable connection's first round trip.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     ramp_limit: f64,
-    /// CPU placement: `split` pins the load generator to the first half of the CPUs and the
-    /// servers to the other half (same layout for every server); `none` leaves it to the
-    /// scheduler.
-    #[arg(long, default_value = "split", value_parser = ["split", "none"])]
+    /// CPU placement, the same for every server: `shared` pins the load generator and the
+    /// server to one CPU (no cross-CPU wake-ups: stable figures); `split` pins the generator to
+    /// the first half of the CPUs and the server to the rest; `none` leaves it to the scheduler.
+    #[arg(long, default_value = "shared", value_parser = ["shared", "split", "none"])]
     pin: String,
     /// Bytes per message.
     #[arg(long, default_value_t = 64, value_name = "BYTES")]
@@ -105,7 +105,7 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
     let (window, warmup, rounds) = if args.quick {
         (0.5, 0.1, 1)
     } else {
-        (1.5, 0.3, 3)
+        (1.0, 0.3, 3)
     };
     Ok(Plan {
         peers,
@@ -125,23 +125,28 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     let machine = Machine::describe();
     // Pinned before any thread starts, so the generator's runtime inherits it.
     let split = match args.pin.as_str() {
-        "split" => {
+        "none" => None,
+        layout => {
             let cpus = affinity::allowed_cpus().context("cannot read the CPU affinity")?;
-            let split = CpuSplit::halves(&cpus);
+            let split = if layout == "split" {
+                CpuSplit::halves(&cpus)
+            } else {
+                CpuSplit::shared(&cpus)
+            };
             match &split {
                 Some(split) => affinity::pin_current_thread(&split.generator)
                     .context("cannot pin the load generator")?,
-                None => eprintln!("warning: one CPU only: generator and server are not pinned"),
+                None => eprintln!("warning: too few CPUs to pin as asked: not pinned"),
             }
             split
         }
-        _ => None,
     };
     plan.server_cpus = split.as_ref().map(|s| s.server.clone());
     let limit = fd_limit::raise_to_hard_limit().context("cannot raise the open-file limit")?;
     let most = plan.connection_counts.iter().copied().max().unwrap_or(1) as u64;
-    // Client sockets, plus the server's (a threading server's runtimes hold a few each).
-    if limit.soft < most * 2 + 64 {
+    // The servers inherit the limit: a threading server holds a socket plus its runtime's
+    // epoll and wake-up descriptors per connection, beside our client socket.
+    if limit.soft < most * 5 + 64 {
         eprintln!(
             "warning: open-file limit {} is low for {most} connections; raise it with `ulimit -n {}`",
             limit.soft,
