@@ -3,6 +3,7 @@
 //! Module map:
 //! - [`protocol`]: the control-channel language (commands, replies, line framing, hashes).
 //! - [`storage`]: the user's files behind a `cap-std` jail (paths, uploads, quota hook).
+//! - [`quota`]: per-user usage records in the state directory, enforced through the quota hook.
 //! - [`listing`]: LIST (`ls -l`), NLST and MLSD/MLST lines built from storage entries.
 //! - [`session`]: the FTP session, a `wharf` request handler ([`FtpHandler`]).
 //! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler.
@@ -13,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod listing;
 pub mod protocol;
+pub mod quota;
 pub mod session;
 pub mod storage;
 

@@ -74,6 +74,14 @@ pub enum StorageError {
         /// The user's limit in bytes.
         limit: u64,
     },
+    /// Creating a file would take the user over the file-count limit.
+    #[error("file quota exceeded: {files} of {limit} files used")]
+    FileQuotaExceeded {
+        /// Files in use (committed plus in progress).
+        files: u64,
+        /// The user's limit in files.
+        limit: u64,
+    },
     /// Another upload to the same file is in progress.
     #[error("{path}: busy with another upload")]
     Busy {
@@ -125,6 +133,10 @@ impl StorageError {
             StorageError::QuotaExceeded { usage, limit } => (
                 552,
                 format!("Quota exceeded: {usage} of {limit} bytes used."),
+            ),
+            StorageError::FileQuotaExceeded { files, limit } => (
+                552,
+                format!("File quota exceeded: {files} of {limit} files used."),
             ),
             StorageError::Busy { path } => (450, format!("{path}: File busy, try again later.")),
             StorageError::DiskFull { .. } => (452, "Insufficient storage space.".to_owned()),
@@ -225,6 +237,13 @@ mod tests {
                 },
                 552,
             ),
+            (
+                StorageError::FileQuotaExceeded {
+                    files: 10,
+                    limit: 10,
+                },
+                552,
+            ),
             (StorageError::Busy { path: p.clone() }, 450),
             (StorageError::DiskFull { path: p.clone() }, 452),
             (StorageError::UploadEnded { path: p.clone() }, 451),
@@ -255,6 +274,17 @@ mod tests {
             message.contains("1234") && message.contains("5678"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn file_quota_message_states_usage_and_limit() {
+        let (code, message) = StorageError::FileQuotaExceeded {
+            files: 321,
+            limit: 321,
+        }
+        .reply();
+        assert_eq!(code, 552);
+        assert!(message.contains("321 of 321 files"), "{message}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod lock;
 mod names;
 pub mod path;
 pub mod quota;
+mod sweep;
 pub mod upload;
 
 pub use entry::{Entry, EntryKind};
