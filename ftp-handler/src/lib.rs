@@ -8,8 +8,10 @@
 //! - [`session`]: the FTP session, a `wharf` request handler ([`FtpHandler`]).
 //! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler.
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
+//! - [`client`]: the `wharf-ftp` client: one-shot commands, the shell, resumable verified transfers.
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod listing;

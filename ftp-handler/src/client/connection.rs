@@ -1,0 +1,443 @@
+//! One logged-in control connection over suppaftp: connect (plain or explicit FTPS), log in,
+//! read FEAT, run single-reply commands, open and close data connections. A connection that
+//! broke, or that suppaftp can no longer use, is re-established before the next command.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use suppaftp::types::{FileType, Response};
+use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status};
+
+use super::error::{ClientError, RemoteReply};
+use super::features::ServerFeatures;
+use super::tls;
+use super::url::FtpUrl;
+
+/// Where to connect and how to log in; kept to reconnect after a failure.
+#[derive(Clone)]
+pub struct Login {
+    /// Server, port and user (the path is ignored).
+    pub url: FtpUrl,
+    /// The password to send (anonymous logins get a conventional one).
+    pub password: String,
+    /// Explicit FTPS configuration, or `None` for plain FTP.
+    pub tls: Option<Arc<ClientConfig>>,
+    /// Connect and inactivity timeout for control and data connections.
+    pub timeout: Duration,
+}
+
+impl Login {
+    /// The user name sent: the URL's, or `anonymous`.
+    pub fn user(&self) -> &str {
+        self.url.user.as_deref().unwrap_or("anonymous")
+    }
+}
+
+/// A data connection: bytes of one transfer or listing.
+pub trait DataIo: Read + Write {}
+impl<T: Read + Write> DataIo for T {}
+
+/// An open data connection, closed by [`Connection::finish_data`].
+pub type DataChannel = Box<dyn DataIo>;
+
+/// A logged-in session with the server.
+pub struct Connection {
+    /// The suppaftp control stream; `None` after a failure until the next reconnect.
+    ftp: Option<RustlsFtpStream>,
+    /// How to reconnect.
+    login: Login,
+    /// What the server offers.
+    features: ServerFeatures,
+    /// The working directory to restore after a reconnect.
+    cwd: Option<String>,
+}
+
+impl Connection {
+    /// Connects, secures (with `--tls`), logs in and reads the server's features.
+    pub fn open(login: Login) -> Result<Connection, ClientError> {
+        let (ftp, features) = establish(&login)?;
+        Ok(Connection {
+            ftp: Some(ftp),
+            login,
+            features,
+            cwd: None,
+        })
+    }
+
+    /// What the server advertised in FEAT.
+    pub fn features(&self) -> &ServerFeatures {
+        &self.features
+    }
+
+    /// The features, to record what was learned while talking (HASH selection, missing commands).
+    pub fn features_mut(&mut self) -> &mut ServerFeatures {
+        &mut self.features
+    }
+
+    /// The login details (for messages and reconnects).
+    pub fn login(&self) -> &Login {
+        &self.login
+    }
+
+    /// Whether the control connection is known to be unusable.
+    pub fn is_broken(&self) -> bool {
+        self.ftp.is_none()
+    }
+
+    /// The control stream, reconnecting (and restoring the directory) if it had broken.
+    fn stream(&mut self) -> Result<&mut RustlsFtpStream, ClientError> {
+        if self.ftp.is_none() {
+            tracing::info!(server = %self.login.url.authority(), "reconnecting");
+            let (mut ftp, features) = establish(&self.login)?;
+            if let Some(dir) = &self.cwd {
+                ftp.cwd(dir)
+                    .map_err(|error| ClientError::ftp(format!("CWD {dir}"), error))?;
+            }
+            self.features = features;
+            self.ftp = Some(ftp);
+        }
+        self.ftp.as_mut().ok_or_else(|| ClientError::Protocol {
+            action: "reconnect".to_string(),
+            detail: "no control connection".to_string(),
+        })
+    }
+
+    /// Runs one suppaftp call; a lost connection is marked for reconnecting.
+    fn call<T>(
+        &mut self,
+        action: impl Into<String>,
+        run: impl FnOnce(&mut RustlsFtpStream) -> Result<T, FtpError>,
+    ) -> Result<T, ClientError> {
+        let result = run(self.stream()?);
+        result.map_err(|error| {
+            let error = ClientError::ftp(action, error);
+            if error.is_connection_lost() {
+                self.ftp = None;
+            }
+            error
+        })
+    }
+
+    /// Sends one command line and returns the reply if its code is in `expected`.
+    pub fn raw(
+        &mut self,
+        line: &str,
+        expected: &[Status],
+        timeout: Option<Duration>,
+    ) -> Result<Response, ClientError> {
+        check_line(line)?;
+        let normal = self.login.timeout;
+        self.call(line.to_string(), |ftp| {
+            if let Some(timeout) = timeout {
+                ftp.get_ref()
+                    .set_read_timeout(Some(timeout))
+                    .map_err(FtpError::ConnectionError)?;
+            }
+            let reply = ftp.custom_command(line, expected);
+            if timeout.is_some() {
+                ftp.get_ref()
+                    .set_read_timeout(Some(normal))
+                    .map_err(FtpError::ConnectionError)?;
+            }
+            reply
+        })
+    }
+
+    /// PWD: the current remote directory.
+    pub fn pwd(&mut self) -> Result<String, ClientError> {
+        let dir = self.call("PWD", |ftp| ftp.pwd())?;
+        self.cwd = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// CWD, then PWD to learn the resulting absolute directory.
+    pub fn cwd(&mut self, path: &str) -> Result<String, ClientError> {
+        check_line(path)?;
+        self.call(format!("CWD {path}"), |ftp| ftp.cwd(path))?;
+        self.pwd()
+    }
+
+    /// MKD.
+    pub fn mkdir(&mut self, path: &str) -> Result<(), ClientError> {
+        check_line(path)?;
+        self.call(format!("MKD {path}"), |ftp| ftp.mkdir(path))
+    }
+
+    /// RMD.
+    pub fn rmdir(&mut self, path: &str) -> Result<(), ClientError> {
+        check_line(path)?;
+        self.call(format!("RMD {path}"), |ftp| ftp.rmdir(path))
+    }
+
+    /// DELE.
+    pub fn remove(&mut self, path: &str) -> Result<(), ClientError> {
+        check_line(path)?;
+        self.call(format!("DELE {path}"), |ftp| ftp.rm(path))
+    }
+
+    /// RNFR + RNTO.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), ClientError> {
+        check_line(from)?;
+        check_line(to)?;
+        self.call(format!("RNFR {from} / RNTO {to}"), |ftp| {
+            ftp.rename(from, to)
+        })
+    }
+
+    /// SIZE: the file's size, or `None` if it does not exist or the server cannot say.
+    pub fn size(&mut self, path: &str) -> Result<Option<u64>, ClientError> {
+        match self.raw(&format!("SIZE {path}"), &[Status::File], None) {
+            Ok(response) => Ok(RemoteReply::from_body(&response.body)
+                .text
+                .split_whitespace()
+                .last()
+                .and_then(|size| size.parse().ok())),
+            Err(ClientError::Remote { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// REST: the next RETR or STOR starts at `offset`.
+    pub fn restart_at(&mut self, offset: u64) -> Result<(), ClientError> {
+        self.raw(
+            &format!("REST {offset}"),
+            &[Status::RequestFilePending],
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// Sends a data command (`RETR x`, `STOR x`, `APPE x`, `LIST x`) and opens its data
+    /// connection. Any failure leaves suppaftp believing a transfer is open, so the control
+    /// connection is replaced before the next command.
+    pub fn open_data(&mut self, line: &str) -> Result<DataChannel, ClientError> {
+        check_line(line)?;
+        let timeout = self.login.timeout;
+        let ftp = self.stream()?;
+        // suppaftp 7 panics on a malformed PASV/EPSV reply; contain it to this command.
+        let opened = catch_unwind(AssertUnwindSafe(|| {
+            ftp.custom_data_command(line, &[Status::AboutToSend, Status::AlreadyOpen])
+        }));
+        let result = match opened {
+            Ok(Ok((_reply, data))) => {
+                let socket = data.get_ref();
+                socket
+                    .set_read_timeout(Some(timeout))
+                    .and_then(|()| socket.set_write_timeout(Some(timeout)))
+                    .map_err(|source| ClientError::ConnectionLost {
+                        action: line.to_string(),
+                        source,
+                    })
+                    .map(|()| Box::new(data) as DataChannel)
+            }
+            Ok(Err(error)) => Err(ClientError::ftp(line, error)),
+            Err(_) => Err(ClientError::Protocol {
+                action: line.to_string(),
+                detail: "malformed passive-mode reply".to_string(),
+            }),
+        };
+        if result.is_err() {
+            self.ftp = None;
+        }
+        result
+    }
+
+    /// Closes a data connection and reads the transfer's final reply (226 or 250).
+    pub fn finish_data(&mut self, line: &str, data: DataChannel) -> Result<(), ClientError> {
+        self.call(line.to_string(), |ftp| ftp.close_data_connection(data))
+    }
+
+    /// Gives up on a data connection after a local failure: the control connection is replaced.
+    pub fn abandon_data(&mut self, data: DataChannel) {
+        drop(data);
+        self.ftp = None;
+    }
+
+    /// LIST: the server's long listing lines.
+    pub fn list(&mut self, path: Option<&str>) -> Result<Vec<String>, ClientError> {
+        let line = match path {
+            Some(path) if !path.is_empty() => format!("LIST {path}"),
+            _ => "LIST".to_string(),
+        };
+        let mut data = self.open_data(&line)?;
+        let mut bytes = Vec::new();
+        let read = data.read_to_end(&mut bytes);
+        if let Err(source) = read {
+            self.abandon_data(data);
+            return Err(ClientError::ConnectionLost {
+                action: line,
+                source,
+            });
+        }
+        self.finish_data(&line, data)?;
+        Ok(String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|line| line.trim_end_matches('\r').to_string())
+            .filter(|line| !line.is_empty())
+            .collect())
+    }
+
+    /// SITE with `args`: the reply's lines, codes stripped (e.g. `SITE QUOTA`).
+    pub fn site(&mut self, args: &str) -> Result<Vec<String>, ClientError> {
+        let response = self.raw(
+            &format!("SITE {args}"),
+            &[Status::CommandOk, Status::Help, Status::System],
+            None,
+        )?;
+        Ok(String::from_utf8_lossy(&response.body)
+            .lines()
+            .map(|line| strip_code(line).to_string())
+            .collect())
+    }
+
+    /// QUIT, ignoring a connection that is already gone.
+    pub fn quit(mut self) {
+        if let Some(ftp) = self.ftp.as_mut() {
+            let _ = ftp.quit();
+        }
+    }
+}
+
+/// `123-text` or `123 text` to `text`; other lines unchanged.
+fn strip_code(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    if bytes.len() >= 4
+        && bytes[..3].iter().all(u8::is_ascii_digit)
+        && matches!(bytes[3], b' ' | b'-')
+    {
+        &line[4..]
+    } else {
+        line
+    }
+}
+
+/// Refuses a command argument that would end the command line early.
+fn check_line(text: &str) -> Result<(), ClientError> {
+    if text.contains(['\r', '\n', '\0']) {
+        return Err(ClientError::Usage(format!(
+            "{text:?} contains a line break or NUL, which FTP commands cannot carry"
+        )));
+    }
+    Ok(())
+}
+
+/// Connects, optionally secures, logs in, reads FEAT and picks binary passive transfers.
+fn establish(login: &Login) -> Result<(RustlsFtpStream, ServerFeatures), ClientError> {
+    let authority = login.url.authority();
+    let socket = connect_tcp(&authority, login.timeout)?;
+    let ipv6 = socket.peer_addr().map(|a| a.is_ipv6()).unwrap_or(false);
+    let mut ftp = RustlsFtpStream::connect_with_stream(socket).map_err(|error| match error {
+        FtpError::ConnectionError(source) => ClientError::Connect {
+            addr: authority.clone(),
+            source,
+        },
+        other => ClientError::ftp(format!("greeting from {authority}"), other),
+    })?;
+    if let Some(config) = &login.tls {
+        // Validated here so that a bad name reads as such, not as a handshake failure.
+        tls::server_name(&login.url.host)?;
+        let connector = RustlsConnector::from(Arc::clone(config));
+        ftp = ftp
+            .into_secure(connector, &login.url.host)
+            .map_err(|error| match error {
+                FtpError::UnexpectedResponse(response) => ClientError::Tls {
+                    context: authority.clone(),
+                    message: format!(
+                        "the server refused AUTH TLS or PROT P: {}",
+                        RemoteReply::from_body(&response.body)
+                    ),
+                },
+                FtpError::SecureError(message) => ClientError::Tls {
+                    context: authority.clone(),
+                    message,
+                },
+                other => ClientError::ftp(format!("AUTH TLS with {authority}"), other),
+            })?;
+    }
+    ftp.login(login.user(), login.password.as_str())
+        .map_err(|error| match error {
+            FtpError::UnexpectedResponse(response) => ClientError::Login {
+                user: login.user().to_string(),
+                reply: RemoteReply::from_body(&response.body),
+            },
+            other => ClientError::ftp(format!("login to {authority}"), other),
+        })?;
+    let features = match ftp.feat() {
+        Ok(features) => ServerFeatures::from_feat(&features),
+        Err(FtpError::ConnectionError(source)) => {
+            return Err(ClientError::ConnectionLost {
+                action: "FEAT".to_string(),
+                source,
+            });
+        }
+        // A server without FEAT (or with a FEAT suppaftp cannot parse) offers no extension.
+        Err(_) => ServerFeatures::default(),
+    };
+    if features.utf8 {
+        // Only a hint to servers that need it; file names are sent as UTF-8 regardless.
+        let _ = ftp.custom_command("OPTS UTF8 ON", &[Status::CommandOk]);
+    }
+    ftp.transfer_type(FileType::Binary)
+        .map_err(|error| ClientError::ftp("TYPE I", error))?;
+    if features.epsv || ipv6 {
+        ftp.set_mode(Mode::ExtendedPassive);
+    } else {
+        ftp.set_mode(Mode::Passive);
+        // Use the control connection's address, not the one in the PASV reply (NAT-safe).
+        ftp.set_passive_nat_workaround(true);
+    }
+    tracing::debug!(server = %authority, ?features, "logged in");
+    Ok((ftp, features))
+}
+
+/// Opens the control connection to the first address of `authority` that answers.
+fn connect_tcp(authority: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
+    let addrs = authority
+        .to_socket_addrs()
+        .map_err(|source| ClientError::Connect {
+            addr: authority.to_string(),
+            source,
+        })?;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address found");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(socket) => {
+                socket
+                    .set_read_timeout(Some(timeout))
+                    .and_then(|()| socket.set_write_timeout(Some(timeout)))
+                    .map_err(|source| ClientError::Connect {
+                        addr: authority.to_string(),
+                        source,
+                    })?;
+                return Ok(socket);
+            }
+            Err(error) => last = error,
+        }
+    }
+    Err(ClientError::Connect {
+        addr: authority.to_string(),
+        source: last,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_reply_codes_from_lines() {
+        assert_eq!(strip_code("200-Quota for a:"), "Quota for a:");
+        assert_eq!(strip_code("200 End"), "End");
+        assert_eq!(strip_code(" Bytes used: 5"), " Bytes used: 5");
+    }
+
+    #[test]
+    fn refuses_arguments_with_line_breaks() {
+        assert!(check_line("a\r\nDELE b").is_err());
+        assert!(check_line("a b.txt").is_ok());
+    }
+}
