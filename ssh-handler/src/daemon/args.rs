@@ -1,0 +1,57 @@
+//! The settings of `wharf-sshd serve`, as command-line flags with their defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use wharf::auth::size::parse_size;
+use wharf::{ListenAddr, Mode};
+
+use super::duration::parse_duration;
+
+/// `wharf-sshd serve` flags; every default is stated in `--help` and `docs/remote-command.md`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The users file shared with wharf-ftpd (only users with allow_exec may log in).
+    #[arg(long, value_name = "FILE")]
+    pub users: PathBuf,
+    /// Address of the native protocol (repeatable): 127.0.0.1:2300, [::1]:2300 or a Unix path.
+    #[arg(long, value_name = "ADDR", required = true)]
+    pub listen: Vec<ListenAddr>,
+    /// Address of the SSH front end (repeatable); none by default.
+    #[arg(long, value_name = "ADDR")]
+    pub ssh_listen: Vec<ListenAddr>,
+    /// Directory for the SSH host key and the per-user command counters.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/wharf-sshd")]
+    pub state_dir: PathBuf,
+    /// Concurrency mode: async, threading, forking or sequential.
+    #[arg(long, value_name = "MODE", default_value = "async")]
+    pub mode: Mode,
+    /// PEM certificate chain: the native protocol is then served inside TLS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Wall-clock limit of one command (30, 500ms, 30s, 5m, 1h); the whole process group is killed.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub time_limit: Duration,
+    /// Output cap of one command, stdout and stderr together (bytes or units: 64MiB, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_output: u64,
+    /// Commands one user may run at once, over all connections and both front ends.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_commands_per_user: usize,
+    /// Connections served at once (threads or processes in those modes); more wait.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
+    /// Time from connecting to being logged in on the native protocol.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub login_timeout: Duration,
+    /// Time a logged-in native connection may stay without a command.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// How long a shutdown waits for running commands before closing their connections.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}

@@ -1,0 +1,163 @@
+//! `wharf-sshd serve`: one `wharf` server, both front ends, the handler that picks between them.
+//!
+//! - [`args`]: the flags of `serve` and their defaults;
+//! - [`duration`]: the duration syntax of those flags.
+
+pub mod args;
+pub mod duration;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wharf::auth::{AuthError, Authenticator};
+use wharf::{Connection, HandlerError, Mode, RequestHandler, Server, ServerError};
+
+use crate::exec::{ExecLimits, Executor};
+use crate::native::tls::{self, TlsSetupError};
+use crate::native::{NativeFrontEnd, Timeouts};
+use crate::ssh::SshFrontEnd;
+use crate::ssh::host_key::{self, HostKeyError};
+
+pub use args::ServeArgs;
+
+/// Time added to the command time limit before a silent SSH connection is dropped.
+const SSH_INACTIVITY_MARGIN: Duration = Duration::from_secs(60);
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The state directory could not be prepared.
+    #[error("cannot use the state directory {}: {source}", path.display())]
+    StateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The users file could not be read.
+    #[error("cannot use the users file: {0}")]
+    Users(#[from] AuthError),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    /// The SSH host key could not be loaded or created.
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
+    /// The server could not bind or run.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+}
+
+/// The connection handler: the SSH front end on the `--ssh-listen` addresses, the native
+/// protocol on the others.
+#[derive(Clone, Debug)]
+pub struct RemoteCommandHandler {
+    /// Serves the native protocol.
+    native: NativeFrontEnd,
+    /// Serves SSH, when SSH addresses were given.
+    ssh: Option<SshFrontEnd>,
+    /// How many of the server's addresses, from the first, are native ones.
+    native_listeners: usize,
+}
+
+impl RemoteCommandHandler {
+    /// Whether `conn` arrived on one of the SSH addresses (they come after the native ones).
+    fn is_ssh(&self, conn: &Connection) -> bool {
+        conn.server()
+            .addrs
+            .iter()
+            .position(|addr| addr == conn.local_addr())
+            .is_some_and(|index| index >= self.native_listeners)
+    }
+}
+
+impl RequestHandler for RemoteCommandHandler {
+    async fn handle(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
+        match &self.ssh {
+            Some(ssh) if self.is_ssh(conn) => ssh.serve(conn).await?,
+            _ => self.native.serve(conn).await?,
+        }
+        Ok(())
+    }
+}
+
+/// Builds (binds) the server `args` describe; call `serve_forever` on it.
+pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, DaemonError> {
+    let state_error = |source| DaemonError::StateDir {
+        path: args.state_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&args.state_dir).map_err(state_error)?;
+    let authenticator = Authenticator::builder(&args.users).build()?;
+    let limits = ExecLimits {
+        time_limit: args.time_limit,
+        max_output_bytes: args.max_output,
+        max_commands_per_user: args.max_commands_per_user,
+    };
+    let executor = Executor::new(&args.state_dir, limits).map_err(state_error)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let timeouts = Timeouts {
+        login: args.login_timeout,
+        idle: args.idle_timeout,
+    };
+    let native = NativeFrontEnd::new(authenticator.clone(), executor.clone(), tls, timeouts);
+    let ssh = if args.ssh_listen.is_empty() {
+        None
+    } else {
+        let key = host_key::load_or_create(&args.state_dir)?;
+        tracing::info!(fingerprint = %host_key::fingerprint(&key), "SSH host key");
+        let inactivity = args.time_limit + SSH_INACTIVITY_MARGIN;
+        Some(SshFrontEnd::new(key, authenticator, executor, inactivity))
+    };
+    let handler = RemoteCommandHandler {
+        native,
+        ssh,
+        native_listeners: args.listen.len(),
+    };
+    let mut builder = Server::builder()
+        .name("wharf-sshd")
+        .mode(sized_mode(args.mode, args.max_connections))
+        .max_connections(args.max_connections, wharf::LimitPolicy::Wait)
+        .shutdown_timeout(args.shutdown_timeout);
+    for addr in args.listen.iter().chain(&args.ssh_listen) {
+        builder = builder.listen(addr.clone());
+    }
+    Ok(builder.build(handler)?)
+}
+
+/// Binds, logs `listening on ADDR` for each address, and serves until a signal.
+pub fn serve(args: &ServeArgs) -> Result<(), DaemonError> {
+    let server = build_server(args)?;
+    let native = args.listen.len();
+    for (index, addr) in server.local_addrs().iter().enumerate() {
+        let protocol = if index < native { "native" } else { "ssh" };
+        tracing::info!(mode = %args.mode, protocol, "listening on {addr}");
+    }
+    server.serve_forever()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The mode with its worker pool sized for `max_connections` (threads or child processes).
+fn sized_mode(mode: Mode, max_connections: usize) -> Mode {
+    match mode {
+        Mode::Threading {
+            daemon_threads,
+            block_on_close,
+            ..
+        } => Mode::Threading {
+            max_threads: max_connections,
+            daemon_threads,
+            block_on_close,
+        },
+        Mode::Forking { block_on_close, .. } => Mode::Forking {
+            max_children: max_connections,
+            block_on_close,
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,153 @@
+//! The SSH front end: a stock OpenSSH client runs `ssh -p PORT user@host CMD` against it.
+//!
+//! - this file: russh's configuration and the bridge from a `wharf` connection to russh;
+//! - `session`: authentication and channel requests (exec accepted; shell, pty refused);
+//! - `relay`: one running command's output and exit status sent back on its channel;
+//! - [`host_key`]: the host key kept in the state directory.
+
+pub mod host_key;
+mod relay;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::MethodKind;
+use russh::keys::PrivateKey;
+use tokio::io::{AsyncWriteExt, DuplexStream};
+use wharf::Connection;
+use wharf::auth::{AuthError, Authenticator};
+
+use crate::exec::Executor;
+
+/// Bytes buffered in each direction between the connection and russh.
+const BRIDGE_BUFFER: usize = 64 * 1024;
+
+/// Why an SSH session ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    /// The SSH protocol layer failed.
+    #[error("SSH: {0}")]
+    Russh(#[from] russh::Error),
+    /// The users file could not be read.
+    #[error("cannot check the login: {0}")]
+    Auth(#[from] AuthError),
+    /// Relaying bytes between the connection and the SSH layer failed.
+    #[error("connection I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves SSH connections; cloned into every connection.
+#[derive(Clone)]
+pub struct SshFrontEnd {
+    /// russh's settings, with the host key.
+    config: Arc<russh::server::Config>,
+    /// Checks passwords and looks up authorized keys.
+    authenticator: Authenticator,
+    /// Runs commands.
+    executor: Executor,
+}
+
+impl std::fmt::Debug for SshFrontEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshFrontEnd").finish_non_exhaustive()
+    }
+}
+
+impl SshFrontEnd {
+    /// A front end presenting `host_key`; connections with no traffic for `inactivity` close.
+    pub fn new(
+        host_key: PrivateKey,
+        authenticator: Authenticator,
+        executor: Executor,
+        inactivity: Duration,
+    ) -> Self {
+        let config = russh::server::Config {
+            server_id: russh::SshId::Standard(
+                concat!("SSH-2.0-wharf-sshd_", env!("CARGO_PKG_VERSION")).into(),
+            ),
+            methods: russh::MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
+            // Every rejection takes this long, so timing does not tell users or keys apart.
+            auth_rejection_time: Duration::from_secs(1),
+            // OpenSSH opens with a "none" attempt just to learn the methods: answer it at once.
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            keys: vec![host_key],
+            max_auth_attempts: 6,
+            inactivity_timeout: Some(inactivity),
+            ..Default::default()
+        };
+        SshFrontEnd {
+            config: Arc::new(config),
+            authenticator,
+            executor,
+        }
+    }
+
+    /// Serves one connection until the client disconnects.
+    pub async fn serve(&self, conn: &mut Connection) -> Result<(), SshError> {
+        let peer = conn.peer().to_string();
+        let handler = session::SshSession::new(self.authenticator.clone(), self.executor.clone());
+        let (ours, theirs) = tokio::io::duplex(BRIDGE_BUFFER);
+        let config = Arc::clone(&self.config);
+        let ssh = async move {
+            let running = russh::server::run_stream(config, theirs, handler).await?;
+            running.await
+        };
+        let outcome = bridge(conn, ours, ssh).await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(SshError::Russh(error)) if is_disconnect(&error) => {
+                tracing::debug!(%peer, %error, "SSH client disconnected");
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// Moves bytes between the connection and russh's end of a pipe while `ssh` runs, then
+/// delivers what russh wrote last.
+async fn bridge(
+    conn: &mut Connection,
+    ours: DuplexStream,
+    ssh: impl Future<Output = Result<(), SshError>>,
+) -> Result<(), SshError> {
+    let (mut conn_read, mut conn_write) = tokio::io::split(conn);
+    let (mut ours_read, mut ours_write) = tokio::io::split(ours);
+    let inbound = async {
+        let copied = tokio::io::copy(&mut conn_read, &mut ours_write).await;
+        // The client is gone (or sent EOF): let russh see the end of its stream.
+        let _ = ours_write.shutdown().await;
+        copied
+    };
+    let outbound = async {
+        let copied = tokio::io::copy(&mut ours_read, &mut conn_write).await;
+        let _ = conn_write.flush().await;
+        copied
+    };
+    let work = async { tokio::join!(ssh, outbound) };
+    tokio::pin!(inbound, work);
+    let (ssh_result, _) = tokio::select! {
+        done = &mut work => done,
+        _ = &mut inbound => work.await,
+    };
+    ssh_result
+}
+
+/// Whether a russh error only says the peer went away.
+fn is_disconnect(error: &russh::Error) -> bool {
+    match error {
+        russh::Error::Disconnect
+        | russh::Error::HUP
+        | russh::Error::ConnectionTimeout
+        | russh::Error::InactivityTimeout
+        | russh::Error::KeepaliveTimeout => true,
+        russh::Error::IO(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
