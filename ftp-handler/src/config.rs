@@ -113,6 +113,20 @@ pub struct LimitsConfig {
     /// Pause before answering a failed login.
     #[serde(deserialize_with = "duration::deserialize")]
     pub failed_login_delay: Duration,
+    /// Failed logins after which the connection is closed (421).
+    pub max_login_attempts: u32,
+    /// Unusable lines (too long, not UTF-8, unknown verb) after which the connection is
+    /// closed (421).
+    pub max_bad_commands: u32,
+    /// Failed logins within `ban_window` that ban the client address, and separately the user
+    /// name, for `ban_duration` (421 while it lasts); 0 turns bans off.
+    pub ban_after_failures: u32,
+    /// How far back failed logins count towards a ban.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub ban_window: Duration,
+    /// How long a ban lasts.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub ban_duration: Duration,
 }
 
 /// `[tls]` settings (FTPS, RFC 4217).
@@ -128,6 +142,9 @@ pub struct TlsConfig {
     /// Listen addresses that speak TLS from the first byte (implicit FTPS).
     #[serde(deserialize_with = "listen::deserialize")]
     pub implicit_listen: Vec<ListenAddr>,
+    /// Accept a TLS data connection only if it resumes the control connection's TLS session
+    /// (refused with 425 otherwise), so a third party cannot take over a data port.
+    pub require_session_reuse: bool,
 }
 
 /// `[log]` settings.
@@ -162,12 +179,18 @@ impl Default for FtpdConfig {
                 data_accept_timeout: Duration::from_secs(30),
                 max_line_length: 4096,
                 failed_login_delay: Duration::from_secs(1),
+                max_login_attempts: 3,
+                max_bad_commands: 16,
+                ban_after_failures: 10,
+                ban_window: Duration::from_secs(600),
+                ban_duration: Duration::from_secs(900),
             },
             tls: TlsConfig {
                 cert: None,
                 key: None,
                 require_tls: false,
                 implicit_listen: Vec::new(),
+                require_session_reuse: true,
             },
             log: LogConfig { xferlog: None },
         }
@@ -283,14 +306,53 @@ impl FtpdConfig {
         if self.passive.address.is_some_and(|ip| ip.is_unspecified()) {
             return invalid("passive.address", "must be an address clients can reach");
         }
-        // FTPS is its own piece of work; until it lands, a TLS setting must not be ignored
-        // silently (a `require_tls` that does nothing would be worse than an error).
-        if self.tls.cert.is_some()
-            || self.tls.key.is_some()
-            || self.tls.require_tls
-            || !self.tls.implicit_listen.is_empty()
+        if self.limits.max_login_attempts == 0 {
+            return invalid("limits.max_login_attempts", "must be at least 1");
+        }
+        if self.limits.max_bad_commands == 0 {
+            return invalid("limits.max_bad_commands", "must be at least 1");
+        }
+        if self.limits.ban_after_failures > 0
+            && (self.limits.ban_window.is_zero() || self.limits.ban_duration.is_zero())
         {
-            return invalid("tls", "FTPS is not supported by this build yet");
+            return invalid(
+                "limits.ban_window",
+                "ban_window and ban_duration must be longer than zero while bans are on",
+            );
+        }
+        self.validate_tls()
+    }
+
+    /// Checks that the `[tls]` settings fit together.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let tls = &self.tls;
+        match (&tls.cert, &tls.key) {
+            (Some(_), Some(_)) => {}
+            (None, None) if tls.require_tls => {
+                return Err(ConfigError::Invalid {
+                    key: "tls.require_tls",
+                    reason: "needs tls.cert and tls.key".to_string(),
+                });
+            }
+            (None, None) if !tls.implicit_listen.is_empty() => {
+                return Err(ConfigError::Invalid {
+                    key: "tls.implicit_listen",
+                    reason: "needs tls.cert and tls.key".to_string(),
+                });
+            }
+            (None, None) => {}
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    key: "tls.cert",
+                    reason: "tls.cert and tls.key go together".to_string(),
+                });
+            }
+        }
+        if let Some(addr) = tls.implicit_listen.iter().find(|a| a.as_tcp().is_none()) {
+            return Err(ConfigError::Invalid {
+                key: "tls.implicit_listen",
+                reason: format!("{addr}: FTP needs TCP addresses"),
+            });
         }
         Ok(())
     }

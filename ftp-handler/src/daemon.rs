@@ -10,6 +10,7 @@ use wharf::{Mode, Server, ServerError};
 
 use crate::config::FtpdConfig;
 use crate::session::FtpHandler;
+use crate::tls::{TlsError, TlsServer};
 
 pub use demo::{Demo, DemoError};
 
@@ -32,6 +33,9 @@ pub enum DaemonError {
     /// The users file could not be read.
     #[error("cannot use the users file: {0}")]
     Users(#[from] AuthError),
+    /// The TLS certificate or key could not be used.
+    #[error("cannot set up FTPS: {0}")]
+    Tls(#[from] TlsError),
     /// The server could not bind or run.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -66,23 +70,42 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
         source,
     })?;
     let authenticator = Authenticator::builder(&config.server.users_file).build()?;
+    let tls = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some(TlsServer::from_pem_files(cert, key)?),
+        _ => None,
+    };
     let mut builder = Server::builder()
         .name("wharf-ftpd")
         .mode(sized_mode(config.server.mode, config.limits.max_sessions))
         .shutdown_timeout(config.server.shutdown_timeout);
-    for addr in &config.server.listen {
+    // The handler tells implicit-FTPS connections by their listener's place in this order.
+    for addr in config
+        .server
+        .listen
+        .iter()
+        .chain(&config.tls.implicit_listen)
+    {
         builder = builder.listen(addr.clone());
     }
-    Ok(builder.build(FtpHandler::new(config, authenticator))?)
+    Ok(builder.build(FtpHandler::new(config, authenticator, tls))?)
+}
+
+/// Logs `listening on ADDR` for each bound address, marking the implicit-FTPS ones.
+pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
+    let explicit = config.server.listen.len();
+    for (index, addr) in server.local_addrs().iter().enumerate() {
+        if index < explicit {
+            tracing::info!(mode = %config.server.mode, "listening on {addr}");
+        } else {
+            tracing::info!(mode = %config.server.mode, "listening on {addr} (implicit FTPS)");
+        }
+    }
 }
 
 /// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
 pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
-    let mode = config.server.mode;
-    let server = build_server(config)?;
-    for addr in server.local_addrs() {
-        tracing::info!(%mode, "listening on {addr}");
-    }
+    let server = build_server(config.clone())?;
+    log_listening(&server, &config);
     server.serve_forever()?;
     tracing::info!("stopped");
     Ok(())

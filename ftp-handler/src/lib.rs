@@ -8,16 +8,20 @@
 //! - [`session`]: the FTP session, a `wharf` request handler ([`FtpHandler`]).
 //! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler.
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
+//! - [`tls`]: FTPS on rustls: the certificate, per-session TLS caches, data-connection TLS.
+//! - [`defence`]: login failure counts and temporary bans shared by every session and process.
 //! - [`client`]: the `wharf-ftp` client: one-shot commands, the shell, resumable verified transfers.
 #![warn(missing_docs)]
 
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod defence;
 pub mod listing;
 pub mod protocol;
 pub mod quota;
 pub mod session;
 pub mod storage;
+pub mod tls;
 
 pub use session::FtpHandler;

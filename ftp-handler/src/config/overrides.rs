@@ -28,6 +28,19 @@ pub struct Overrides {
     /// Address advertised in PASV replies (for NAT). Setting: passive.address
     #[arg(long, value_name = "IP")]
     pub passive_address: Option<IpAddr>,
+    /// TLS certificate chain, PEM (offers FTPS with --tls-key). Setting: tls.cert
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key, PEM. Setting: tls.key
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Refuse login (534) and data connections (521) without TLS. Setting: tls.require_tls
+    #[arg(long)]
+    pub require_tls: bool,
+    /// Address for implicit FTPS (TLS from the first byte); repeat for several.
+    /// Setting: tls.implicit_listen
+    #[arg(long, value_name = "ADDR")]
+    pub tls_implicit_listen: Vec<ListenAddr>,
 }
 
 impl Overrides {
@@ -50,6 +63,18 @@ impl Overrides {
         }
         if let Some(address) = self.passive_address {
             config.passive.address = Some(address);
+        }
+        if let Some(cert) = &self.tls_cert {
+            config.tls.cert = Some(cert.clone());
+        }
+        if let Some(key) = &self.tls_key {
+            config.tls.key = Some(key.clone());
+        }
+        if self.require_tls {
+            config.tls.require_tls = true;
+        }
+        if !self.tls_implicit_listen.is_empty() {
+            config.tls.implicit_listen = self.tls_implicit_listen.clone();
         }
     }
 }

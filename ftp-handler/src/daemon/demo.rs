@@ -1,4 +1,5 @@
-//! `wharf-ftpd demo`: a temporary root with user `demo` / `demo` (quota 100 MiB), removed on exit.
+//! `wharf-ftpd demo`: a temporary root with user `demo` / `demo` (quota 100 MiB) and a
+//! self-signed certificate for FTPS, removed on exit.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,6 +11,8 @@ use wharf::auth::{AuthError, HashParams, UserRecord, UsersFile, hash_password};
 
 use super::DaemonError;
 use crate::config::FtpdConfig;
+use crate::tls::TlsError;
+use crate::tls::self_signed;
 
 /// The demo user's name and password.
 pub const DEMO_USER: &str = "demo";
@@ -27,6 +30,9 @@ pub enum DemoError {
     /// The demo user could not be written.
     #[error("cannot create the demo user: {0}")]
     User(#[from] AuthError),
+    /// The self-signed certificate could not be made or written.
+    #[error("cannot create the demo certificate: {0}")]
+    Certificate(#[from] TlsError),
     /// The server failed.
     #[error(transparent)]
     Daemon(#[from] DaemonError),
@@ -39,6 +45,8 @@ pub struct Demo {
     root: TempDir,
     /// The configuration the demo runs with.
     config: FtpdConfig,
+    /// SHA-256 fingerprint of the self-signed certificate, to check what clients are shown.
+    fingerprint: String,
 }
 
 impl Demo {
@@ -63,11 +71,27 @@ impl Demo {
             authorized_keys: Vec::new(),
         })?;
         users.save()?;
+        let certificate = self_signed::generate(&["localhost", "127.0.0.1", "::1"])?;
+        let (cert, key) = (root.path().join("cert.pem"), root.path().join("key.pem"));
+        for (path, pem) in [(&cert, &certificate.cert_pem), (&key, &certificate.key_pem)] {
+            std::fs::write(path, pem).map_err(DemoError::TempDir)?;
+        }
         let mut config = FtpdConfig::default();
         config.server.listen = vec![listen.unwrap_or(ListenAddr::Tcp(DEMO_LISTEN))];
         config.server.users_file = users_file;
         config.server.state_dir = root.path().join("state");
-        Ok(Demo { root, config })
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+        Ok(Demo {
+            root,
+            config,
+            fingerprint: certificate.fingerprint,
+        })
+    }
+
+    /// The SHA-256 fingerprint of the demo's self-signed certificate.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The temporary root.
@@ -100,19 +124,21 @@ impl Demo {
             out,
             "wharf-ftpd demo: user {DEMO_USER}, password {DEMO_USER}, quota 100 MiB\n\
              files live in {home} (removed when the demo stops)\n\
+             FTPS (AUTH TLS) offered with a self-signed certificate, SHA-256 fingerprint\n  \
+             {fingerprint}\n\
              connect with:\n  \
              curl -u {DEMO_USER}:{DEMO_USER} ftp://{host}:{port}/\n  \
+             curl --ssl-reqd -k -u {DEMO_USER}:{DEMO_USER} ftp://{host}:{port}/\n  \
              lftp -u {DEMO_USER},{DEMO_USER} -p {port} {host}\n  \
              python3 -c \"import ftplib; f = ftplib.FTP(); f.connect('{plain}', {port}); \
              f.login('{DEMO_USER}', '{DEMO_USER}'); print(f.nlst())\"\n\
              press Ctrl-C to stop",
             home = self.home().display(),
+            fingerprint = self.fingerprint,
             plain = host.trim_start_matches('[').trim_end_matches(']'),
         );
         let _ = out.flush();
-        for addr in server.local_addrs() {
-            tracing::info!("listening on {addr}");
-        }
+        super::log_listening(&server, &self.config);
         server.serve_forever().map_err(DaemonError::from)?;
         tracing::info!(root = %self.root.path().display(), "demo stopped; removing its files");
         Ok(())

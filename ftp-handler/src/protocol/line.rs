@@ -75,6 +75,12 @@ impl LineReader {
         self.max_len
     }
 
+    /// Whether the last line ended at a CR whose LF has not been read yet; forgets it. Before
+    /// the stream changes hands (AUTH TLS), the caller must skip that LF itself.
+    pub fn take_pending_lf(&mut self) -> bool {
+        std::mem::take(&mut self.after_cr)
+    }
+
     /// Reads the next line without its line end.
     ///
     /// Returns `Ok(None)` when the peer closed the stream between lines, `Ok(Some(Err(..)))`

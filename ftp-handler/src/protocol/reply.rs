@@ -78,12 +78,18 @@ impl ReplyCode {
     pub const BAD_SEQUENCE: Self = Self(503);
     /// 504: command not implemented for that parameter.
     pub const PARAMETER_NOT_IMPLEMENTED: Self = Self(504);
+    /// 521: data connection cannot be opened with this PROT setting, RFC 4217.
+    pub const PROT_SETTING_REFUSED: Self = Self(521);
     /// 522: network protocol not supported (EPRT/EPSV), RFC 2428.
     pub const PROTOCOL_NOT_SUPPORTED: Self = Self(522);
     /// 530: not logged in.
     pub const NOT_LOGGED_IN: Self = Self(530);
     /// 534: request denied for policy reasons (TLS required), RFC 4217.
     pub const POLICY_DENIED: Self = Self(534);
+    /// 533: command protection level denied for policy reasons, RFC 2228.
+    pub const PROTECTION_DENIED: Self = Self(533);
+    /// 536: requested PROT level not supported by the mechanism, RFC 2228.
+    pub const PROT_LEVEL_NOT_SUPPORTED: Self = Self(536);
     /// 550: file unavailable (not found, no access, outside the jail).
     pub const FILE_UNAVAILABLE: Self = Self(550);
     /// 552: exceeded storage allocation (quota).

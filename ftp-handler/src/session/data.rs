@@ -34,6 +34,15 @@ pub(crate) enum DataError {
     /// Connecting or accepting failed.
     #[error("cannot open data connection: {0}")]
     Io(#[from] io::Error),
+    /// `PROT C` while the server requires TLS (521, RFC 4217).
+    #[error("clear data connections are refused")]
+    ClearRefused,
+    /// The TLS handshake on the data connection failed.
+    #[error("data connection TLS handshake failed: {0}")]
+    Tls(io::Error),
+    /// The data connection's TLS session is not a resumption of the control connection's.
+    #[error("data connection TLS session not resumed")]
+    NotResumed,
 }
 
 impl DataError {
@@ -43,6 +52,17 @@ impl DataError {
             DataError::NoPlan => "Use PORT, EPRT, PASV or EPSV first.".to_string(),
             DataError::TimedOut(_) => "Failed to establish data connection (timed out).".into(),
             DataError::Io(_) => "Failed to establish data connection.".to_string(),
+            DataError::ClearRefused => {
+                return Reply::new(
+                    ReplyCode::PROT_SETTING_REFUSED,
+                    "Data connections must be encrypted: use PROT P.",
+                );
+            }
+            DataError::Tls(_) => "TLS handshake on the data connection failed.".to_string(),
+            DataError::NotResumed => "Data connection refused: its TLS session must resume \
+                                      the control connection's TLS session (session reuse \
+                                      required)."
+                .to_string(),
         };
         Reply::new(ReplyCode::CANNOT_OPEN_DATA_CONNECTION, text)
     }

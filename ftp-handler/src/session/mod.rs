@@ -8,13 +8,17 @@
 //! - [`ascii`]: TYPE A line-end conversion.
 //! - [`slots`]: session limits (total and per IP) that hold across processes.
 //! - [`xferlog`]: the optional wu-ftpd format transfer log.
+//! - [`secure`]: TLS on the control connection (AUTH TLS, implicit) and on data connections.
+//! - [`bans`]: the brute-force defence at login (bans checked, failures counted).
 //! - [`commands`]: one file per command group.
 
 mod ascii;
+mod bans;
 mod commands;
 mod control;
 mod data;
 mod run;
+mod secure;
 mod slots;
 mod state;
 mod transfer;
@@ -27,6 +31,8 @@ use wharf::auth::Authenticator;
 use wharf::{Connection, HandlerError, RequestHandler};
 
 use crate::config::FtpdConfig;
+use crate::defence::{BanPolicy, LoginGuard};
+use crate::tls::TlsServer;
 
 /// What every session of one server shares (read-only).
 pub(crate) struct Shared {
@@ -34,6 +40,10 @@ pub(crate) struct Shared {
     pub(crate) config: FtpdConfig,
     /// Password checks against the users file.
     pub(crate) authenticator: Authenticator,
+    /// The certificate for FTPS; `None` when TLS is not configured.
+    pub(crate) tls: Option<TlsServer>,
+    /// Failed-login counts and bans, shared with every other session through the state dir.
+    pub(crate) guard: LoginGuard,
 }
 
 /// The `wharf` request handler serving the FTP protocol; clone one per connection.
@@ -50,12 +60,22 @@ impl std::fmt::Debug for FtpHandler {
 }
 
 impl FtpHandler {
-    /// A handler serving `config` with logins checked by `authenticator`.
-    pub fn new(config: FtpdConfig, authenticator: Authenticator) -> Self {
+    /// A handler serving `config` with logins checked by `authenticator`, offering FTPS with
+    /// `tls` if given.
+    pub fn new(config: FtpdConfig, authenticator: Authenticator, tls: Option<TlsServer>) -> Self {
+        let limits = &config.limits;
+        let policy = BanPolicy {
+            after_failures: limits.ban_after_failures,
+            window: limits.ban_window,
+            duration: limits.ban_duration,
+        };
+        let guard = LoginGuard::new(&config.server.state_dir, policy);
         Self {
             shared: Arc::new(Shared {
                 config,
                 authenticator,
+                tls,
+                guard,
             }),
         }
     }
@@ -69,7 +89,15 @@ impl RequestHandler for FtpHandler {
             peer = %conn.peer(),
             user = tracing::field::Empty
         );
-        let session = state::Session::new(Arc::clone(&self.shared), conn)?;
+        let mut session = state::Session::new(Arc::clone(&self.shared), conn)?;
+        // Connections to the addresses after `server.listen` come from `tls.implicit_listen`.
+        let explicit = self.shared.config.server.listen.len();
+        session.implicit_tls = conn
+            .server()
+            .addrs
+            .iter()
+            .position(|addr| addr == conn.local_addr())
+            .is_some_and(|index| index >= explicit);
         session.run(conn).instrument(span).await
     }
 }

@@ -9,7 +9,8 @@ use super::commands::{self, Answer};
 use super::control;
 use super::slots::{self, SlotRefusal};
 use super::state::{Flow, Session};
-use crate::protocol::{Command, LineError, Reply, ReplyCode};
+use crate::protocol::command::ProtectionLevel;
+use crate::protocol::{Command, LineError, ParseError, Reply, ReplyCode};
 
 /// What waiting for the next command line produced.
 enum Next {
@@ -40,7 +41,24 @@ impl Session {
 
     /// The loop itself; I/O errors end the session.
     async fn serve(&mut self, conn: &mut Connection) -> io::Result<()> {
-        if let Err(reply) = self.claim_slots().await {
+        let claimed = self.claim_slots().await;
+        if self.implicit_tls {
+            // Implicit FTPS: TLS from the first byte, so even a refusal is sent encrypted.
+            let Some(tls) = self.session_tls() else {
+                return Ok(());
+            };
+            let limit = self.shared.config.limits.login_timeout;
+            if self.secure_control(conn, tls, limit).await.is_err() {
+                return Ok(());
+            }
+            // Data connections of an implicit session are protected unless PROT C says not.
+            self.protection = ProtectionLevel::Private;
+            self.pbsz_set = true;
+        }
+        if let Err(reply) = claimed {
+            return control::send(conn, &reply).await;
+        }
+        if let Some(reply) = self.ban_refusal(None).await {
             return control::send(conn, &reply).await;
         }
         let greeting = self.shared.config.server.greeting.clone();
@@ -80,7 +98,7 @@ impl Session {
                 Err(error) => {
                     tracing::debug!(%error, "unusable command line");
                     control::say(conn, ReplyCode::SYNTAX_ERROR, format!("{error}.")).await?;
-                    Flow::Continue
+                    self.count_bad_command(conn).await?
                 }
             };
             if flow == Flow::Close {
@@ -168,6 +186,9 @@ impl Session {
             Err(error) => {
                 tracing::debug!(%error, "bad command");
                 control::send(conn, &error.reply()).await?;
+                if matches!(error, ParseError::Empty | ParseError::UnknownCommand { .. }) {
+                    return self.count_bad_command(conn).await;
+                }
                 return Ok(Flow::Continue);
             }
         };
@@ -181,6 +202,9 @@ impl Session {
             .await?;
             return Ok(Flow::Continue);
         }
+        if let Some(flow) = self.login_gate(conn, &command).await? {
+            return Ok(flow);
+        }
         match commands::dispatch(self, conn, command).await? {
             Answer::Reply(reply) => {
                 control::send(conn, &reply).await?;
@@ -188,6 +212,58 @@ impl Session {
             }
             Answer::Sent(flow) => Ok(flow),
         }
+    }
+}
+
+impl Session {
+    /// Counts an unusable line; past `limits.max_bad_commands` the peer is told 421 and cut.
+    async fn count_bad_command(&mut self, conn: &mut Connection) -> io::Result<Flow> {
+        self.bad_commands = self.bad_commands.saturating_add(1);
+        if self.bad_commands < self.shared.config.limits.max_bad_commands {
+            return Ok(Flow::Continue);
+        }
+        tracing::warn!(
+            count = self.bad_commands,
+            "too many unusable command lines; closing"
+        );
+        control::say(
+            conn,
+            ReplyCode::SERVICE_NOT_AVAILABLE,
+            "Too many unusable commands; closing control connection.",
+        )
+        .await?;
+        Ok(Flow::Close)
+    }
+
+    /// Before USER and PASS: TLS first under `require_tls` (534), and no attempt while the
+    /// client address or the user name is banned (421, then close). `None` lets the command run.
+    async fn login_gate(
+        &mut self,
+        conn: &mut Connection,
+        command: &Command,
+    ) -> io::Result<Option<Flow>> {
+        let name = match command {
+            Command::User(name) => Some(name.clone()),
+            Command::Pass(_) => self.pending_user.clone(),
+            _ => return Ok(None),
+        };
+        if self.user.is_some() {
+            return Ok(None);
+        }
+        if self.shared.config.tls.require_tls && !self.control_protected {
+            control::say(
+                conn,
+                ReplyCode::POLICY_DENIED,
+                "This server requires TLS: use AUTH TLS before logging in.",
+            )
+            .await?;
+            return Ok(Some(Flow::Continue));
+        }
+        if let Some(reply) = self.ban_refusal(name.as_deref()).await {
+            control::send(conn, &reply).await?;
+            return Ok(Some(Flow::Close));
+        }
+        Ok(None)
     }
 }
 

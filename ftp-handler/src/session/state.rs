@@ -12,10 +12,11 @@ use wharf::{Connection, HandlerError, Stream};
 use super::Shared;
 use super::data::DataPlan;
 use super::slots::Slot;
-use crate::protocol::command::TransferType;
+use crate::protocol::command::{ProtectionLevel, TransferType};
 use crate::protocol::reply::{Reply, ReplyCode};
 use crate::protocol::{HashAlgorithm, LineError, LineReader};
 use crate::storage::{Jail, StorageError, VirtualPath};
+use crate::tls::SessionTls;
 
 /// Facts MLST/MLSD can report, in FEAT order.
 pub(crate) const MLST_FACTS: [&str; 5] = ["type", "size", "modify", "perm", "unique"];
@@ -78,6 +79,18 @@ pub(crate) struct Session {
     pub(crate) started: Instant,
     /// Session-limit slots, held until the session ends.
     pub(crate) slots: Option<(Slot, Slot)>,
+    /// Unusable command lines so far; too many close the session.
+    pub(crate) bad_commands: u32,
+    /// The connection came to an implicit-FTPS listener: TLS from the first byte.
+    pub(crate) implicit_tls: bool,
+    /// This session's TLS acceptors and session cache, made on first use.
+    pub(crate) tls: Option<SessionTls>,
+    /// The control connection runs over TLS.
+    pub(crate) control_protected: bool,
+    /// PBSZ was given after the TLS handshake (RFC 4217 wants it before PROT).
+    pub(crate) pbsz_set: bool,
+    /// Data-connection protection set by PROT: clear until `PROT P`.
+    pub(crate) protection: ProtectionLevel,
 }
 
 impl Session {
@@ -118,6 +131,12 @@ impl Session {
             epsv_all: false,
             started: Instant::now(),
             slots: None,
+            bad_commands: 0,
+            implicit_tls: false,
+            tls: None,
+            control_protected: false,
+            pbsz_set: false,
+            protection: ProtectionLevel::Clear,
         })
     }
 

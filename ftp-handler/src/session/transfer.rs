@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::tls::data::DataStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wharf::Connection;
@@ -81,7 +81,7 @@ pub(crate) enum Source {
 
 /// Sends `source` on the data connection, then closes it; returns the bytes sent.
 pub(crate) async fn send(
-    mut data: TcpStream,
+    mut data: DataStream,
     source: Source,
     ascii: bool,
     idle: Duration,
@@ -138,7 +138,7 @@ pub(crate) async fn send(
 
 /// Writes one chunk unless cancelled or stalled.
 async fn write_data(
-    data: &mut TcpStream,
+    data: &mut DataStream,
     bytes: &[u8],
     idle: Duration,
     cancel: &mut oneshot::Receiver<()>,
@@ -156,7 +156,7 @@ async fn write_data(
 /// Receives the data connection into `upload` until the client closes it; returns the upload,
 /// not yet committed. On failure the upload has already been aborted.
 pub(crate) async fn receive(
-    mut data: TcpStream,
+    mut data: DataStream,
     mut upload: Upload,
     ascii: bool,
     idle: Duration,
@@ -206,6 +206,13 @@ pub(crate) async fn receive(
             }
         }
         if count == 0 {
+            // Answer the client's close: over TLS this sends our close_notify, which clients
+            // such as Python's ftplib (`unwrap`) wait for. The upload is whole either way.
+            match tokio::time::timeout(idle, data.shutdown()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::debug!(%error, "closing an upload's data connection"),
+                Err(_) => tracing::debug!("closing an upload's data connection timed out"),
+            }
             return Ok(upload);
         }
         progress.fetch_add(count as u64, Ordering::Relaxed);

@@ -21,6 +21,7 @@ impl Session {
     /// Makes the data connection planned by PASV/EPSV/PORT/EPRT (each plan serves once).
     pub(crate) async fn open_data(&mut self) -> Result<TcpStream, DataError> {
         let plan = self.data_plan.take().ok_or(DataError::NoPlan)?;
+        self.check_data_protection()?;
         let timeout = self.shared.config.limits.data_accept_timeout;
         data::connect(plan, self.local_ip, self.peer_ip, timeout).await
     }
@@ -66,6 +67,14 @@ pub(super) async fn download(
         }
     };
     control::say(conn, ReplyCode::OPENING_DATA_CONNECTION, opening).await?;
+    let data = match session.protect_data(data).await {
+        Ok(data) => data,
+        Err(error) => {
+            tracing::info!(%error, "data connection refused");
+            control::send(conn, &error.reply()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
     let (cancel, cancelled) = oneshot::channel();
     let progress = Arc::new(AtomicU64::new(0));
     let task = tokio::spawn(transfer::send(

@@ -22,7 +22,7 @@ pub(super) fn feat(session: &Session) -> Reply {
             format!("{fact}{star};")
         })
         .collect();
-    let features = [
+    let mut features = vec![
         "EPRT".to_string(),
         "EPSV".to_string(),
         feat_line(session.hash_algorithm),
@@ -33,6 +33,10 @@ pub(super) fn feat(session: &Session) -> Reply {
         "TVFS".to_string(),
         "UTF8".to_string(),
     ];
+    if session.shared.tls.is_some() {
+        features.extend(["AUTH TLS", "PBSZ", "PROT"].map(String::from));
+        features.sort();
+    }
     Reply::multiline(
         ReplyCode::SYSTEM_STATUS,
         "Features:",

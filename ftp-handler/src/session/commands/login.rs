@@ -12,9 +12,6 @@ use crate::session::control;
 use crate::session::state::{Flow, LoggedIn, Session, blocking};
 use crate::storage::Jail;
 
-/// Failed PASS attempts after which the connection is closed.
-const MAX_FAILED_LOGINS: u32 = 3;
-
 /// USER: remembers the name; the reply is the same whether the user exists or not.
 pub(super) fn user(session: &mut Session, name: String) -> Reply {
     if session.user.is_some() {
@@ -60,6 +57,7 @@ pub(super) async fn pass(
         Ok(jail) => {
             tracing::Span::current().record("user", name.as_str());
             tracing::info!(home = %record.home.display(), "logged in");
+            session.count_successful_login(&name).await;
             session.user = Some(LoggedIn { record, jail });
             Ok(Reply::new(ReplyCode::LOGGED_IN, "Login successful.").into())
         }
@@ -70,12 +68,20 @@ pub(super) async fn pass(
     }
 }
 
-/// A wrong password or unknown user: the same delay and reply either way.
+/// A wrong password or unknown user: the same delay and reply either way. The failure counts
+/// towards a ban of the client address and of the name; the connection closes after
+/// `limits.max_login_attempts` failures or when a ban starts.
 async fn failed(session: &mut Session, conn: &mut Connection, name: &str) -> io::Result<Answer> {
     session.failed_logins += 1;
     tracing::warn!(user = %name, attempt = session.failed_logins, "failed login");
+    let ban = session.count_failed_login(name).await;
     tokio::time::sleep(session.shared.config.limits.failed_login_delay).await;
-    if session.failed_logins >= MAX_FAILED_LOGINS {
+    if let Some(ban) = ban {
+        control::say(conn, ReplyCode::NOT_LOGGED_IN, "Login incorrect.").await?;
+        control::send(conn, &ban).await?;
+        return Ok(Answer::Sent(Flow::Close));
+    }
+    if session.failed_logins >= session.shared.config.limits.max_login_attempts {
         control::say(conn, ReplyCode::NOT_LOGGED_IN, "Login incorrect.").await?;
         control::say(
             conn,

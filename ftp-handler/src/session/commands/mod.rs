@@ -126,9 +126,10 @@ pub(crate) async fn dispatch(
         Command::LegacyHash { algorithm, path } => {
             hash::legacy(session, algorithm, &path).await.into()
         }
-        Command::Auth(_) | Command::Pbsz(_) | Command::Prot(_) | Command::Ccc => {
-            security::unavailable().into()
-        }
+        Command::Auth(mechanism) => security::auth(session, conn, &mechanism).await?,
+        Command::Pbsz(_) => security::pbsz(session).into(),
+        Command::Prot(level) => security::prot(session, level).into(),
+        Command::Ccc => security::ccc(session).into(),
     };
     if !keeps_rest {
         session.rest = None;

@@ -73,6 +73,15 @@ pub(super) async fn store(
         Kind::Stor | Kind::Appe => "Ok to send data.".to_string(),
     };
     control::say(conn, ReplyCode::OPENING_DATA_CONNECTION, opening).await?;
+    let data = match session.protect_data(data).await {
+        Ok(data) => data,
+        Err(error) => {
+            tracing::info!(%error, "data connection refused");
+            abort_upload(upload).await;
+            control::send(conn, &error.reply()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
     tracing::info!(path = %target, ?mode, "upload");
     let (cancel, cancelled) = oneshot::channel();
     let progress = Arc::new(AtomicU64::new(0));

@@ -1,0 +1,158 @@
+//! FTPS test fixtures: a test CA with a server certificate for 127.0.0.1, daemons serving FTPS,
+//! and a raw control connection that can switch to TLS (rustls client).
+#![allow(dead_code)]
+
+pub mod raw_tls;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use tempfile::TempDir;
+
+use crate::support::Daemon;
+
+/// A test CA and a server certificate it signed, written as PEM files.
+pub struct Pki {
+    /// Holds the files.
+    pub dir: TempDir,
+    /// The CA certificate (what clients trust).
+    pub ca: PathBuf,
+    /// The server's certificate chain.
+    pub cert: PathBuf,
+    /// The server's private key.
+    pub key: PathBuf,
+    /// The CA certificate, DER, for rustls clients.
+    pub ca_der: CertificateDer<'static>,
+}
+
+/// Makes a CA and a server certificate for `127.0.0.1`, `::1` and `localhost`.
+pub fn pki() -> Pki {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wharf test CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("CA");
+    let mut leaf = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])
+    .expect("leaf params");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "wharf-ftpd test");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf_cert = leaf.signed_by(&leaf_key, &ca).expect("leaf");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write pem");
+        path
+    };
+    Pki {
+        ca: write("ca.pem", &ca.pem()),
+        cert: write("cert.pem", &leaf_cert.pem()),
+        key: write("key.pem", &leaf_key.serialize_pem()),
+        ca_der: ca.der().clone(),
+        dir,
+    }
+}
+
+impl Pki {
+    /// The `serve` flags that offer FTPS with this certificate.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--tls-cert".to_string(),
+            self.cert.display().to_string(),
+            "--tls-key".to_string(),
+            self.key.display().to_string(),
+        ]
+    }
+
+    /// A rustls client configuration trusting the test CA (its own session cache: data
+    /// connections made with the same configuration resume the control session).
+    pub fn client_config(&self) -> Arc<ClientConfig> {
+        self.client_config_with(&rustls::DEFAULT_VERSIONS.to_vec())
+    }
+
+    /// Like `client_config`, limited to the given protocol versions.
+    pub fn client_config_with(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Arc<ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca_der.clone()).expect("add CA");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Arc::new(
+            ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(versions)
+                .expect("versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+}
+
+/// Starts a daemon offering FTPS with `pki`, plus extra flags and environment.
+pub fn start_ftps(
+    mode: &str,
+    users: &[(&str, &str)],
+    pki: &Pki,
+    flags: &[&str],
+    env: &[(&str, &str)],
+) -> Daemon {
+    let mut all: Vec<String> = pki.flags();
+    all.extend(flags.iter().map(|flag| flag.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    Daemon::start_with(mode, users, &all, env)
+}
+
+/// Starts a daemon with an extra implicit-FTPS listener; returns it with the implicit address.
+pub fn start_with_implicit(
+    mode: &str,
+    users: &[(&str, &str)],
+    pki: &Pki,
+    env: &[(&str, &str)],
+) -> (Daemon, std::net::SocketAddr) {
+    let daemon = start_ftps(
+        mode,
+        users,
+        pki,
+        &["--tls-implicit-listen", "127.0.0.1:0"],
+        env,
+    );
+    let addr = implicit_addr(&daemon);
+    (daemon, addr)
+}
+
+/// The address the daemon reported as its implicit-FTPS listener.
+pub fn implicit_addr(daemon: &Daemon) -> std::net::SocketAddr {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = daemon
+            .log_text()
+            .lines()
+            .filter(|line| line.contains("(implicit FTPS)"))
+            .filter_map(|line| line.split("listening on ").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .find_map(|addr| addr.parse().ok());
+        if let Some(addr) = found {
+            return addr;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no implicit listener in the log: {}",
+            daemon.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
