@@ -2,7 +2,7 @@
 //! read FEAT, run single-reply commands, open and close data connections. A connection that
 //! broke, or that suppaftp can no longer use, is re-established before the next command.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use rustls::ClientConfig;
 use suppaftp::types::{FileType, Response};
 use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status};
 
+use super::data::DataChannel;
 use super::error::{ClientError, RemoteReply};
 use super::features::ServerFeatures;
 use super::tls;
@@ -36,13 +37,6 @@ impl Login {
         self.url.user.as_deref().unwrap_or("anonymous")
     }
 }
-
-/// A data connection: bytes of one transfer or listing.
-pub trait DataIo: Read + Write {}
-impl<T: Read + Write> DataIo for T {}
-
-/// An open data connection, closed by [`Connection::finish_data`].
-pub type DataChannel = Box<dyn DataIo>;
 
 /// A logged-in session with the server.
 pub struct Connection {
@@ -223,17 +217,7 @@ impl Connection {
             ftp.custom_data_command(line, &[Status::AboutToSend, Status::AlreadyOpen])
         }));
         let result = match opened {
-            Ok(Ok((_reply, data))) => {
-                let socket = data.get_ref();
-                socket
-                    .set_read_timeout(Some(timeout))
-                    .and_then(|()| socket.set_write_timeout(Some(timeout)))
-                    .map_err(|source| ClientError::ConnectionLost {
-                        action: line.to_string(),
-                        source,
-                    })
-                    .map(|()| Box::new(data) as DataChannel)
-            }
+            Ok(Ok((_reply, data))) => prepare(Box::new(data), line, timeout),
             Ok(Err(error)) => Err(ClientError::ftp(line, error)),
             Err(_) => Err(ClientError::Protocol {
                 action: line.to_string(),
@@ -247,7 +231,8 @@ impl Connection {
     }
 
     /// Closes a data connection and reads the transfer's final reply (226 or 250).
-    pub fn finish_data(&mut self, line: &str, data: DataChannel) -> Result<(), ClientError> {
+    pub fn finish_data(&mut self, line: &str, mut data: DataChannel) -> Result<(), ClientError> {
+        data.take_pending();
         self.call(line.to_string(), |ftp| ftp.close_data_connection(data))
     }
 
@@ -299,6 +284,35 @@ impl Connection {
         if let Some(ftp) = self.ftp.as_mut() {
             let _ = ftp.quit();
         }
+    }
+}
+
+/// Sets a fresh data connection's timeouts and completes its TLS handshake.
+fn prepare(
+    mut data: DataChannel,
+    line: &str,
+    timeout: Duration,
+) -> Result<DataChannel, ClientError> {
+    let lost = |source| ClientError::ConnectionLost {
+        action: line.to_string(),
+        source,
+    };
+    let socket = data.socket();
+    socket
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| socket.set_write_timeout(Some(timeout)))
+        .map_err(lost)?;
+    match data.handshake() {
+        Ok(Some(resumed)) => {
+            tracing::debug!(command = line, resumed, "data connection secured");
+            Ok(data)
+        }
+        Ok(None) => Ok(data),
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => Err(ClientError::Tls {
+            context: line.to_string(),
+            message: error.to_string(),
+        }),
+        Err(error) => Err(lost(error)),
     }
 }
 

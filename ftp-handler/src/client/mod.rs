@@ -8,6 +8,7 @@
 //! - [`password`]: `--password-stdin`, `WHARF_FTP_PASSWORD`, or a silent prompt.
 //! - [`tls`]: the rustls configuration for `--tls`, `--ca-cert`, `--insecure`.
 //! - [`connection`]: one logged-in control connection (reconnects after a failure).
+//! - [`data`]: data connections, TLS handshake and session tickets.
 //! - [`features`]: what FEAT says the server offers.
 //! - [`transfer`]: get and put with resume, progress bar and rate limit.
 //! - [`verify`]: HASH (or XSHA256, ...) compared with the local file.
@@ -17,6 +18,7 @@
 
 pub mod cli;
 pub mod connection;
+pub mod data;
 pub mod error;
 pub mod features;
 pub mod oneshot;
