@@ -7,14 +7,23 @@ use super::{Frames, SessionError, read_or_report};
 use crate::exec::{self, Completion, ExecEvent, Executor, LimitReached, OutputStream};
 use crate::protocol::{ExitStatus, Limit, Outcome, Request, Response};
 
+/// What the session does after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum After {
+    /// Wait for the next request.
+    Continue,
+    /// Close the connection (the client left or broke the protocol).
+    Close,
+}
+
 /// Runs `command` for `user` and relays it until it ends. A refused command is answered with
-/// `CommandRefused` and the session goes on; an error means the connection must close.
+/// `CommandRefused` and the session goes on.
 pub(super) async fn run(
     frames: &mut Frames<'_>,
     executor: &Executor,
     user: &UserRecord,
     command: &str,
-) -> Result<(), SessionError> {
+) -> Result<After, SessionError> {
     let mut running = match executor.start(user, command) {
         Ok(running) => running,
         Err(error) => {
@@ -23,7 +32,7 @@ pub(super) async fn run(
             frames
                 .write_frame(&Response::CommandRefused { message })
                 .await?;
-            return Ok(());
+            return Ok(After::Continue);
         }
     };
     frames.write_frame(&Response::Started).await?;
@@ -38,7 +47,7 @@ pub(super) async fn run(
                 let Some(event) = event else {
                     let outcome = lost("the command's supervisor stopped");
                     frames.write_frame(&Response::Finished(outcome)).await?;
-                    return Ok(());
+                    return Ok(After::Continue);
                 };
                 match event {
                     ExecEvent::Output(OutputStream::Stdout, bytes) => {
@@ -49,11 +58,11 @@ pub(super) async fn run(
                     }
                     ExecEvent::Finished(completion) => {
                         frames.write_frame(&Response::Finished(outcome(completion))).await?;
-                        return Ok(());
+                        return Ok(After::Continue);
                     }
                     ExecEvent::Failed(message) => {
                         frames.write_frame(&Response::Finished(lost(&message))).await?;
-                        return Ok(());
+                        return Ok(After::Continue);
                     }
                 }
             }
@@ -74,10 +83,10 @@ pub(super) async fn run(
                     Some(Request::StdinEof) => stdin = None,
                     Some(Request::Exec { .. } | Request::Login { .. }) => {
                         super::fail(frames, "a command is already running").await?;
-                        return Ok(());
+                        return Ok(After::Close);
                     }
                     // The client left: dropping `running` kills the command.
-                    None => return Ok(()),
+                    None => return Ok(After::Close),
                 }
             }
         }

@@ -135,7 +135,10 @@ impl NativeFrontEnd {
             match read_or_report(&mut frames, request).await? {
                 None => return Ok(()),
                 Some(Request::Exec { command }) => {
-                    command::run(&mut frames, &self.executor, &user, &command).await?;
+                    let after = command::run(&mut frames, &self.executor, &user, &command).await?;
+                    if after == command::After::Close {
+                        return Ok(());
+                    }
                 }
                 // Input that crossed the end of the previous command on the wire.
                 Some(Request::Stdin(_) | Request::StdinEof) => {}
