@@ -2,6 +2,7 @@
 //! throw-away user and root first.
 
 mod demo;
+pub mod quota_command;
 
 use std::path::PathBuf;
 

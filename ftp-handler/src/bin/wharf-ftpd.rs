@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use wharf::ListenAddr;
 use wharf::auth::cli::UserCommand;
 use wharf_ftp::config::{FtpdConfig, Overrides};
+use wharf_ftp::daemon::quota_command::{self, QuotaCommand};
 use wharf_ftp::daemon::{self, Demo};
 
 /// The Wharf FTP daemon.
@@ -39,6 +40,9 @@ enum Command {
     /// Manage the users file.
     #[command(subcommand)]
     User(UserCommand),
+    /// Show or rebuild users' disk usage in the quota store.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,9 @@ fn main() -> ExitCode {
             FtpdConfig::load(config.as_deref(), &overrides)
                 .map_err(anyhow::Error::from)
                 .and_then(|config| daemon::serve(config).map_err(anyhow::Error::from))
+        }
+        Command::Quota(command) => {
+            quota_command::run(command, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
         }
         Command::User(command) => wharf::auth::cli::run(command, &mut std::io::stdout().lock())
             .map_err(anyhow::Error::from),

@@ -15,6 +15,7 @@ use super::slots::Slot;
 use crate::protocol::command::{ProtectionLevel, TransferType};
 use crate::protocol::reply::{Reply, ReplyCode};
 use crate::protocol::{HashAlgorithm, LineError, LineReader};
+use crate::quota::UserQuota;
 use crate::storage::{Jail, StorageError, VirtualPath};
 use crate::tls::SessionTls;
 
@@ -37,8 +38,10 @@ pub(crate) enum Flow {
 pub(crate) struct LoggedIn {
     /// The user's record as of login (home, quota).
     pub(crate) record: UserRecord,
-    /// The user's files, home as `/`.
+    /// The user's files, home as `/`, with the user's quota enforced.
     pub(crate) jail: Jail,
+    /// The session's attachment to the user's usage record (SITE QUOTA reads it).
+    pub(crate) quota: Arc<UserQuota>,
 }
 
 /// One FTP session's state.

@@ -1,10 +1,13 @@
 //! FEAT, HELP, STAT without a path, and SITE.
 
+use std::sync::Arc;
+
 use crate::protocol::command::{SUPPORTED_VERBS, SiteCommand, TransferType};
 use crate::protocol::hash::feat_line;
 use crate::protocol::{Reply, ReplyCode};
 use crate::session::data::DataPlan;
 use crate::session::state::{MLST_FACTS, Session, blocking, storage_reply};
+use crate::storage::StorageError;
 
 /// Verbs per line in the HELP listing.
 const HELP_VERBS_PER_LINE: usize = 10;
@@ -108,16 +111,18 @@ pub(super) async fn site(session: &Session, command: SiteCommand) -> Reply {
     }
 }
 
-/// SITE QUOTA: the bytes and files under the home now, and the user's limits.
+/// SITE QUOTA: the user's bytes and files in use (committed plus in progress, across every
+/// session) and the limits as read at login, from the quota store.
 async fn quota(session: &Session) -> Reply {
     let Some(user) = &session.user else {
         return Reply::new(ReplyCode::NOT_LOGGED_IN, "Please login with USER and PASS.");
     };
-    let jail = user.jail.clone();
-    let usage = match blocking(move || jail.usage()).await {
+    let quota = Arc::clone(&user.quota);
+    let usage = match blocking(move || quota.usage().map_err(StorageError::from)).await {
         Ok(usage) => usage,
         Err(error) => return storage_reply(&error),
     };
+    let limits = user.quota.limits();
     let limit =
         |value: Option<u64>| value.map_or_else(|| "unlimited".to_string(), |v| v.to_string());
     Reply::multiline(
@@ -125,9 +130,9 @@ async fn quota(session: &Session) -> Reply {
         format!("Quota for {}:", user.record.name),
         [
             format!(" Bytes used: {}", usage.bytes),
-            format!(" Bytes limit: {}", limit(user.record.quota_bytes)),
+            format!(" Bytes limit: {}", limit(limits.bytes)),
             format!(" Files used: {}", usage.files),
-            format!(" Files limit: {}", limit(user.record.quota_files)),
+            format!(" Files limit: {}", limit(limits.files)),
         ],
         "End of quota report.",
     )

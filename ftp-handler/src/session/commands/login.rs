@@ -8,9 +8,10 @@ use wharf::auth::Verified;
 use super::Answer;
 use crate::protocol::command::Password;
 use crate::protocol::{Reply, ReplyCode};
+use crate::quota::QuotaStore;
 use crate::session::control;
 use crate::session::state::{Flow, LoggedIn, Session, blocking};
-use crate::storage::Jail;
+use crate::storage::StorageError;
 
 /// USER: remembers the name; the reply is the same whether the user exists or not.
 pub(super) fn user(session: &mut Session, name: String) -> Reply {
@@ -52,13 +53,27 @@ pub(super) async fn pass(
             return Ok(Answer::Sent(Flow::Close));
         }
     };
-    let home = record.home.clone();
-    match blocking(move || Jail::open(&home)).await {
-        Ok(jail) => {
+    let state_dir = session.shared.config.server.state_dir.clone();
+    let user_record = record.clone();
+    // The jail enforces the user's quota, with the limits read at this login.
+    let opened = blocking(move || {
+        QuotaStore::open(&state_dir)
+            .and_then(|store| store.open_jail(&user_record))
+            .map_err(|error| {
+                tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
+                StorageError::from(error)
+            })
+    });
+    match opened.await {
+        Ok((jail, quota)) => {
             tracing::Span::current().record("user", name.as_str());
             tracing::info!(home = %record.home.display(), "logged in");
             session.count_successful_login(&name).await;
-            session.user = Some(LoggedIn { record, jail });
+            session.user = Some(LoggedIn {
+                record,
+                jail,
+                quota,
+            });
             Ok(Reply::new(ReplyCode::LOGGED_IN, "Login successful.").into())
         }
         Err(error) => {

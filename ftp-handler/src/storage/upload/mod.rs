@@ -15,6 +15,7 @@ use super::jail::Jail;
 use super::lock::{self, TargetAccess};
 use super::path::VirtualPath;
 
+mod tail;
 mod unique;
 
 /// How an upload treats an existing file.
@@ -26,6 +27,8 @@ pub enum UploadMode {
     /// APPE: bytes are added at the end, in place (the file is created if missing).
     Append,
     /// REST n + STOR: the file is cut to `n` bytes (`n` at most its size) and continued in place.
+    /// The bytes cut off are kept aside until the upload ends, so a quota refusal restores the
+    /// file as it was; an interruption keeps what was received, resumable again.
     ResumeAt(u64),
     /// STOU: a new file under a fresh name derived from the path (a directory gets `upload`);
     /// [`Upload::path`] tells the name chosen.
@@ -58,6 +61,8 @@ enum Strategy {
         created: bool,
         /// Length before the first byte was written (a quota rollback truncates back to it).
         start_len: u64,
+        /// What REST n + STOR cut off, for a quota rollback to put back.
+        tail: Option<tail::SavedTail>,
     },
 }
 
@@ -145,21 +150,45 @@ impl Upload {
                     });
                 }
                 let mut file = locked.file;
-                file.set_len(offset).map_err(io_error)?;
-                jail.quota_hook().release(locked.size - offset, 0);
-                file.seek(SeekFrom::Start(offset)).map_err(io_error)?;
+                let tail = if offset < locked.size {
+                    Some(tail::save(
+                        jail.root(),
+                        path,
+                        &host,
+                        &mut file,
+                        offset,
+                        locked.size,
+                    )?)
+                } else {
+                    None
+                };
+                let cut = file
+                    .set_len(offset)
+                    .and_then(|()| file.seek(SeekFrom::Start(offset)));
+                if let Err(error) = cut {
+                    if let Some(tail) = tail {
+                        tail.discard(jail.root(), &super::quota::NoQuota, path);
+                    }
+                    return Err(io_error(error));
+                }
                 (
                     file,
                     Strategy::InPlace {
                         created: false,
                         start_len: offset,
+                        tail,
                     },
                 )
             }
             (_, created) => {
                 let mut file = locked.file;
                 let start_len = file.seek(SeekFrom::End(0)).map_err(io_error)?;
-                (file, Strategy::InPlace { created, start_len })
+                let strategy = Strategy::InPlace {
+                    created,
+                    start_len,
+                    tail: None,
+                };
+                (file, strategy)
             }
         };
         Ok(Upload {
@@ -232,6 +261,8 @@ impl Upload {
             });
         }
         self.ended = true;
+        // The new bytes replace a REST n + STOR's saved tail for good.
+        self.discard_tail();
         let quota = self.jail.quota_hook();
         match &self.strategy {
             Strategy::Temporary { temp_host, .. } => {
@@ -305,6 +336,16 @@ impl Upload {
             }
             self.jail.quota_hook().release(self.written, 0);
         }
+        self.discard_tail();
+    }
+
+    /// Drops the tail a REST n + STOR saved: the new bytes replace it for good.
+    fn discard_tail(&mut self) {
+        if let Strategy::InPlace { tail, .. } = &mut self.strategy
+            && let Some(tail) = tail.take()
+        {
+            tail.discard(self.jail.root(), self.jail.quota_hook(), &self.path);
+        }
     }
 
     /// Undoes the whole upload after a quota refusal.
@@ -328,7 +369,14 @@ impl Upload {
             Strategy::InPlace {
                 created: false,
                 start_len,
-            } => self.file.set_len(start_len),
+                ref mut tail,
+            } => {
+                let cut = self.file.set_len(start_len);
+                match tail.take() {
+                    Some(tail) => cut.and_then(|()| tail.restore(root, &mut self.file)),
+                    None => cut,
+                }
+            }
         };
         quota.release(self.written, 0);
         if let Err(error) = outcome {

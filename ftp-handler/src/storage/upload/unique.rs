@@ -34,6 +34,7 @@ pub(super) fn begin_unique(jail: Jail, path: &VirtualPath) -> Result<Upload, Sto
                 let strategy = Strategy::InPlace {
                     created: true,
                     start_len: 0,
+                    tail: None,
                 };
                 return Ok(Upload {
                     jail,

@@ -1,0 +1,438 @@
+//! Fixtures for the quota tests: a site (users file with quotas, homes, state directory) that
+//! outlives any one `wharf-ftpd serve` process, so a daemon can be killed and restarted on it,
+//! and Python `ftplib` scripts as the independent client.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+use wharf::auth::{HashParams, UserRecord, UsersFile, hash_password};
+
+/// Every concurrency mode the daemon runs in.
+pub const MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
+
+/// The daemon binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_wharf-ftpd");
+
+/// How long a daemon may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Helpers every client script starts with. Arguments: HOST PORT, then the script's own.
+pub const PRELUDE: &str = r#"
+import ftplib, io, os, random, sys, threading, time
+
+HOST, PORT = sys.argv[1], int(sys.argv[2])
+ARGS = sys.argv[3:]
+TEMP_PREFIX = ".wharf-upload."
+
+def login(user, password="secret"):
+    ftp = ftplib.FTP()
+    ftp.connect(HOST, PORT, timeout=60)
+    ftp.login(user, password)
+    return ftp
+
+def payload(size, seed):
+    return random.Random(seed).randbytes(size)
+
+def quota(ftp):
+    """SITE QUOTA as a dict: bytes, bytes_limit, files, files_limit (None = unlimited)."""
+    keys = {"Bytes used": "bytes", "Bytes limit": "bytes_limit",
+            "Files used": "files", "Files limit": "files_limit"}
+    found = {}
+    for line in ftp.sendcmd("SITE QUOTA").splitlines():
+        name, _, value = line.strip().partition(":")
+        if name in keys:
+            value = value.strip()
+            found[keys[name]] = None if value == "unlimited" else int(value)
+    assert len(found) == 4, found
+    return found
+
+def store(ftp, command, data, rest=None):
+    """Uploads; returns the final reply, or the refusal's text (4xx/5xx) as a string."""
+    try:
+        return ftp.storbinary(command, io.BytesIO(data), rest=rest)
+    except (ftplib.error_perm, ftplib.error_temp) as refusal:
+        return str(refusal)
+    except OSError:
+        # The server closed the data connection while we were still sending: its reply waits.
+        try:
+            return ftp.getresp()
+        except (ftplib.error_perm, ftplib.error_temp) as refusal:
+            return str(refusal)
+
+def disk(home):
+    """(bytes, files, temp files) of the regular files under home, as the server's disk holds them."""
+    total, files, temps = 0, 0, []
+    for folder, _, names in os.walk(home):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            if name.startswith(TEMP_PREFIX):
+                temps.append(path)
+            total += os.path.getsize(path)
+            files += 1
+    return total, files, temps
+
+def check_usage(ftp, home, what=""):
+    """SITE QUOTA must equal the bytes and files on disk; no upload temp file may remain."""
+    used = quota(ftp)
+    total, files, temps = disk(home)
+    assert not temps, (what, temps)
+    assert (used["bytes"], used["files"]) == (total, files), (what, used, total, files)
+    return total
+
+def read_file(home, name):
+    with open(os.path.join(home, name), "rb") as handle:
+        return handle.read()
+
+def wait_for_size(path_or_finder, size, limit=30):
+    """Waits until a file (or the file a function finds) holds `size` bytes on disk."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        path = path_or_finder() if callable(path_or_finder) else path_or_finder
+        if path and os.path.exists(path) and os.path.getsize(path) >= size:
+            return path
+        time.sleep(0.01)
+    raise SystemExit("the server never stored %d bytes" % size)
+
+def temp_file(folder):
+    """The one upload temp file in folder, if any."""
+    found = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
+    return os.path.join(folder, found[0]) if found else None
+"#;
+
+/// One user of a site: name, password `secret`, home `home/<name>`, limits.
+#[derive(Debug, Clone, Copy)]
+pub struct User {
+    /// Login name.
+    pub name: &'static str,
+    /// Byte limit.
+    pub bytes: Option<u64>,
+    /// File-count limit.
+    pub files: Option<u64>,
+}
+
+impl User {
+    /// A user with a byte limit only.
+    pub const fn limited(name: &'static str, bytes: u64) -> User {
+        User {
+            name,
+            bytes: Some(bytes),
+            files: None,
+        }
+    }
+}
+
+/// Users file, homes and state directory, kept across daemon restarts.
+pub struct Site {
+    /// Holds `users.toml`, `state/` and `home/<user>`.
+    pub root: TempDir,
+}
+
+impl Site {
+    /// A site with `users` (password `secret`), each with an empty home.
+    pub fn new(users: &[User]) -> Site {
+        let root = tempfile::tempdir().expect("temp dir");
+        let mut file = UsersFile::empty(root.path().join("users.toml"));
+        for user in users {
+            let home = root.path().join("home").join(user.name);
+            std::fs::create_dir_all(&home).expect("home");
+            file.add(UserRecord {
+                name: user.name.to_string(),
+                password_hash: hash_password("secret", &HashParams::PRODUCTION).expect("hash"),
+                home,
+                quota_bytes: user.bytes,
+                quota_files: user.files,
+                allow_exec: false,
+                authorized_keys: Vec::new(),
+            })
+            .expect("add user");
+        }
+        file.save().expect("save users");
+        Site { root }
+    }
+
+    /// The users file.
+    pub fn users_file(&self) -> PathBuf {
+        self.root.path().join("users.toml")
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.path().join("state")
+    }
+
+    /// A user's home.
+    pub fn home(&self, user: &str) -> PathBuf {
+        self.root.path().join("home").join(user)
+    }
+
+    /// Starts `wharf-ftpd serve` on this site in `mode`.
+    pub fn start(&self, mode: &str) -> Daemon {
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--mode", mode])
+            .arg("--users")
+            .arg(self.users_file())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .env("RUST_LOG", "info")
+            .env("WHARF_FTPD__LIMITS__FAILED_LOGIN_DELAY", "50ms")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn wharf-ftpd");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (found, listening) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = found.send(addr.to_string());
+                }
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+            }
+        });
+        let Ok(addr) = listening.recv_timeout(START_TIMEOUT) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("wharf-ftpd ({mode}) did not start: {:?}", log.lock());
+        };
+        Daemon {
+            child,
+            addr: addr.parse().expect("listen address"),
+            log,
+            mode: mode.to_string(),
+        }
+    }
+
+    /// Runs `wharf-ftpd quota ARGS --users FILE --state-dir DIR`.
+    pub fn quota_command(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .arg("quota")
+            .args(args)
+            .arg("--users")
+            .arg(self.users_file())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .output()
+            .expect("run wharf-ftpd quota")
+    }
+}
+
+/// A running `wharf-ftpd serve`; stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Daemon {
+    /// The server process.
+    child: Child,
+    /// Its control address.
+    pub addr: SocketAddr,
+    /// Everything it logged.
+    log: Arc<Mutex<Vec<String>>>,
+    /// Its concurrency mode.
+    pub mode: String,
+}
+
+impl Daemon {
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .join("\n")
+    }
+
+    /// A Python command running `PRELUDE + script` with HOST PORT ARGS.
+    fn python_command(&self, script: &str, args: &[&str]) -> Command {
+        let mut command = Command::new("python3");
+        command
+            .arg("-c")
+            .arg(format!("{PRELUDE}\n{script}"))
+            .arg(self.addr.ip().to_string())
+            .arg(self.addr.port().to_string())
+            .args(args);
+        command
+    }
+
+    /// Runs a client script to its end; it must succeed and print `ok` last. Returns stdout.
+    pub fn python(&self, script: &str, args: &[&str]) -> String {
+        let output = self
+            .python_command(script, args)
+            .output()
+            .expect("python3 must be installed to run this test");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success() && stdout.trim_end().ends_with("ok"),
+            "{}: client script failed\nstdout: {stdout}\nstderr: {}\ndaemon log:\n{}",
+            self.mode,
+            String::from_utf8_lossy(&output.stderr),
+            self.log_text()
+        );
+        stdout
+    }
+
+    /// Starts a client script that prints `ready` once it has done its part and then waits
+    /// until its standard input closes; returns when `ready` was printed.
+    pub fn python_paused(&self, script: &str, args: &[&str]) -> PausedClient {
+        let mut child = self
+            .python_command(script, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed to run this test");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let ready = stdout.read_line(&mut line).is_ok() && line.trim() == "ready";
+        if !ready {
+            let _ = child.kill();
+            let mut errors = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut errors);
+            }
+            let _ = child.wait();
+            panic!(
+                "{}: paused client did not get ready: {line:?}\nstderr: {errors}\ndaemon log:\n{}",
+                self.mode,
+                self.log_text()
+            );
+        }
+        PausedClient {
+            child,
+            _stdin: stdin,
+            _stdout: stdout,
+        }
+    }
+
+    /// Kills the daemon with SIGKILL, with the session processes it forked (as a crash or an
+    /// OOM kill of the whole service would), and waits until every one of them is gone.
+    pub fn kill_hard(mut self) {
+        let parent = self.child.id();
+        let children = child_pids(parent);
+        for pid in std::iter::once(parent).chain(children.iter().copied()) {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        let _ = self.child.wait();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while children.iter().any(|pid| is_alive(*pid)) {
+            assert!(Instant::now() < deadline, "killed sessions did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client script paused mid-way; killed on drop.
+pub struct PausedClient {
+    /// The Python process.
+    child: Child,
+    /// Its input: closing it lets the script end.
+    _stdin: Option<ChildStdin>,
+    /// Its output, kept open so it never dies of a broken pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl PausedClient {
+    /// Lets the script finish (closes its input) and returns its exit status and output.
+    pub fn finish(mut self) -> (bool, String) {
+        drop(self._stdin.take());
+        let mut rest = String::new();
+        let _ = self._stdout.read_to_string(&mut rest);
+        let ok = self.child.wait().map(|s| s.success()).unwrap_or(false);
+        (ok, rest)
+    }
+}
+
+impl Drop for PausedClient {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The processes whose parent is `parent` (from /proc).
+fn child_pids(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| parent_of(*pid) == Some(parent))
+        .collect()
+}
+
+/// A process's parent id, from `/proc/PID/stat` (the field after the parenthesised name).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether a process still runs (a zombie has already released everything it held).
+fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Sum of the sizes and count of the regular files under `dir` (symlinks not followed).
+pub fn disk_usage(dir: &Path) -> (u64, u64) {
+    let mut total = (0, 0);
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).expect("read dir").flatten() {
+            let kind = entry.file_type().expect("file type");
+            if kind.is_dir() {
+                pending.push(entry.path());
+            } else if kind.is_file() {
+                total.0 += entry.metadata().expect("metadata").len();
+                total.1 += 1;
+            }
+        }
+    }
+    total
+}
+
+/// Writes `bytes` to a file (test set-up on the server's disk).
+pub fn write_file(path: &Path, bytes: &[u8]) {
+    let mut file = std::fs::File::create(path).expect("create");
+    file.write_all(bytes).expect("write");
+}
