@@ -5,6 +5,7 @@
 #   --corrupt-uploads  flip one byte of every file once it is received (a faulty server)
 #   --tls CERT KEY     explicit FTPS required on control and data (TLS_FTPHandler)
 #   --require-reuse    with --tls: refuse data connections that do not resume the TLS session
+#   --no-rest          no REST command (so no REST STREAM: uploads resume with APPE)
 #   --max-upload N     stop an upload with 552 (quota exceeded) once it passes N bytes
 # Prints "listening on 127.0.0.1:PORT" once it accepts connections.
 import argparse
@@ -27,6 +28,7 @@ parser.add_argument("--corrupt-uploads", action="store_true")
 parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
 parser.add_argument("--require-reuse", action="store_true")
 parser.add_argument("--events", help="file that receives one line per data TLS handshake")
+parser.add_argument("--no-rest", action="store_true")
 parser.add_argument("--max-upload", type=int, help="answer 552 once an upload passes this many bytes")
 args = parser.parse_args()
 
@@ -71,6 +73,8 @@ def file_digest(path, name):
 
 class Handler(Base):
     proto_cmds = dict(Base.proto_cmds)
+    if args.no_rest:
+        del proto_cmds["REST"]
     if args.hash:
         proto_cmds["HASH"] = dict(perm="r", auth=True, arg=True, help="Syntax: HASH <SP> file-name")
     if args.xsha256:
