@@ -108,12 +108,36 @@ impl Connection {
     ) -> Result<T, ClientError> {
         let result = run(self.stream()?);
         result.map_err(|error| {
-            let error = ClientError::ftp(action, error);
-            if error.is_connection_lost() {
+            let error = self.classify(action, error);
+            if matches!(
+                error,
+                ClientError::Protocol { .. } | ClientError::ConnectionLost { .. }
+            ) || error.is_connection_lost()
+            {
+                // After a lost connection or a reply we could not read, the stream's state is
+                // unknown: the next command starts a fresh session.
                 self.ftp = None;
             }
             error
         })
+    }
+
+    /// Maps a suppaftp error; a reply cut short by the server closing the connection reads
+    /// as a lost connection, not as a malformed reply.
+    fn classify(&self, action: impl Into<String>, error: FtpError) -> ClientError {
+        if matches!(error, FtpError::BadResponse)
+            && let Some(ftp) = &self.ftp
+            && control_closed(ftp.get_ref())
+        {
+            return ClientError::ConnectionLost {
+                action: action.into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection",
+                ),
+            };
+        }
+        ClientError::ftp(action, error)
     }
 
     /// Sends one command line and returns the reply if its code is in `expected`.
@@ -218,7 +242,7 @@ impl Connection {
         }));
         let result = match opened {
             Ok(Ok((_reply, data))) => prepare(Box::new(data), line, timeout),
-            Ok(Err(error)) => Err(ClientError::ftp(line, error)),
+            Ok(Err(error)) => Err(self.classify(line, error)),
             Err(_) => Err(ClientError::Protocol {
                 action: line.to_string(),
                 detail: "malformed passive-mode reply".to_string(),
@@ -268,9 +292,10 @@ impl Connection {
 
     /// SITE with `args`: the reply's lines, codes stripped (e.g. `SITE QUOTA`).
     pub fn site(&mut self, args: &str) -> Result<Vec<String>, ClientError> {
+        // Not 211: suppaftp would then stop reading at the first `211-` line (its FEAT rule).
         let response = self.raw(
             &format!("SITE {args}"),
-            &[Status::CommandOk, Status::Help, Status::System],
+            &[Status::CommandOk, Status::Help],
             None,
         )?;
         Ok(String::from_utf8_lossy(&response.body)
@@ -285,6 +310,18 @@ impl Connection {
             let _ = ftp.quit();
         }
     }
+}
+
+/// Whether the server has closed the control connection (end of stream already received).
+fn control_closed(socket: &TcpStream) -> bool {
+    if socket.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let mut byte = [0u8; 1];
+    let closed = matches!(socket.peek(&mut byte), Ok(0))
+        || matches!(socket.peek(&mut byte), Err(ref e) if e.kind() != std::io::ErrorKind::WouldBlock);
+    let _ = socket.set_nonblocking(false);
+    closed
 }
 
 /// Sets a fresh data connection's timeouts and completes its TLS handshake.

@@ -243,8 +243,13 @@ pub struct PyFtpd {
 }
 
 impl PyFtpd {
-    /// Starts pyftpdlib with `flags` (see `pyftpd.py`).
+    /// Starts pyftpdlib on a free port with `flags` (see `pyftpd.py`).
     pub fn start(flags: &[&str]) -> PyFtpd {
+        Self::start_on(0, flags)
+    }
+
+    /// Starts pyftpdlib on `port` (0: a free one) with `flags`.
+    pub fn start_on(port: u16, flags: &[&str]) -> PyFtpd {
         let root = tempfile::tempdir().expect("temp dir");
         let state = tempfile::tempdir().expect("temp dir");
         let events = state.path().join("events");
@@ -252,7 +257,9 @@ impl PyFtpd {
             .arg("-c")
             .arg(PYFTPD)
             .arg(root.path())
-            .args(["--user", USER, "--password", PASSWORD, "--events"])
+            .args(["--user", USER, "--password", PASSWORD, "--port"])
+            .arg(port.to_string())
+            .arg("--events")
             .arg(&events)
             .args(flags)
             .stdin(Stdio::null())

@@ -7,6 +7,7 @@
 #   --require-reuse    with --tls: refuse data connections that do not resume the TLS session
 #   --no-rest          no REST command (so no REST STREAM: uploads resume with APPE)
 #   --max-upload N     stop an upload with 552 (quota exceeded) once it passes N bytes
+#   --port N           listen on port N instead of a free one
 # Prints "listening on 127.0.0.1:PORT" once it accepts connections.
 import argparse
 import hashlib
@@ -20,6 +21,7 @@ from pyftpdlib.servers import FTPServer
 
 parser = argparse.ArgumentParser()
 parser.add_argument("root")
+parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--user", default="alice")
 parser.add_argument("--password", default="secret")
 parser.add_argument("--hash", action="store_true")
@@ -135,7 +137,7 @@ if args.tls:
     context = Handler.get_ssl_context()
     context.set_session_id(b"wharf-client-tests")
 
-server = FTPServer(("127.0.0.1", 0), Handler)
+server = FTPServer(("127.0.0.1", args.port), Handler)
 host, port = server.socket.getsockname()[:2]
 print(f"listening on {host}:{port}", flush=True)
 server.serve_forever()
