@@ -13,8 +13,8 @@ use wharf::{Connection, Stream};
 use super::data::DataError;
 use super::state::Session;
 use crate::protocol::command::ProtectionLevel;
-use crate::tls::SessionTls;
 use crate::tls::data::DataStream;
+use crate::tls::{DataDirection, SessionTls};
 
 impl Session {
     /// The TLS acceptors of this session, made on first use; `None` when TLS is not configured
@@ -86,6 +86,7 @@ impl Session {
     pub(crate) async fn protect_data(
         &mut self,
         stream: TcpStream,
+        direction: DataDirection,
     ) -> Result<DataStream, DataError> {
         if self.protection != ProtectionLevel::Private {
             return Ok(DataStream::Clear(stream));
@@ -94,7 +95,7 @@ impl Session {
             return Err(DataError::Tls(io::Error::other("TLS is not available")));
         };
         let limit = self.shared.config.limits.data_accept_timeout;
-        let accepted = tokio::time::timeout(limit, tls.accept_data(stream))
+        let accepted = tokio::time::timeout(limit, tls.accept_data(stream, direction))
             .await
             .unwrap_or_else(|_| Err(timed_out("data connection TLS handshake", limit)))
             .map_err(DataError::Tls)?;

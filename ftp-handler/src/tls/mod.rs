@@ -22,11 +22,23 @@ pub use identity::TlsServer;
 use resumption::{CacheRole, SessionCache};
 
 /// TLS 1.3 tickets sent on the control connection. Clients built on rustls spend one per data
-/// connection, so a few spare ones let a session start several uploads before a download
-/// brings new tickets.
+/// connection (OpenSSL clients reuse one), so spare ones let such a client make several
+/// uploads before a download brings new tickets; 8 is as many as a rustls client keeps.
 const CONTROL_TICKETS: usize = 8;
-/// TLS 1.3 tickets sent on each data connection (rustls' default).
-const DATA_TICKETS: usize = 2;
+/// TLS 1.3 tickets sent on a download's data connection, which the client reads to its end.
+const DOWNLOAD_TICKETS: usize = 2;
+/// None on an upload's data connection: the client never reads it, and closing a socket with
+/// unread tickets makes the kernel reset the connection, which can cut the upload's tail.
+const UPLOAD_TICKETS: usize = 0;
+
+/// Which way a data connection carries the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataDirection {
+    /// Server to client: RETR and listings.
+    Download,
+    /// Client to server: STOR, APPE, STOU.
+    Upload,
+}
 
 /// Why the TLS setup could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -69,8 +81,10 @@ pub struct SessionTls {
     /// Accepts the control connection (AUTH TLS or implicit); its sessions are kept for the
     /// whole FTP session.
     control: TlsAcceptor,
-    /// Accepts data connections; resumes only sessions of this FTP session.
-    data: TlsAcceptor,
+    /// Accepts downloads' data connections; resumes only sessions of this FTP session.
+    download: TlsAcceptor,
+    /// Accepts uploads' data connections (no new tickets sent).
+    upload: TlsAcceptor,
 }
 
 impl std::fmt::Debug for SessionTls {
@@ -84,10 +98,12 @@ impl SessionTls {
     pub fn new(server: &TlsServer) -> Result<Self, TlsError> {
         let cache = Arc::new(SessionCache::default());
         let control = server.config(cache.view(CacheRole::Control), CONTROL_TICKETS)?;
-        let data = server.config(cache.view(CacheRole::Data), DATA_TICKETS)?;
+        let download = server.config(cache.view(CacheRole::Data), DOWNLOAD_TICKETS)?;
+        let upload = server.config(cache.view(CacheRole::Data), UPLOAD_TICKETS)?;
         Ok(Self {
             control: TlsAcceptor::from(control),
-            data: TlsAcceptor::from(data),
+            download: TlsAcceptor::from(download),
+            upload: TlsAcceptor::from(upload),
         })
     }
 
@@ -100,10 +116,17 @@ impl SessionTls {
     }
 
     /// Runs the server side of a data connection's handshake.
-    pub async fn accept_data<S>(&self, stream: S) -> std::io::Result<TlsStream<S>>
+    pub async fn accept_data<S>(
+        &self,
+        stream: S,
+        direction: DataDirection,
+    ) -> std::io::Result<TlsStream<S>>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        self.data.accept(stream).await
+        match direction {
+            DataDirection::Download => self.download.accept(stream).await,
+            DataDirection::Upload => self.upload.accept(stream).await,
+        }
     }
 }

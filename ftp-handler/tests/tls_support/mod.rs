@@ -81,7 +81,7 @@ impl Pki {
     /// A rustls client configuration trusting the test CA (its own session cache: data
     /// connections made with the same configuration resume the control session).
     pub fn client_config(&self) -> Arc<ClientConfig> {
-        self.client_config_with(&rustls::DEFAULT_VERSIONS.to_vec())
+        self.client_config_with(rustls::DEFAULT_VERSIONS)
     }
 
     /// Like `client_config`, limited to the given protocol versions.

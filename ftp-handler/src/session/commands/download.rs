@@ -16,6 +16,7 @@ use crate::session::data::{self, DataError};
 use crate::session::state::{Flow, Session};
 use crate::session::transfer::{self, Interruption, Source};
 use crate::session::xferlog::Direction;
+use crate::tls::DataDirection;
 
 impl Session {
     /// Makes the data connection planned by PASV/EPSV/PORT/EPRT (each plan serves once).
@@ -67,7 +68,7 @@ pub(super) async fn download(
         }
     };
     control::say(conn, ReplyCode::OPENING_DATA_CONNECTION, opening).await?;
-    let data = match session.protect_data(data).await {
+    let data = match session.protect_data(data, DataDirection::Download).await {
         Ok(data) => data,
         Err(error) => {
             tracing::info!(%error, "data connection refused");

@@ -16,6 +16,7 @@ use crate::session::state::{Flow, Session, blocking, storage_reply};
 use crate::session::transfer::{self, Progress, abort_upload};
 use crate::session::xferlog::Direction;
 use crate::storage::UploadMode;
+use crate::tls::DataDirection;
 
 /// Which upload command is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +74,7 @@ pub(super) async fn store(
         Kind::Stor | Kind::Appe => "Ok to send data.".to_string(),
     };
     control::say(conn, ReplyCode::OPENING_DATA_CONNECTION, opening).await?;
-    let data = match session.protect_data(data).await {
+    let data = match session.protect_data(data, DataDirection::Upload).await {
         Ok(data) => data,
         Err(error) => {
             tracing::info!(%error, "data connection refused");
