@@ -246,6 +246,15 @@ impl Daemon {
         run_with_input(client, stdin)
     }
 
+    /// Stops the daemon and hands back its root (users, homes, state) for another start.
+    pub fn stop_and_keep_root(mut self) -> TempDir {
+        assert!(
+            self.stop(Duration::from_secs(15)),
+            "the daemon did not stop"
+        );
+        std::mem::replace(&mut self.root, tempfile::tempdir().expect("temp dir"))
+    }
+
     /// Stops the daemon with SIGTERM and waits up to `limit`; true if it exited.
     pub fn stop(&mut self, limit: Duration) -> bool {
         if let Ok(pid) = i32::try_from(self.child.id()) {
