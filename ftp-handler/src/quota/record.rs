@@ -81,10 +81,14 @@ impl Record {
         Ok(Record::decode(&buffer).map_or(Stored::Corrupt, Stored::Valid))
     }
 
-    /// Writes the record at the start of `file` in one call.
+    /// Writes the record at the start of `file` in one call (and cuts off anything after it,
+    /// which only a damaged file has).
     pub(crate) fn write(&self, file: &File) -> io::Result<()> {
         file.write_all_at(&self.encode(), 0)?;
-        file.set_len(RECORD_LEN as u64)
+        if file.metadata()?.len() != RECORD_LEN as u64 {
+            file.set_len(RECORD_LEN as u64)?;
+        }
+        Ok(())
     }
 }
 
@@ -142,5 +146,8 @@ mod tests {
         assert_eq!(Record::read(&file).unwrap(), Stored::Corrupt);
         file.set_len(12).unwrap();
         assert_eq!(Record::read(&file).unwrap(), Stored::Corrupt);
+        file.write_all_at(&[0; 100], 0).unwrap();
+        record.write(&file).unwrap();
+        assert_eq!(Record::read(&file).unwrap(), Stored::Valid(record));
     }
 }
