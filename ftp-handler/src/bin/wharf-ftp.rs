@@ -40,10 +40,11 @@ fn main() -> ExitCode {
     ExitCode::from(client::run(cli.command, cli.url, &cli.options))
 }
 
-/// Logs to standard error; `RUST_LOG` chooses the level (default `warn`).
+/// Logs to standard error; `RUST_LOG` chooses the level (default `warn`, and nothing from
+/// suppaftp, whose failures the client reports itself).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,suppaftp=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -13,7 +13,7 @@ use suppaftp::types::{FileType, Response};
 use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status};
 
 use super::data::DataChannel;
-use super::error::{ClientError, RemoteReply};
+use super::error::{ClientError, RemoteReply, tls_failure};
 use super::features::ServerFeatures;
 use super::tls;
 use super::url::FtpUrl;
@@ -254,15 +254,24 @@ impl Connection {
         result
     }
 
-    /// Closes a data connection and reads the transfer's final reply (226 or 250).
-    pub fn finish_data(&mut self, line: &str, mut data: DataChannel) -> Result<(), ClientError> {
-        data.take_pending();
-        self.call(line.to_string(), |ftp| ftp.close_data_connection(data))
+    /// Closes a data connection and reads the transfer's final reply (226 or 250). The
+    /// server's reply wins over a failed close: it says best what happened to the file.
+    pub fn finish_data(&mut self, line: &str, data: DataChannel) -> Result<(), ClientError> {
+        let closed = data.close();
+        self.call(line.to_string(), |ftp| {
+            ftp.close_data_connection(std::io::empty())
+        })?;
+        closed.map_err(|source| ClientError::ConnectionLost {
+            action: line.to_string(),
+            source,
+        })
     }
 
-    /// Gives up on a data connection after a local failure: the control connection is replaced.
+    /// Gives up on a data connection after a failure: the connection is cut (no TLS
+    /// close_notify, so a TLS server sees a truncated transfer) and the control connection is
+    /// replaced before the next command.
     pub fn abandon_data(&mut self, data: DataChannel) {
-        drop(data);
+        data.abort();
         self.ftp = None;
     }
 
@@ -345,11 +354,13 @@ fn prepare(
             Ok(data)
         }
         Ok(None) => Ok(data),
-        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => Err(ClientError::Tls {
-            context: line.to_string(),
-            message: error.to_string(),
-        }),
-        Err(error) => Err(lost(error)),
+        Err(error) => match tls_failure(&error) {
+            Some(message) => Err(ClientError::Tls {
+                context: line.to_string(),
+                message,
+            }),
+            None => Err(lost(error)),
+        },
     }
 }
 

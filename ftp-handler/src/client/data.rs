@@ -1,11 +1,16 @@
-//! Data connections (suppaftp's `DataStream`, plain TCP or TLS) behind one trait. For TLS, the
-//! handshake is completed as soon as the connection opens, so a refused session reads as a TLS
-//! error of that command; and before closing, the session tickets the server sent are taken
-//! in, so that the next data connection can resume the session as well (TLS 1.3 tickets are
-//! single-use, and servers such as vsftpd refuse data connections that do not resume).
+//! Data connections (suppaftp's `DataStream`, plain TCP or TLS) behind one trait.
+//!
+//! For TLS the handshake is completed as soon as the connection opens, so a refused session
+//! reads as a TLS error of that command. A transfer ends with a graceful close: TLS
+//! close_notify, a TCP half-close, then reading whatever the server still sends until it
+//! closes. Reading matters: a TLS 1.3 server sends session tickets on the data connection,
+//! and closing a socket with unread bytes makes the kernel reset the connection, which can
+//! destroy the end of an upload the server has not read yet. The tickets read this way also
+//! let the next data connection resume the session (servers such as vsftpd, and ours, refuse
+//! data connections that do not).
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 
 use rustls::{ClientConnection, HandshakeKind, StreamOwned};
 use suppaftp::{DataStream, TlsStream};
@@ -15,11 +20,14 @@ pub trait DataIo: Read + Write {
     /// Completes the TLS handshake; `Some(resumed)` for TLS, `None` for plain TCP.
     fn handshake(&mut self) -> io::Result<Option<bool>>;
 
-    /// Processes what the server already sent (session tickets), without blocking.
-    fn take_pending(&mut self);
-
     /// The underlying socket, for timeouts.
     fn socket(&self) -> &TcpStream;
+
+    /// Ends the transfer cleanly; an error means the last bytes may not have left.
+    fn close(self: Box<Self>) -> io::Result<()>;
+
+    /// Drops the connection without TLS close_notify, so the server can tell it was cut.
+    fn abort(self: Box<Self>);
 }
 
 /// An open data connection, closed by [`super::Connection::finish_data`].
@@ -46,25 +54,83 @@ where
         }
     }
 
-    fn take_pending(&mut self) {
-        let DataStream::Ssl(tls) = self else {
-            return;
-        };
-        let stream = tls.mut_ref();
-        if stream.sock.set_nonblocking(true).is_err() {
-            return;
-        }
-        // Stops at WouldBlock (nothing more yet), end of stream, or any error: this is only
-        // an opportunity to keep tickets, never a reason to fail the transfer.
-        while let Ok(read) = stream.conn.read_tls(&mut stream.sock) {
-            if read == 0 || stream.conn.process_new_packets().is_err() {
-                break;
-            }
-        }
-        let _ = stream.sock.set_nonblocking(false);
-    }
-
     fn socket(&self) -> &TcpStream {
         self.get_ref()
+    }
+
+    fn close(self: Box<Self>) -> io::Result<()> {
+        match *self {
+            DataStream::Tcp(mut socket) => {
+                socket.flush()?;
+                half_close(&socket);
+                drain(&mut socket);
+                Ok(())
+            }
+            DataStream::Ssl(mut tls) => {
+                let stream = tls.mut_ref();
+                let sent = stream.flush().and_then(|()| {
+                    stream.conn.send_close_notify();
+                    while stream.conn.wants_write() {
+                        stream.conn.write_tls(&mut stream.sock)?;
+                    }
+                    Ok(())
+                });
+                if sent.is_ok() {
+                    half_close(&stream.sock);
+                    drain_tls(stream);
+                }
+                // Hands the socket back so that suppaftp does not send close_notify again.
+                drop(tls.tcp_stream());
+                sent
+            }
+        }
+    }
+
+    fn abort(self: Box<Self>) {
+        if let DataStream::Ssl(tls) = *self {
+            drop(tls.tcp_stream());
+        }
+    }
+}
+
+/// Sends FIN: the server sees the end of an upload while the socket can still read.
+fn half_close(socket: &TcpStream) {
+    // NotConnected means the server already closed: nothing left to tell it.
+    let _ = socket.shutdown(Shutdown::Write);
+}
+
+/// Reads and discards until the server closes (bounded by the socket's read timeout).
+fn drain(socket: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    loop {
+        match socket.read(&mut sink) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Like [`drain`], letting rustls take in the records (session tickets, close_notify).
+fn drain_tls(stream: &mut StreamOwned<ClientConnection, TcpStream>) {
+    let mut sink = [0u8; 4096];
+    loop {
+        match stream.conn.read_tls(&mut stream.sock) {
+            Ok(0) => return,
+            Ok(_) => {
+                if stream.conn.process_new_packets().is_err() {
+                    return;
+                }
+                // Plaintext after the transfer is not expected; it is read and dropped.
+                while let Ok(read) = stream.conn.reader().read(&mut sink) {
+                    if read == 0 {
+                        break;
+                    }
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
     }
 }

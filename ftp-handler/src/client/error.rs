@@ -213,7 +213,13 @@ impl ClientError {
     pub fn ftp(action: impl Into<String>, error: FtpError) -> ClientError {
         let action = action.into();
         match error {
-            FtpError::ConnectionError(source) => Self::ConnectionLost { action, source },
+            FtpError::ConnectionError(source) => match tls_failure(&source) {
+                Some(message) => Self::Tls {
+                    context: action,
+                    message,
+                },
+                None => Self::ConnectionLost { action, source },
+            },
             FtpError::UnexpectedResponse(response) => Self::Remote {
                 action,
                 reply: RemoteReply::from_body(&response.body),
@@ -245,6 +251,14 @@ impl ClientError {
             source,
         }
     }
+}
+
+/// The TLS error inside a socket error, if rustls produced it (bad certificate, handshake).
+pub fn tls_failure(error: &io::Error) -> Option<String> {
+    error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .map(ToString::to_string)
 }
 
 #[cfg(test)]
@@ -287,6 +301,13 @@ mod tests {
             FtpError::ConnectionError(io::ErrorKind::TimedOut.into()),
         );
         assert_eq!(lost.exit_code(), exit::LOST);
+        let bad_certificate = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let tls = ClientError::ftp("AUTH TLS", FtpError::ConnectionError(bad_certificate));
+        assert_eq!(tls.exit_code(), exit::CONNECT);
+        assert!(tls.to_string().contains("certificate"), "{tls}");
         let local = ClientError::local("cannot create", "/x", io::ErrorKind::NotFound.into());
         assert_eq!(local.exit_code(), exit::LOCAL);
     }
