@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::address::{ListenAddr, Peer};
+use crate::connection::BufferSizes;
 use crate::datagram::DatagramServer;
 use crate::error::{ErrorReport, ServerError, log_error};
 use crate::handler::{DatagramHandler, RequestHandler};
@@ -43,6 +44,7 @@ pub struct ServerBuilder {
     pub(crate) handle_error: ErrorHook,
     pub(crate) service_actions: Option<(Duration, ServiceHook)>,
     pub(crate) read_timeout: Option<Duration>,
+    pub(crate) buffer_sizes: BufferSizes,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) handle_signals: bool,
     pub(crate) max_packet_size: usize,
@@ -78,6 +80,7 @@ impl Default for ServerBuilder {
             handle_error: Arc::new(log_error),
             service_actions: None,
             read_timeout: None,
+            buffer_sizes: BufferSizes::default(),
             shutdown_timeout: Duration::from_secs(10),
             handle_signals: true,
             max_packet_size: 8192,
@@ -178,6 +181,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Capacities of each connection's read and write buffers: smaller ones save memory per
+    /// idle connection, larger ones save system calls on bulk transfers. Default: 8 KiB each.
+    pub fn buffer_sizes(mut self, read: usize, write: usize) -> Self {
+        self.buffer_sizes = BufferSizes {
+            read: read.max(1),
+            write: write.max(1),
+        };
+        self
+    }
+
     /// How long a shutdown waits for connections to finish before closing them.
     /// Default: 10 seconds.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -250,6 +263,7 @@ impl ServerBuilder {
             socket_type,
             mode: self.mode,
             read_timeout: self.read_timeout,
+            buffer_sizes: self.buffer_sizes,
             shutdown_timeout: self.shutdown_timeout,
         })
     }

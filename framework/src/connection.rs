@@ -13,14 +13,30 @@ use crate::address::{ListenAddr, Peer};
 use crate::server::ServerInfo;
 use crate::shutdown::ShutdownSignal;
 
-/// Size of the read and write buffers of a connection.
-const BUFFER_SIZE: usize = 16 * 1024;
-
 /// The buffered transport: Python's `rfile` and `wfile` over one stream.
 type Buffered = BufReader<BufWriter<Stream>>;
 
-fn buffered(stream: Stream) -> Buffered {
-    BufReader::with_capacity(BUFFER_SIZE, BufWriter::with_capacity(BUFFER_SIZE, stream))
+fn buffered(stream: Stream, sizes: BufferSizes) -> Buffered {
+    BufReader::with_capacity(sizes.read, BufWriter::with_capacity(sizes.write, stream))
+}
+
+/// Capacities of a connection's read and write buffers, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferSizes {
+    /// The read buffer (Python's `rbufsize`).
+    pub read: usize,
+    /// The write buffer (Python's `wbufsize`).
+    pub write: usize,
+}
+
+impl Default for BufferSizes {
+    /// 8 KiB each, Python's `io.DEFAULT_BUFFER_SIZE`.
+    fn default() -> Self {
+        BufferSizes {
+            read: 8 * 1024,
+            write: 8 * 1024,
+        }
+    }
 }
 
 /// Any bidirectional byte stream a connection can be upgraded to (for example TLS).
@@ -147,7 +163,7 @@ impl Connection {
     ) -> Self {
         let read_timeout = server.read_timeout;
         Connection {
-            io: Some(buffered(stream)),
+            io: Some(buffered(stream, server.buffer_sizes)),
             peer,
             local,
             id,
@@ -237,7 +253,10 @@ impl Connection {
             ));
         }
         let wrapped = wrap(io.into_inner().into_inner()).await?;
-        self.io = Some(buffered(Stream::Wrapped(Box::new(wrapped))));
+        self.io = Some(buffered(
+            Stream::Wrapped(Box::new(wrapped)),
+            self.server.buffer_sizes,
+        ));
         Ok(())
     }
 

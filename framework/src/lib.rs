@@ -65,7 +65,7 @@ pub mod auth;
 
 pub use address::{ListenAddr, Peer};
 pub use builder::{LimitPolicy, ServerBuilder};
-pub use connection::{Connection, IoStream, Stream};
+pub use connection::{BufferSizes, Connection, IoStream, Stream};
 pub use datagram::{Datagram, DatagramReply, DatagramServer};
 pub use error::{ErrorReport, Failure, Phase, ServerError};
 pub use handler::{DatagramHandler, HandlerError, RequestHandler};

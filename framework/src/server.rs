@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::address::{ListenAddr, Peer};
 use crate::builder::{ErrorHook, LimitPolicy, ServerBuilder, ServiceHook, VerifyHook};
-use crate::connection::{Connection, Stream};
+use crate::connection::{BufferSizes, Connection, Stream};
 use crate::error::ServerError;
 use crate::handler::RequestHandler;
 use crate::listener::StdListener;
@@ -37,6 +37,8 @@ pub struct ServerInfo {
     pub mode: Mode,
     /// The read timeout new connections start with.
     pub read_timeout: Option<Duration>,
+    /// The buffer capacities of new connections.
+    pub buffer_sizes: BufferSizes,
     /// How long shutdown waits for connections.
     pub shutdown_timeout: Duration,
 }
