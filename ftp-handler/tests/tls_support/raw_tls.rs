@@ -88,6 +88,25 @@ impl TlsRaw {
         (raw, greeting)
     }
 
+    /// Speaks FTP in clear over an already connected stream; reads the greeting.
+    pub fn from_stream(stream: TcpStream) -> (TlsRaw, Reply) {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut raw = TlsRaw {
+            reader: Some(BufReader::new(Channel::Clear(stream))),
+        };
+        let greeting = raw.reply();
+        (raw, greeting)
+    }
+
+    /// Sends raw bytes (no CRLF added).
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let writer = self.reader.as_mut().expect("connection").get_mut();
+        writer.write_all(bytes).expect("send");
+        writer.flush().expect("flush");
+    }
+
     /// Connects to an implicit-FTPS address: TLS first, then the greeting.
     pub fn connect_implicit(addr: SocketAddr, config: &Arc<ClientConfig>) -> (TlsRaw, Reply) {
         let tls = handshake(config, tcp(addr)).expect("implicit TLS handshake");
