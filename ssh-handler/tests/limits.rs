@@ -12,7 +12,7 @@ use wharf_ssh::protocol::{ExitStatus, Limit, Response};
 #[test]
 fn the_time_limit_kills_sleep_and_its_children_in_async_and_forking_modes() {
     for mode in ["async", "forking"] {
-        let daemon = Daemon::start(mode, &[TestUser::exec("alice")], &["--time-limit", "2s"]);
+        let daemon = Daemon::start(mode, &[TestUser::exec("alice")], &["--time-limit", "3s"]);
         let pids = daemon.home("alice").join("pids");
         // A background child and a foreground one; both record their pids first.
         let script = "sleep 100 & echo $! > pids; sh -c 'echo $$ >> pids; exec sleep 100'";
@@ -25,7 +25,7 @@ fn the_time_limit_kills_sleep_and_its_children_in_async_and_forking_modes() {
         );
         let stderr = text(&output.stderr);
         assert!(
-            stderr.contains("time limit of 2 s was reached"),
+            stderr.contains("time limit of 3 s was reached"),
             "{mode}: {stderr}"
         );
         let recorded = std::fs::read_to_string(&pids).expect("pids file");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use wharf_ssh::client::{ClientError, ClientSession, Target, tls};
+use wharf_ssh::client::{ClientSession, Target, tls};
 
 /// Exit status when the client itself fails, as ssh does.
 const CLIENT_FAILURE: u8 = 255;
@@ -79,7 +79,6 @@ async fn run(cli: Cli) -> ExitCode {
             let code = outcome.status.shell_code();
             ExitCode::from(u8::try_from(code).unwrap_or(CLIENT_FAILURE))
         }
-        Err(error @ ClientError::LoginRefused(_)) => fail(&error.to_string()),
         Err(error) => fail(&error.to_string()),
     }
 }

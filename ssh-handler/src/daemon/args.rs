@@ -15,7 +15,7 @@ pub struct ServeArgs {
     /// The users file shared with wharf-ftpd (only users with allow_exec may log in).
     #[arg(long, value_name = "FILE")]
     pub users: PathBuf,
-    /// Address of the native protocol (repeatable): 127.0.0.1:2300, [::1]:2300 or a Unix path.
+    /// Address of the native protocol (repeatable): 127.0.0.1:2300, `[::1]:2300` or a Unix path.
     #[arg(long, value_name = "ADDR", required = true)]
     pub listen: Vec<ListenAddr>,
     /// Address of the SSH front end (repeatable); none by default.
