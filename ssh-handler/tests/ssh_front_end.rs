@@ -12,8 +12,12 @@ use std::sync::Arc;
 use russh::client;
 use russh::keys::PublicKeyOrCertificate;
 use russh::{ChannelMsg, Disconnect};
-use support::{Daemon, MODES, PASSWORD, TestUser, run_with_input, text};
+use support::{Daemon, MODES, PASSWORD, TestUser, run_with_input, run_within, text};
 use tempfile::TempDir;
+
+/// How long a refused shell may take: far beyond the refusal itself (well under a second), far
+/// below the server's idle timeout, so only a hang fails it.
+const PROMPT_REFUSAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A fresh ed25519 key pair made by OpenSSH's own `ssh-keygen`: (dir, private key, public line).
 fn keypair() -> (TempDir, PathBuf, String) {
@@ -39,6 +43,17 @@ fn openssh(
     command: Option<&str>,
     stdin: &[u8],
 ) -> Output {
+    run_with_input(openssh_command(addr, user, key, options, command), stdin)
+}
+
+/// The `ssh` command line [`openssh`] runs.
+fn openssh_command(
+    addr: SocketAddr,
+    user: &str,
+    key: &Path,
+    options: &[&str],
+    command: Option<&str>,
+) -> Command {
     let mut ssh = Command::new("ssh");
     ssh.args([
         "-o",
@@ -59,7 +74,7 @@ fn openssh(
     .args(options)
     .arg(format!("{user}@{}", addr.ip()))
     .args(command);
-    run_with_input(ssh, stdin)
+    ssh
 }
 
 /// Users for these tests: carol has the key, dave has it but may not run commands.
@@ -144,12 +159,13 @@ fn openssh_streams_large_input_and_output() {
 #[test]
 fn openssh_without_a_command_is_refused_promptly() {
     let (_keys, key, public) = keypair();
-    for mode in ["async", "forking"] {
+    for mode in MODES {
         let daemon = Daemon::start_with_ssh(mode, &users(&public), &[]);
         let addr = daemon.ssh_addr.expect("ssh address");
-        // No command: OpenSSH asks for a shell. The client run is bounded by CLIENT_TIMEOUT, so
-        // a hang fails the test.
-        let output = openssh(addr, "carol", &key, &[], None, b"");
+        // No command: OpenSSH asks for a shell. A refusal is immediate; waiting for the
+        // connection's idle timeout (two minutes here) would fail this bound.
+        let shell = openssh_command(addr, "carol", &key, &[], None);
+        let output = run_within(shell, b"", PROMPT_REFUSAL);
         assert_eq!(output.status.code(), Some(255), "{mode}");
         let stderr = text(&output.stderr);
         assert!(

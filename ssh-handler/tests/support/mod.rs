@@ -282,7 +282,12 @@ impl Drop for Daemon {
 
 /// Runs `command` with `stdin` written to it, capturing stdout and stderr; panics (after
 /// killing it) if it runs longer than [`CLIENT_TIMEOUT`].
-pub fn run_with_input(mut command: Command, stdin: &[u8]) -> Output {
+pub fn run_with_input(command: Command, stdin: &[u8]) -> Output {
+    run_within(command, stdin, CLIENT_TIMEOUT)
+}
+
+/// Like [`run_with_input`], failing the test if the command runs longer than `limit`.
+pub fn run_within(mut command: Command, stdin: &[u8], limit: Duration) -> Output {
     command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -306,7 +311,7 @@ pub fn run_with_input(mut command: Command, stdin: &[u8]) -> Output {
         let _ = stderr.read_to_end(&mut bytes);
         bytes
     });
-    let status = wait_bounded(&mut child, CLIENT_TIMEOUT);
+    let status = wait_bounded(&mut child, limit);
     let _ = writer.join();
     Output {
         status,
