@@ -99,6 +99,14 @@ fn a_server_with_only_legacy_xsha256_is_used_for_verification() {
 }
 
 #[test]
+fn round_trips_over_ipv6_use_a_bracketed_url() {
+    let server = PyFtpd::start(&["--hash", "--host", "::1"]);
+    assert!(server.addr.is_ipv6());
+    // url_for formats the address as [::1]:PORT.
+    round_trip(server.addr, server.root.path(), "verified: SHA-256");
+}
+
+#[test]
 fn no_verify_skips_the_hash_and_says_so() {
     let daemon = Ftpd::start(1 << 30, &[]);
     let work = tempfile::tempdir().unwrap();

@@ -12,8 +12,12 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 
+use std::time::Duration;
+
 use rustls::{ClientConnection, HandshakeKind, StreamOwned};
 use suppaftp::{DataStream, TlsStream};
+
+use super::error::{ClientError, tls_failure};
 
 /// A data connection: bytes of one transfer or listing.
 pub trait DataIo: Read + Write {
@@ -32,6 +36,38 @@ pub trait DataIo: Read + Write {
 
 /// An open data connection, closed by [`super::Connection::finish_data`].
 pub type DataChannel = Box<dyn DataIo>;
+
+/// Sets a fresh data connection's timeouts and completes its TLS handshake; `line` is the
+/// command it serves, for messages.
+pub fn prepare(
+    mut data: DataChannel,
+    line: &str,
+    timeout: Duration,
+) -> Result<DataChannel, ClientError> {
+    let lost = |source| ClientError::ConnectionLost {
+        action: line.to_string(),
+        source,
+    };
+    let socket = data.socket();
+    socket
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| socket.set_write_timeout(Some(timeout)))
+        .map_err(lost)?;
+    match data.handshake() {
+        Ok(Some(resumed)) => {
+            tracing::debug!(command = line, resumed, "data connection secured");
+            Ok(data)
+        }
+        Ok(None) => Ok(data),
+        Err(error) => match tls_failure(&error) {
+            Some(message) => Err(ClientError::Tls {
+                context: line.to_string(),
+                message,
+            }),
+            None => Err(lost(error)),
+        },
+    }
+}
 
 /// suppaftp's rustls stream type is private; this names it by what it contains.
 impl<T> DataIo for DataStream<T>

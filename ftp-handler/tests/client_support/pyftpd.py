@@ -1,5 +1,5 @@
 # An independent FTP server for the wharf-ftp client tests: pyftpdlib serving one user from a
-# directory on 127.0.0.1 (a free port), optionally with extras the tests need:
+# directory on 127.0.0.1 or ::1 (a free port), optionally with extras the tests need:
 #   --hash             HASH and OPTS HASH (draft-bryan-ftpext-hash), advertised in FEAT
 #   --xsha256          the legacy XSHA256 command only (not advertised)
 #   --corrupt-uploads  flip one byte of every file once it is received (a faulty server)
@@ -8,6 +8,7 @@
 #   --no-rest          no REST command (so no REST STREAM: uploads resume with APPE)
 #   --max-upload N     stop an upload with 552 (quota exceeded) once it passes N bytes
 #   --port N           listen on port N instead of a free one
+#   --host ADDR        listen on ADDR (default 127.0.0.1; ::1 for IPv6)
 # Prints "listening on 127.0.0.1:PORT" once it accepts connections.
 import argparse
 import hashlib
@@ -22,6 +23,7 @@ from pyftpdlib.servers import FTPServer
 parser = argparse.ArgumentParser()
 parser.add_argument("root")
 parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--host", default="127.0.0.1")
 parser.add_argument("--user", default="alice")
 parser.add_argument("--password", default="secret")
 parser.add_argument("--hash", action="store_true")
@@ -137,7 +139,9 @@ if args.tls:
     context = Handler.get_ssl_context()
     context.set_session_id(b"wharf-client-tests")
 
-server = FTPServer(("127.0.0.1", args.port), Handler)
+server = FTPServer((args.host, args.port), Handler)
 host, port = server.socket.getsockname()[:2]
+if ":" in host:
+    host = f"[{host}]"
 print(f"listening on {host}:{port}", flush=True)
 server.serve_forever()

@@ -1,42 +1,25 @@
-//! One logged-in control connection over suppaftp: connect (plain or explicit FTPS), log in,
-//! read FEAT, run single-reply commands, open and close data connections. A connection that
-//! broke, or that suppaftp can no longer use, is re-established before the next command.
+//! One logged-in control connection over suppaftp: single-reply commands, data connections
+//! opened and closed, and a fresh session (`open`) whenever the previous one broke or
+//! suppaftp can no longer use it.
+//!
+//! - `open`: connect (plain or explicit FTPS), log in, read FEAT, choose passive mode.
+
+mod open;
 
 use std::io::Read;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ClientConfig;
-use suppaftp::types::{FileType, Response};
-use suppaftp::{FtpError, Mode, RustlsConnector, RustlsFtpStream, Status};
+use suppaftp::types::Response;
+use suppaftp::{FtpError, RustlsFtpStream, Status};
 
-use super::data::DataChannel;
-use super::error::{ClientError, RemoteReply, tls_failure};
+pub use open::Login;
+
+use super::data::{DataChannel, prepare};
+use super::error::{ClientError, RemoteReply};
 use super::features::ServerFeatures;
-use super::tls;
-use super::url::FtpUrl;
-
-/// Where to connect and how to log in; kept to reconnect after a failure.
-#[derive(Clone)]
-pub struct Login {
-    /// Server, port and user (the path is ignored).
-    pub url: FtpUrl,
-    /// The password to send (anonymous logins get a conventional one).
-    pub password: String,
-    /// Explicit FTPS configuration, or `None` for plain FTP.
-    pub tls: Option<Arc<ClientConfig>>,
-    /// Connect and inactivity timeout for control and data connections.
-    pub timeout: Duration,
-}
-
-impl Login {
-    /// The user name sent: the URL's, or `anonymous`.
-    pub fn user(&self) -> &str {
-        self.url.user.as_deref().unwrap_or("anonymous")
-    }
-}
+use open::establish;
 
 /// A logged-in session with the server.
 pub struct Connection {
@@ -333,37 +316,6 @@ fn control_closed(socket: &TcpStream) -> bool {
     closed
 }
 
-/// Sets a fresh data connection's timeouts and completes its TLS handshake.
-fn prepare(
-    mut data: DataChannel,
-    line: &str,
-    timeout: Duration,
-) -> Result<DataChannel, ClientError> {
-    let lost = |source| ClientError::ConnectionLost {
-        action: line.to_string(),
-        source,
-    };
-    let socket = data.socket();
-    socket
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| socket.set_write_timeout(Some(timeout)))
-        .map_err(lost)?;
-    match data.handshake() {
-        Ok(Some(resumed)) => {
-            tracing::debug!(command = line, resumed, "data connection secured");
-            Ok(data)
-        }
-        Ok(None) => Ok(data),
-        Err(error) => match tls_failure(&error) {
-            Some(message) => Err(ClientError::Tls {
-                context: line.to_string(),
-                message,
-            }),
-            None => Err(lost(error)),
-        },
-    }
-}
-
 /// `123-text` or `123 text` to `text`; other lines unchanged.
 fn strip_code(line: &str) -> &str {
     let bytes = line.as_bytes();
@@ -385,105 +337,6 @@ fn check_line(text: &str) -> Result<(), ClientError> {
         )));
     }
     Ok(())
-}
-
-/// Connects, optionally secures, logs in, reads FEAT and picks binary passive transfers.
-fn establish(login: &Login) -> Result<(RustlsFtpStream, ServerFeatures), ClientError> {
-    let authority = login.url.authority();
-    let socket = connect_tcp(&authority, login.timeout)?;
-    let ipv6 = socket.peer_addr().map(|a| a.is_ipv6()).unwrap_or(false);
-    let mut ftp = RustlsFtpStream::connect_with_stream(socket).map_err(|error| match error {
-        FtpError::ConnectionError(source) => ClientError::Connect {
-            addr: authority.clone(),
-            source,
-        },
-        other => ClientError::ftp(format!("greeting from {authority}"), other),
-    })?;
-    if let Some(config) = &login.tls {
-        // Validated here so that a bad name reads as such, not as a handshake failure.
-        tls::server_name(&login.url.host)?;
-        let connector = RustlsConnector::from(Arc::clone(config));
-        ftp = ftp
-            .into_secure(connector, &login.url.host)
-            .map_err(|error| match error {
-                FtpError::UnexpectedResponse(response) => ClientError::Tls {
-                    context: authority.clone(),
-                    message: format!(
-                        "the server refused AUTH TLS or PROT P: {}",
-                        RemoteReply::from_body(&response.body)
-                    ),
-                },
-                FtpError::SecureError(message) => ClientError::Tls {
-                    context: authority.clone(),
-                    message,
-                },
-                other => ClientError::ftp(format!("AUTH TLS with {authority}"), other),
-            })?;
-    }
-    ftp.login(login.user(), login.password.as_str())
-        .map_err(|error| match error {
-            FtpError::UnexpectedResponse(response) => ClientError::Login {
-                user: login.user().to_string(),
-                reply: RemoteReply::from_body(&response.body),
-            },
-            other => ClientError::ftp(format!("login to {authority}"), other),
-        })?;
-    let features = match ftp.feat() {
-        Ok(features) => ServerFeatures::from_feat(&features),
-        Err(FtpError::ConnectionError(source)) => {
-            return Err(ClientError::ConnectionLost {
-                action: "FEAT".to_string(),
-                source,
-            });
-        }
-        // A server without FEAT (or with a FEAT suppaftp cannot parse) offers no extension.
-        Err(_) => ServerFeatures::default(),
-    };
-    if features.utf8 {
-        // Only a hint to servers that need it; file names are sent as UTF-8 regardless.
-        let _ = ftp.custom_command("OPTS UTF8 ON", &[Status::CommandOk]);
-    }
-    ftp.transfer_type(FileType::Binary)
-        .map_err(|error| ClientError::ftp("TYPE I", error))?;
-    if features.epsv || ipv6 {
-        ftp.set_mode(Mode::ExtendedPassive);
-    } else {
-        ftp.set_mode(Mode::Passive);
-        // Use the control connection's address, not the one in the PASV reply (NAT-safe).
-        ftp.set_passive_nat_workaround(true);
-    }
-    tracing::debug!(server = %authority, ?features, "logged in");
-    Ok((ftp, features))
-}
-
-/// Opens the control connection to the first address of `authority` that answers.
-fn connect_tcp(authority: &str, timeout: Duration) -> Result<TcpStream, ClientError> {
-    let addrs = authority
-        .to_socket_addrs()
-        .map_err(|source| ClientError::Connect {
-            addr: authority.to_string(),
-            source,
-        })?;
-    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address found");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(socket) => {
-                socket
-                    .set_read_timeout(Some(timeout))
-                    .and_then(|()| socket.set_write_timeout(Some(timeout)))
-                    .map_err(|source| ClientError::Connect {
-                        addr: authority.to_string(),
-                        source,
-                    })?;
-                return Ok(socket);
-            }
-            Err(error) => last = error,
-        }
-    }
-    Err(ClientError::Connect {
-        addr: authority.to_string(),
-        source: last,
-    })
 }
 
 #[cfg(test)]
