@@ -8,7 +8,8 @@ use std::path::Path;
 
 use client_support::daemon::Ftpd;
 use client_support::{
-    PyFtpd, client, drive, file_sha256, kill_when, random_bytes, run, sha256_hex, size_of, url_for,
+    PyFtpd, client, drive, file_sha256, finish, kill_when, random_bytes, run, sha256_hex, size_of,
+    url_for,
 };
 
 /// Size of the file interrupted mid-way.
@@ -92,6 +93,39 @@ fn an_interrupted_download_from_pyftpdlib_resumes_to_an_identical_file() {
 fn an_interrupted_upload_to_pyftpdlib_resumes_to_an_identical_file() {
     let server = PyFtpd::start(&["--hash"]);
     interrupted_upload(server.addr, server.root.path(), "verified: SHA-256");
+}
+
+#[test]
+fn a_server_lost_mid_download_exits_6_and_the_download_resumes_elsewhere() {
+    let data = random_bytes(SIZE, 16);
+    let first = PyFtpd::start(&["--hash"]);
+    std::fs::write(first.root.path().join("big.bin"), &data).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("big.bin");
+    let mut slow = client(work.path(), work.path());
+    slow.args(["--limit-rate", SLOW, "get", &url_for(first.addr, "big.bin")]);
+    let child = slow.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while size_of(&local) < 1 << 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let port = first.addr.port();
+    drop(first);
+    let lost = finish(child).expect(6);
+    assert!(lost.stderr.contains("connection lost"), "{lost:#?}");
+    assert!(size_of(&local) < SIZE as u64);
+
+    let second = PyFtpd::start_on(port, &["--hash"]);
+    std::fs::write(second.root.path().join("big.bin"), &data).unwrap();
+    let mut resume = client(work.path(), work.path());
+    resume.args(["get", "--resume", &url_for(second.addr, "big.bin")]);
+    let resume = run(resume).expect(0);
+    assert!(resume.stderr.contains("verified: SHA-256"), "{resume:#?}");
+    assert_eq!(file_sha256(&local), sha256_hex(&data));
 }
 
 #[test]

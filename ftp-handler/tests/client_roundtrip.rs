@@ -225,6 +225,18 @@ fn an_upload_stopped_by_552_exits_3_and_says_quota_exceeded() {
 }
 
 #[test]
+fn an_upload_over_the_wharf_ftpd_quota_exits_3_with_552() {
+    let daemon = Ftpd::start(256 * 1024, &[]);
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("big.bin"), random_bytes(1 << 20, 4)).unwrap();
+    let mut put = client(work.path(), work.path());
+    put.args(["put", "big.bin", &url_for(daemon.addr, "big.bin")]);
+    let put = run(put).expect(3);
+    assert!(put.stderr.contains("552"), "{put:#?}");
+    assert!(put.stderr.contains("quota exceeded"), "{put:#?}");
+}
+
+#[test]
 fn a_missing_local_file_exits_5() {
     let daemon = Ftpd::start(1 << 30, &[]);
     let work = tempfile::tempdir().unwrap();

@@ -92,7 +92,11 @@ impl Run {
 
 /// Runs `command` to the end (at most [`RUN_LIMIT`]) and collects its output.
 pub fn run(mut command: Command) -> Run {
-    let mut child = command.spawn().expect("spawn wharf-ftp");
+    finish(command.spawn().expect("spawn wharf-ftp"))
+}
+
+/// Waits for a started client (at most [`RUN_LIMIT`]) and collects its output.
+pub fn finish(mut child: Child) -> Run {
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
     let deadline = Instant::now() + RUN_LIMIT;
