@@ -100,21 +100,29 @@ fn three_parallel_sessions_of_one_user_cannot_exceed_the_limit_together() {
     // Each upload fits alone and any two fit together, three do not: exactly one must fail,
     // whichever order the chunks of the three sessions interleave in.
     const SCRIPT: &str = r#"
-home, limit = ARGS[0], int(ARGS[1])
+home, limit, mode = ARGS[0], int(ARGS[1]), ARGS[2]
 size = 400000
 assert 2 * size <= limit < 3 * size
-replies = {}
+replies, samples = {}, []
 
 def upload(index):
     ftp = login("alice")
     replies[index] = store(ftp, "STOR part%d.bin" % index, payload(size, index))
     ftp.quit()
 
+# A fourth session samples the shared count while the uploads run (the sequential mode serves
+# one session at a time, so there it would only delay them).
+watcher = login("alice") if mode != "sequential" else None
 workers = [threading.Thread(target=upload, args=(i,)) for i in range(3)]
 for worker in workers:
     worker.start()
+while watcher and any(worker.is_alive() for worker in workers):
+    samples.append(quota(watcher)["bytes"])
 for worker in workers:
     worker.join(120)
+assert all(sample <= limit for sample in samples), max(samples)
+if watcher:
+    watcher.quit()
 assert len(replies) == 3, replies
 done = sorted(i for i, reply in replies.items() if reply.startswith("226"))
 refused = [i for i, reply in replies.items() if reply.startswith("552")]
@@ -135,7 +143,11 @@ print("ok")
         let home = site.home("alice");
         daemon.python(
             SCRIPT,
-            &[home.to_str().expect("utf-8"), &PARALLEL_LIMIT.to_string()],
+            &[
+                home.to_str().expect("utf-8"),
+                &PARALLEL_LIMIT.to_string(),
+                mode,
+            ],
         );
     }
 }
