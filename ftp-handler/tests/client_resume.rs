@@ -113,13 +113,12 @@ fn a_server_lost_mid_download_exits_6_and_the_download_resumes_elsewhere() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let port = first.addr.port();
     drop(first);
     let lost = finish(child).expect(6);
     assert!(lost.stderr.contains("connection lost"), "{lost:#?}");
     assert!(size_of(&local) < SIZE as u64);
 
-    let second = PyFtpd::start_on(port, &["--hash"]);
+    let second = PyFtpd::start(&["--hash"]);
     std::fs::write(second.root.path().join("big.bin"), &data).unwrap();
     let mut resume = client(work.path(), work.path());
     resume.args(["get", "--resume", &url_for(second.addr, "big.bin")]);

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use client_support::daemon::Ftpd;
+use client_support::proxy::Proxy;
 use client_support::{
     PyFtpd, client, drive, file_sha256, random_bytes, run, sha256_hex, under_script, url_for,
 };
@@ -167,52 +168,57 @@ fn the_shell_opens_in_the_urls_directory_and_against_pyftpdlib() {
 }
 
 #[test]
-fn the_shell_reads_commands_from_a_pipe_and_reconnects_after_losing_the_server() {
+fn the_shell_reads_commands_from_a_pipe_and_reconnects_after_a_network_failure() {
     let work = tempfile::tempdir().unwrap();
-    let first = PyFtpd::start(&[]);
-    std::fs::write(first.root.path().join("one.txt"), b"1").unwrap();
+    let daemon = Ftpd::start(1 << 30, &[]);
+    std::fs::create_dir(daemon.home().join("docs")).unwrap();
+    std::fs::write(daemon.home().join("docs/one.txt"), b"1").unwrap();
+    let proxy = Proxy::start(daemon.addr);
     let mut shell = client(work.path(), work.path());
     shell
         .stdin(Stdio::piped())
         .env("WHARF_FTP_HISTORY", "")
-        .arg(url_for(first.addr, ""));
+        .arg(url_for(proxy.addr, "docs"));
     let mut child = shell.spawn().unwrap();
     let mut input = child.stdin.take().unwrap();
-    let (lines, output) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let (errors, error_output) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = errors.send(line);
-        }
-    });
-    let wait_for = |channel: &mpsc::Receiver<String>, text: &str| loop {
-        match channel.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.contains(text) => return,
-            Ok(_) => continue,
-            Err(_) => panic!("never saw {text:?}"),
-        }
-    };
+    let output = lines_of(child.stdout.take().unwrap());
+    let errors = lines_of(child.stderr.take().unwrap());
     writeln!(input, "ls").unwrap();
     wait_for(&output, "one.txt");
 
-    // The server goes away; a new one comes up on the same port.
-    let port = first.addr.port();
-    drop(first);
+    // The network drops the control connection; the next command fails and says so...
+    proxy.cut();
     writeln!(input, "ls").unwrap();
-    wait_for(&error_output, "error: ");
-    let second = PyFtpd::start_on(port, &[]);
-    std::fs::write(second.root.path().join("two.txt"), b"2").unwrap();
+    wait_for(&errors, "connection lost");
+    wait_for(&errors, "re-established by the next command");
+    // ...and the one after logs in again, back in the same directory.
+    std::fs::write(daemon.home().join("docs/two.txt"), b"2").unwrap();
     writeln!(input, "ls").unwrap();
     wait_for(&output, "two.txt");
     writeln!(input, "quit").unwrap();
     drop(input);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
+}
+
+/// Lines of a pipe, as they come.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    receive
+}
+
+/// Waits (at most 30 s) for a line containing `text`.
+fn wait_for(lines: &mpsc::Receiver<String>, text: &str) {
+    loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains(text) => return,
+            Ok(_) => continue,
+            Err(_) => panic!("never saw {text:?}"),
+        }
+    }
 }
