@@ -203,3 +203,97 @@ fn a_missing_config_file_is_an_error() {
     let message = load_error(Some(&missing), env(&[]), &Overrides::default());
     assert!(message.contains("absent.toml"), "{message}");
 }
+
+#[test]
+fn tls_and_ban_settings_load_from_file_env_and_flags() {
+    let (_dir, path) = toml_file(
+        r#"
+        [tls]
+        cert = "/etc/ftpd/cert.pem"
+        key = "/etc/ftpd/key.pem"
+        implicit_listen = ["127.0.0.1:990"]
+        require_session_reuse = false
+
+        [limits]
+        ban_after_failures = 4
+        ban_window = "2m"
+        ban_duration = "30s"
+        max_login_attempts = 5
+        max_bad_commands = 9
+        "#,
+    );
+    let environment = env(&[("WHARF_FTPD__TLS__REQUIRE_TLS", "true")]);
+    let config = FtpdConfig::load_from(Some(&path), environment, &Overrides::default()).unwrap();
+    assert_eq!(config.tls.cert, Some(PathBuf::from("/etc/ftpd/cert.pem")));
+    assert!(config.tls.require_tls);
+    assert!(!config.tls.require_session_reuse);
+    assert_eq!(config.tls.implicit_listen.len(), 1);
+    assert_eq!(config.limits.ban_after_failures, 4);
+    assert_eq!(config.limits.ban_window, Duration::from_secs(120));
+    assert_eq!(config.limits.ban_duration, Duration::from_secs(30));
+    assert_eq!(
+        (
+            config.limits.max_login_attempts,
+            config.limits.max_bad_commands
+        ),
+        (5, 9)
+    );
+    let defaults = FtpdConfig::default();
+    assert!(
+        defaults.tls.require_session_reuse,
+        "the reuse check is on by default"
+    );
+    assert!(
+        defaults.limits.ban_after_failures > 0,
+        "bans are on by default"
+    );
+
+    let flags = Overrides {
+        tls_cert: Some(PathBuf::from("/flag/cert.pem")),
+        tls_key: Some(PathBuf::from("/flag/key.pem")),
+        require_tls: true,
+        tls_implicit_listen: vec!["127.0.0.1:9990".parse().unwrap()],
+        ..Overrides::default()
+    };
+    let config = FtpdConfig::load_from(None, env(&[]), &flags).unwrap();
+    assert_eq!(config.tls.key, Some(PathBuf::from("/flag/key.pem")));
+    assert!(config.tls.require_tls);
+    assert_eq!(
+        config.tls.implicit_listen,
+        vec!["127.0.0.1:9990".parse::<ListenAddr>().unwrap()]
+    );
+}
+
+#[test]
+fn inconsistent_tls_and_ban_settings_are_refused() {
+    let cases: &[(&str, &str)] = &[
+        ("[tls]\nrequire_tls = true", "tls.require_tls"),
+        (
+            "[tls]\nimplicit_listen = [\"127.0.0.1:990\"]",
+            "tls.implicit_listen",
+        ),
+        ("[tls]\ncert = \"/c.pem\"", "tls.cert"),
+        ("[tls]\nkey = \"/k.pem\"", "tls.cert"),
+        (
+            "[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\nimplicit_listen = \"unix:/tmp/x\"",
+            "tls.implicit_listen",
+        ),
+        ("[limits]\nban_window = 0", "limits.ban_window"),
+        (
+            "[limits]\nmax_login_attempts = 0",
+            "limits.max_login_attempts",
+        ),
+        ("[limits]\nmax_bad_commands = 0", "limits.max_bad_commands"),
+    ];
+    for (text, needle) in cases {
+        let (_dir, path) = toml_file(text);
+        let message = load_error(Some(&path), env(&[]), &Overrides::default());
+        assert!(
+            message.contains(needle),
+            "{text:?}: error {message:?} does not mention {needle:?}"
+        );
+    }
+    // With bans off, their times are not checked.
+    let (_dir, path) = toml_file("[limits]\nban_after_failures = 0\nban_window = 0");
+    assert!(FtpdConfig::load_from(Some(&path), env(&[]), &Overrides::default()).is_ok());
+}
