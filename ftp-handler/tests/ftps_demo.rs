@@ -1,0 +1,115 @@
+//! `wharf-ftpd demo` offers FTPS with a self-signed certificate whose SHA-256 fingerprint it
+//! prints: a client (Python's ftplib) sees exactly that certificate and can work over TLS.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Connects over AUTH TLS without verification, prints the certificate's SHA-256 (as the demo
+/// shows it), then logs in and stores a file over a protected data connection.
+const SCRIPT: &str = r#"
+import ftplib, hashlib, io, ssl, sys
+
+port = int(sys.argv[1])
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+
+class ReusingFTP_TLS(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(
+                conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+ftp = ReusingFTP_TLS(context=context)
+ftp.connect("127.0.0.1", port, timeout=30)
+ftp.auth()
+der = ftp.sock.getpeercert(binary_form=True)
+print("seen " + ":".join("%02X" % b for b in hashlib.sha256(der).digest()))
+ftp.login("demo", "demo")
+ftp.prot_p()
+ftp.storbinary("STOR tls.txt", io.BytesIO(b"over TLS"))
+assert ftp.nlst() == ["tls.txt"], ftp.nlst()
+ftp.quit()
+print("ftplib ok")
+"#;
+
+#[test]
+fn demo_offers_tls_with_the_certificate_whose_fingerprint_it_prints() {
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_wharf-ftpd"))
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn demo");
+    let stderr = demo.stderr.take().expect("stderr");
+    let (found, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                let _ = found.send(addr.to_string());
+            }
+        }
+    });
+    let addr: std::net::SocketAddr = wait
+        .recv_timeout(Duration::from_secs(60))
+        .expect("demo did not report its address")
+        .parse()
+        .expect("address");
+    let mut banner = String::new();
+    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout"));
+    while !banner.contains("Ctrl-C") {
+        assert!(
+            stdout.read_line(&mut banner).expect("banner") > 0,
+            "{banner}"
+        );
+    }
+    let fingerprint = banner
+        .lines()
+        .skip_while(|line| !line.contains("fingerprint"))
+        .nth(1)
+        .map(str::trim)
+        .expect("fingerprint line")
+        .to_string();
+    assert_eq!(fingerprint.split(':').count(), 32, "{banner}");
+    assert!(banner.contains("--ssl-reqd"), "{banner}");
+
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(addr.port().to_string())
+        .output()
+        .expect("python3 must be installed to run this test");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success() && text.contains("ftplib ok"),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains(&format!("seen {fingerprint}")),
+        "{text} vs {fingerprint}"
+    );
+
+    let pid = Pid::from_raw(i32::try_from(demo.id()).expect("pid"));
+    kill(pid, Signal::SIGINT).expect("SIGINT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = demo.try_wait().expect("try_wait") {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = demo.kill();
+            panic!("the demo did not stop on SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
