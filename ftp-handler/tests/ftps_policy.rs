@@ -191,3 +191,32 @@ fn broken_and_stalled_handshakes_cost_only_their_own_connection() {
         assert_eq!(other.cmd("NOOP").code, 200, "{mode}");
     }
 }
+
+#[test]
+fn a_tls_upload_cut_without_close_notify_is_not_committed() {
+    let pki = pki();
+    let config = pki.client_config();
+    let daemon = start_ftps("async", &[("alice", "secret")], &pki, &[], &[]);
+    std::fs::write(daemon.home("alice").join("keep.txt"), b"old content").unwrap();
+    let (mut raw, _) = TlsRaw::connect(daemon.addr);
+    raw.secure_login(&config, "alice", "secret");
+    let addr = raw.epsv(daemon.addr);
+    let data = data_tcp(addr);
+    assert_eq!(raw.cmd("STOR keep.txt").code, 150);
+    let mut tls = handshake(&config, data).expect("handshake");
+    tls.write_all(b"truncated").expect("write");
+    tls.flush().expect("flush");
+    // A cut connection (or an attacker's forged FIN): TCP closes with no TLS close_notify.
+    tls.sock
+        .shutdown(std::net::Shutdown::Both)
+        .expect("shutdown");
+    drop(tls);
+    let reply = raw.reply();
+    assert_eq!(reply.code, 426, "{reply:?}");
+    assert_eq!(
+        std::fs::read(daemon.home("alice").join("keep.txt")).unwrap(),
+        b"old content",
+        "a truncated upload must not replace the file"
+    );
+    assert_eq!(raw.cmd("NOOP").code, 200);
+}
