@@ -97,7 +97,7 @@ fn repeated_failures_ban_the_address_and_the_user_then_the_ban_lifts() {
 }
 
 #[test]
-fn bans_can_be_turned_off_and_the_per_connection_limit_still_closes() {
+fn bans_can_be_turned_off_and_failed_logins_are_still_delayed_and_capped() {
     let daemon = Daemon::start_with(
         "forking",
         &[("alice", "secret")],
@@ -105,12 +105,18 @@ fn bans_can_be_turned_off_and_the_per_connection_limit_still_closes() {
         &[
             ("WHARF_FTPD__LIMITS__BAN_AFTER_FAILURES", "0"),
             ("WHARF_FTPD__LIMITS__MAX_LOGIN_ATTEMPTS", "2"),
+            ("WHARF_FTPD__LIMITS__FAILED_LOGIN_DELAY", "300ms"),
         ],
     );
     for _ in 0..4 {
         let (mut raw, greeting) = Raw::connect(daemon.addr);
         assert_eq!(greeting.code, 220);
+        let started = Instant::now();
         assert_eq!(fail_once(&mut raw, "alice").code, 530);
+        assert!(
+            started.elapsed() >= Duration::from_millis(300),
+            "a failed login is answered only after failed_login_delay"
+        );
         assert_eq!(fail_once(&mut raw, "alice").code, 530);
         let closing = raw.reply();
         assert_eq!(closing.code, 421, "{closing:?}");

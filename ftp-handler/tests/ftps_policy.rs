@@ -61,6 +61,13 @@ fn rfc_4217_command_sequence_gets_its_reply_codes() {
         "the control connection stays encrypted"
     );
     raw.login("alice", "secret");
+    let status = raw.cmd("STAT");
+    assert!(
+        status
+            .text()
+            .contains("Control connection: TLS; data connections: TLS"),
+        "{status:?}"
+    );
     assert_eq!(raw.cmd("AUTH TLS").code, 503, "already TLS");
     assert_eq!(raw.cmd("QUIT").code, 221);
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::protocol::command::{SUPPORTED_VERBS, SiteCommand, TransferType};
+use crate::protocol::command::{ProtectionLevel, SUPPORTED_VERBS, SiteCommand, TransferType};
 use crate::protocol::hash::feat_line;
 use crate::protocol::{Reply, ReplyCode};
 use crate::session::data::DataPlan;
@@ -85,6 +85,11 @@ pub(super) fn status(session: &Session) -> Reply {
         TransferType::Ascii => "ASCII",
         TransferType::Image => "BINARY",
     };
+    let protection = match (session.control_protected, session.protection) {
+        (false, _) => " Control connection: clear",
+        (true, ProtectionLevel::Private) => " Control connection: TLS; data connections: TLS",
+        (true, _) => " Control connection: TLS; data connections: clear",
+    };
     let data = match &session.data_plan {
         Some(DataPlan::Passive(_)) => " Data connection: passive, waiting",
         Some(DataPlan::Active(_)) => " Data connection: active, ready",
@@ -97,6 +102,7 @@ pub(super) fn status(session: &Session) -> Reply {
             format!(" Connected from {}", session.peer_ip),
             user,
             format!(" TYPE: {kind}; MODE: Stream; STRU: File"),
+            protection.to_string(),
             data.to_string(),
         ],
         "End of status.",
