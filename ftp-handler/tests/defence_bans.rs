@@ -12,11 +12,11 @@ use support::raw::Raw;
 use support::{Daemon, MODES};
 use tls_support::raw_tls::TlsRaw;
 
-/// Ban settings for a quick test: 3 failures, 2 s ban, connections closed only by bans.
+/// Ban settings for a quick test: 3 failures, 4 s ban, connections closed only by bans.
 const BAN_ENV: [(&str, &str); 4] = [
     ("WHARF_FTPD__LIMITS__BAN_AFTER_FAILURES", "3"),
     ("WHARF_FTPD__LIMITS__BAN_WINDOW", "60s"),
-    ("WHARF_FTPD__LIMITS__BAN_DURATION", "2s"),
+    ("WHARF_FTPD__LIMITS__BAN_DURATION", "4s"),
     ("WHARF_FTPD__LIMITS__MAX_LOGIN_ATTEMPTS", "10"),
 ];
 
@@ -75,7 +75,7 @@ fn repeated_failures_ban_the_address_and_the_user_then_the_ban_lifts() {
         drop(elsewhere);
 
         // After the ban: served again, and the right password works.
-        let wait = Duration::from_millis(2200).saturating_sub(banned_at.elapsed());
+        let wait = Duration::from_millis(4200).saturating_sub(banned_at.elapsed());
         std::thread::sleep(wait);
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut raw = loop {

@@ -171,7 +171,7 @@ fn broken_and_stalled_handshakes_cost_only_their_own_connection() {
             mode,
             &[("alice", "secret")],
             &pki,
-            &[("WHARF_FTPD__LIMITS__LOGIN_TIMEOUT", "1s")],
+            &[("WHARF_FTPD__LIMITS__LOGIN_TIMEOUT", "2s")],
         );
         // Garbage instead of a ClientHello after AUTH TLS: the connection is closed.
         let (mut raw, _) = Raw::connect(daemon.addr);
