@@ -101,6 +101,29 @@ pub fn pin_command(command: &mut Command, cpus: &[usize]) -> io::Result<()> {
     Ok(())
 }
 
+/// Pins the calling thread (the load generator, before it starts threads) as `layout` says:
+/// `shared` puts generator and servers on the last CPU, `split` gives the generator the first
+/// half of the CPUs and the servers the rest, `none` leaves it to the scheduler. Returns the
+/// split, or `None` when not pinned (also with too few CPUs, after a warning).
+pub fn pin_generator(layout: &str) -> io::Result<Option<CpuSplit>> {
+    let split = match layout {
+        "none" => return Ok(None),
+        "split" => CpuSplit::halves(&allowed_cpus()?),
+        "shared" => CpuSplit::shared(&allowed_cpus()?),
+        other => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown CPU layout {other:?} (shared, split or none)"),
+            ));
+        }
+    };
+    match &split {
+        Some(split) => pin_current_thread(&split.generator)?,
+        None => eprintln!("warning: too few CPUs to pin as asked: not pinned"),
+    }
+    Ok(split)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

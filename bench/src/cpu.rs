@@ -104,8 +104,8 @@ fn read_stat(pid: u32) -> Result<Option<StatTimes>, CpuError> {
     }
 }
 
-/// CPU time used so far by `root`, its threads and every descendant (live or reaped).
-pub fn process_tree_time(root: u32) -> Result<Duration, CpuError> {
+/// Every live process of the tree rooted at `root` (itself first), with its accounting.
+pub fn process_tree(root: u32) -> Result<Vec<(u32, StatTimes)>, CpuError> {
     let entries = fs::read_dir("/proc").map_err(|source| CpuError::Read {
         path: "/proc".into(),
         source,
@@ -130,16 +130,25 @@ pub fn process_tree_time(root: u32) -> Result<Duration, CpuError> {
     for (&pid, times) in &processes {
         children.entry(times.parent).or_default().push(pid);
     }
-    let mut ticks = 0;
+    let mut tree = Vec::new();
     let mut pending = vec![root];
     while let Some(pid) = pending.pop() {
         if let Some(times) = processes.get(&pid) {
-            ticks += times.total_ticks();
+            tree.push((pid, *times));
         }
         if let Some(kids) = children.get(&pid) {
             pending.extend(kids);
         }
     }
+    Ok(tree)
+}
+
+/// CPU time used so far by `root`, its threads and every descendant (live or reaped).
+pub fn process_tree_time(root: u32) -> Result<Duration, CpuError> {
+    let ticks = process_tree(root)?
+        .iter()
+        .map(|(_, times)| times.total_ticks())
+        .sum();
     Ok(ticks_to_duration(ticks))
 }
 

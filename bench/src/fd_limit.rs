@@ -1,5 +1,6 @@
 //! Raising the open-file limit: 1000 client sockets, plus the server's, exceed the usual
-//! soft limit of 1024. Servers started afterwards inherit the raised limit.
+//! soft limit of 1024, and 10,000 FTP sessions exceed many hard limits. Servers started
+//! afterwards inherit the raised limit.
 
 use std::io;
 
@@ -44,6 +45,30 @@ pub fn raise_to_hard_limit() -> io::Result<FdLimit> {
     })
 }
 
+/// Raises the soft open-file limit to at least `wanted` descriptors (capped at the kernel's
+/// 2^20), raising the hard limit too where the process may (root); servers started afterwards
+/// inherit both. Never lowers a limit. Returns the limits in force afterwards.
+pub fn raise_to(wanted: u64) -> io::Result<FdLimit> {
+    let current = raise_to_hard_limit()?;
+    let wanted = wanted.min(CEILING);
+    if current.soft >= wanted {
+        return Ok(current);
+    }
+    let raised = libc::rlimit {
+        rlim_cur: wanted,
+        rlim_max: wanted.max(current.hard),
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+        // Not privileged: the hard limit stands, and so does the soft limit raised to it.
+        return Ok(current);
+    }
+    Ok(FdLimit {
+        soft: raised.rlim_cur,
+        hard: raised.rlim_max,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +77,12 @@ mod tests {
     fn the_soft_limit_reaches_the_hard_limit() {
         let limit = raise_to_hard_limit().unwrap();
         assert!(limit.soft >= limit.hard.min(CEILING), "{limit:?}");
+    }
+
+    #[test]
+    fn raising_never_lowers_the_limits() {
+        let before = raise_to_hard_limit().unwrap();
+        let after = raise_to(16).unwrap();
+        assert_eq!(after, before);
     }
 }

@@ -1,9 +1,12 @@
 //! Starting a server as a child process in its own process group, learning its address from
-//! its `listening on ADDR` line, and stopping it with every process it forked.
+//! its `listening on ADDR` line (or knowing it in advance), and stopping it with every process
+//! it forked.
 
+use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -99,6 +102,35 @@ impl RunningServer {
         }
     }
 
+    /// Starts `command` in a new process group, its output appended to `log`, without waiting:
+    /// for servers that announce nothing, listening on `addr` (known in advance).
+    pub fn spawn(mut command: Command, addr: SocketAddr, log: &Path) -> Result<Self, LaunchError> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let spawn_error = |source| LaunchError::Spawn {
+            program: program.clone(),
+            source,
+        };
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(spawn_error)?;
+        let err = out.try_clone().map_err(spawn_error)?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(spawn_error)?;
+        Ok(RunningServer { child, addr })
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -119,7 +151,18 @@ impl RunningServer {
             return;
         };
         let group = Pid::from_raw(pid);
+        // Session processes that left the group (setsid) are found through the tree instead.
+        let tree: Vec<u32> = crate::cpu::process_tree(self.child.id())
+            .map(|tree| tree.into_iter().map(|(pid, _)| pid).collect())
+            .unwrap_or_default();
         let _ = killpg(group, Signal::SIGTERM);
+        for pid in tree
+            .into_iter()
+            .skip(1)
+            .filter_map(|pid| i32::try_from(pid).ok())
+        {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
         let deadline = Instant::now() + STOP_GRACE;
         while Instant::now() < deadline {
             if matches!(self.child.try_wait(), Ok(Some(_))) {

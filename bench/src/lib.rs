@@ -1,5 +1,6 @@
-//! The Wharf echo benchmark: a closed-loop load generator, the servers it measures side by
-//! side, and the report that compares them with the targets of the framework.
+//! Wharf's benchmarks: the echo benchmark (a closed-loop load generator, the servers it
+//! measures side by side, and the report that compares them with the framework's targets) and
+//! the FTP benchmark ([`ftp`]: wharf-ftpd against vsftpd, pure-ftpd and pyftpdlib).
 //!
 //! Module map:
 //! - [`histogram`]: the bounded-memory latency [`Histogram`](histogram::Histogram).
@@ -14,17 +15,21 @@
 //! - [`targets`]: the targets of the framework issue, judged on measured cells.
 //! - [`report`]: the printed tables and the JSON record.
 //! - [`affinity`]: pinning the generator and the server to separate CPUs.
-//! - [`fd_limit`]: raising the open-file limit so 1000 connections fit.
+//! - [`fd_limit`]: raising the open-file limit so 1000 connections (10,000 FTP sessions) fit.
+//! - [`memory`]: RSS and PSS of a server's whole process tree.
+//! - [`ftp`]: the FTP benchmark, which reuses the pieces above.
 
 pub mod affinity;
 pub mod aggregate;
 pub mod cgroup;
 pub mod cpu;
 pub mod fd_limit;
+pub mod ftp;
 pub mod histogram;
 pub mod launch;
 pub mod load;
 pub mod machine;
+pub mod memory;
 pub mod peers;
 pub mod plan;
 pub mod report;

@@ -144,6 +144,7 @@ fn cell_table(cells: &[&CellResult]) -> String {
         } else if cell.capped() {
             let cap = cell
                 .concurrency_cap
+                .filter(|&cap| cap < cell.connections)
                 .map_or_else(String::new, |cap| format!(" (cap {cap})"));
             format!("{}/{}{cap}", cell.served, cell.connections)
         } else {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use wharf_bench::affinity::{self, CpuSplit};
+use wharf_bench::affinity;
 use wharf_bench::fd_limit;
 use wharf_bench::machine::Machine;
 use wharf_bench::peers::bare::{self, BareArgs};
@@ -124,23 +124,7 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     // Described before pinning, which would hide the other CPUs.
     let machine = Machine::describe();
     // Pinned before any thread starts, so the generator's runtime inherits it.
-    let split = match args.pin.as_str() {
-        "none" => None,
-        layout => {
-            let cpus = affinity::allowed_cpus().context("cannot read the CPU affinity")?;
-            let split = if layout == "split" {
-                CpuSplit::halves(&cpus)
-            } else {
-                CpuSplit::shared(&cpus)
-            };
-            match &split {
-                Some(split) => affinity::pin_current_thread(&split.generator)
-                    .context("cannot pin the load generator")?,
-                None => eprintln!("warning: too few CPUs to pin as asked: not pinned"),
-            }
-            split
-        }
-    };
+    let split = affinity::pin_generator(&args.pin).context("cannot pin the load generator")?;
     plan.server_cpus = split.as_ref().map(|s| s.server.clone());
     let limit = fd_limit::raise_to_hard_limit().context("cannot raise the open-file limit")?;
     let most = plan.connection_counts.iter().copied().max().unwrap_or(1) as u64;

@@ -1,0 +1,483 @@
+//! The run: each server prepared, started pinned, put through every scenario, stopped; the
+//! figures collected as [`Cell`]s.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::client::FtpSession;
+use super::results::{Cell, Metric};
+use super::servers::{FtpServer, Programs};
+use super::sessions;
+use super::setup::{self, Credentials};
+use super::transfers::{self, Direction, Target, upload_pattern};
+use crate::affinity;
+use crate::aggregate::median;
+use crate::launch::RunningServer;
+
+/// Name of the big file every server's root holds for single-session RETR.
+const BIG_FILE: &str = "big.bin";
+/// Name of the file concurrent downloads fetch.
+const SMALL_FILE: &str = "10m.bin";
+/// Name single-session STOR writes.
+const STOR_FILE: &str = "stor.bin";
+/// How long a server may take to greet its first client.
+const START_LIMIT: Duration = Duration::from_secs(30);
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct FtpPlan {
+    /// Servers, in run order.
+    pub servers: Vec<FtpServer>,
+    /// Bytes of the single-session STOR and RETR.
+    pub big_size: u64,
+    /// Single-session rounds; the cell reports their median.
+    pub rounds: usize,
+    /// Clients logging in at once, one cell each.
+    pub login_counts: Vec<usize>,
+    /// Sessions transferring at once, one download and one upload cell each.
+    pub transfer_counts: Vec<usize>,
+    /// Bytes per concurrent transfer.
+    pub transfer_size: u64,
+    /// Idle session counts at which memory is read (one ramp, increasing).
+    pub idle_counts: Vec<usize>,
+    /// Clients logging in at once while the live session sends NOOPs.
+    pub storm: usize,
+    /// Time limit of each protocol step.
+    pub step_limit: Duration,
+    /// Pause before memory is read at an idle checkpoint.
+    pub idle_settle: Duration,
+    /// CPUs the servers are pinned to (`None`: not pinned).
+    pub server_cpus: Option<Vec<usize>>,
+    /// Where servers' roots, configurations and logs go (one folder per server).
+    pub work_dir: PathBuf,
+}
+
+/// The shared test files, made once per run and hard-linked into every server's root.
+#[derive(Debug)]
+pub struct TestFiles {
+    /// The big file (single-session RETR).
+    big: PathBuf,
+    /// The 10 MiB file (concurrent downloads).
+    small: PathBuf,
+}
+
+impl TestFiles {
+    /// Writes both files under `dir` (readable by everyone, as every server must read them).
+    pub fn create(dir: &Path, big_size: u64, small_size: u64) -> io::Result<TestFiles> {
+        fs::create_dir_all(dir)?;
+        let files = TestFiles {
+            big: dir.join(BIG_FILE),
+            small: dir.join(SMALL_FILE),
+        };
+        write_pattern(&files.big, big_size)?;
+        write_pattern(&files.small, small_size)?;
+        Ok(files)
+    }
+
+    /// Links both into `root`.
+    fn link_into(&self, root: &Path) -> io::Result<()> {
+        fs::hard_link(&self.big, root.join(BIG_FILE))?;
+        fs::hard_link(&self.small, root.join(SMALL_FILE))
+    }
+}
+
+/// Writes `size` bytes of the upload pattern to `path` (a real file, so reads hit real pages).
+fn write_pattern(path: &Path, size: u64) -> io::Result<()> {
+    use std::io::Write;
+    let pattern = upload_pattern();
+    let mut file = io::BufWriter::new(fs::File::create(path)?);
+    let mut left = size;
+    while left > 0 {
+        let piece = pattern
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        file.write_all(&pattern[..piece])?;
+        left -= piece as u64;
+    }
+    file.flush()?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644))
+}
+
+/// A started server and what it needs to be measured.
+struct Live {
+    /// The process.
+    server: RunningServer,
+    /// Where and as whom to connect.
+    target: Target,
+}
+
+/// Prepares and starts `server` in `dir`, waiting for its greeting.
+async fn start(
+    server: FtpServer,
+    plan: &FtpPlan,
+    programs: &Programs,
+    credentials: &Credentials,
+    files: &TestFiles,
+    dir: &Path,
+) -> Result<Live, String> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| format!("cleaning {}: {e}", dir.display()))?;
+    }
+    let mut prepared =
+        setup::prepare(server, programs, credentials, dir).map_err(|e| e.to_string())?;
+    files
+        .link_into(&prepared.root)
+        .map_err(|e| format!("linking the test files: {e}"))?;
+    if let Some(cpus) = &plan.server_cpus {
+        affinity::pin_command(&mut prepared.command, cpus).map_err(|e| e.to_string())?;
+    }
+    let mut running = RunningServer::spawn(prepared.command, prepared.addr, &prepared.log)
+        .map_err(|e| e.to_string())?;
+    let target = Target {
+        addr: prepared.addr,
+        user: credentials.user.clone(),
+        password: credentials.password.clone(),
+        step_limit: plan.step_limit,
+    };
+    let deadline = tokio::time::Instant::now() + START_LIMIT;
+    loop {
+        match FtpSession::connect(target.addr, Duration::from_secs(5)).await {
+            Ok(session) => {
+                session.quit().await;
+                return Ok(Live {
+                    server: running,
+                    target,
+                });
+            }
+            Err(error) => {
+                if !running.is_running() || tokio::time::Instant::now() > deadline {
+                    let log = fs::read_to_string(&prepared.log).unwrap_or_default();
+                    let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                    return Err(format!("did not start ({error}); log: {tail}"));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Measures one server through every scenario; failures become failed cells.
+pub async fn measure_server(
+    server: FtpServer,
+    plan: &FtpPlan,
+    programs: &Programs,
+    credentials: &Credentials,
+    files: &TestFiles,
+    progress: &mut impl FnMut(&str),
+) -> Vec<Cell> {
+    let id = server.id();
+    let dir = plan.work_dir.join(id);
+    let mut cells = Vec::new();
+    let metrics = metrics_of(server, plan);
+    let live = match start(server, plan, programs, credentials, files, &dir).await {
+        Ok(live) => live,
+        Err(failure) => {
+            progress(&format!("{id}: {failure}"));
+            return metrics
+                .into_iter()
+                .map(|metric| Cell::failed(id, metric, failure.clone()))
+                .collect();
+        }
+    };
+    progress(&format!("{id}: listening on {}", live.target.addr));
+    single_session(id, plan, &live.target, &mut cells, progress).await;
+    if !server.one_session_at_a_time() {
+        for &count in &plan.login_counts {
+            let outcome = sessions::login_burst(&live.target, count).await;
+            let cell = login_cell(id, Metric::Logins(count), &outcome, count);
+            progress(&summary(&cell));
+            cells.push(cell);
+        }
+        for &count in &plan.transfer_counts {
+            for direction in [Direction::Download, Direction::Upload] {
+                let outcome = transfers::concurrent(
+                    &live.target,
+                    count,
+                    direction,
+                    plan.transfer_size,
+                    SMALL_FILE,
+                )
+                .await;
+                let metric = match direction {
+                    Direction::Download => Metric::Downloads(count),
+                    Direction::Upload => Metric::Uploads(count),
+                };
+                let cell = transfer_cell(id, metric, &outcome, count);
+                progress(&summary(&cell));
+                cells.push(cell);
+                remove_uploads(&dir.join("root"));
+            }
+        }
+        let storm = sessions::login_storm(&live.target, plan.storm).await;
+        for cell in storm_cells(id, plan.storm, &storm) {
+            progress(&summary(&cell));
+            cells.push(cell);
+        }
+    }
+    live.server.stop();
+    if !server.one_session_at_a_time() && !plan.idle_counts.is_empty() {
+        // A fresh server, so memory left over by the transfers does not count.
+        match start(server, plan, programs, credentials, files, &dir).await {
+            Ok(live) => {
+                let outcome = sessions::idle_sessions(
+                    &live.target,
+                    live.server.pid(),
+                    &plan.idle_counts,
+                    plan.idle_settle,
+                )
+                .await;
+                for cell in idle_cells(id, &outcome) {
+                    progress(&summary(&cell));
+                    cells.push(cell);
+                }
+                live.server.stop();
+            }
+            Err(failure) => {
+                for &count in &plan.idle_counts {
+                    cells.push(Cell::failed(id, Metric::IdleRss(count), failure.clone()));
+                    cells.push(Cell::failed(id, Metric::IdlePss(count), failure.clone()));
+                }
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+    cells
+}
+
+/// The metrics a server is measured on in this plan.
+fn metrics_of(server: FtpServer, plan: &FtpPlan) -> Vec<Metric> {
+    let mut metrics = vec![Metric::RetrSingle, Metric::StorSingle];
+    if server.one_session_at_a_time() {
+        return metrics;
+    }
+    metrics.extend(plan.login_counts.iter().map(|&n| Metric::Logins(n)));
+    for &n in &plan.transfer_counts {
+        metrics.extend([Metric::Downloads(n), Metric::Uploads(n)]);
+    }
+    metrics.extend([
+        Metric::StormNoopP50(plan.storm),
+        Metric::StormNoopP99(plan.storm),
+        Metric::StormLogins(plan.storm),
+    ]);
+    for &n in &plan.idle_counts {
+        metrics.extend([Metric::IdleRss(n), Metric::IdlePss(n)]);
+    }
+    metrics
+}
+
+/// Removes the files concurrent uploads left in `root`.
+fn remove_uploads(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("up-") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Single-session STOR and RETR over `plan.rounds` rounds: the median, the range as detail.
+async fn single_session(
+    id: &str,
+    plan: &FtpPlan,
+    target: &Target,
+    cells: &mut Vec<Cell>,
+    progress: &mut impl FnMut(&str),
+) {
+    let mut stor = Vec::new();
+    let mut retr = Vec::new();
+    let mut failure = None;
+    for _ in 0..plan.rounds.max(1) {
+        match transfers::single_session(target, plan.big_size, STOR_FILE, BIG_FILE).await {
+            Ok((stor_time, retr_time)) => {
+                let mib = plan.big_size as f64 / MIB;
+                stor.push(mib / stor_time.as_secs_f64());
+                retr.push(mib / retr_time.as_secs_f64());
+            }
+            Err(error) => {
+                failure = Some(error.to_string());
+                break;
+            }
+        }
+    }
+    for (metric, values) in [(Metric::RetrSingle, retr), (Metric::StorSingle, stor)] {
+        let cell = match median(values.clone()) {
+            Some(value) => Cell::measured(id, metric, value, range(&values)),
+            None => Cell::failed(id, metric, failure.clone().unwrap_or_default()),
+        };
+        progress(&summary(&cell));
+        cells.push(cell);
+    }
+}
+
+/// `low–high` of several values, `None` for fewer than two.
+fn range(values: &[f64]) -> Option<String> {
+    if values.len() < 2 {
+        return None;
+    }
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(format!("rounds {low:.0}–{high:.0}"))
+}
+
+fn millis(d: Option<Duration>) -> String {
+    d.map_or_else(|| "–".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
+}
+
+fn login_cell(id: &str, metric: Metric, outcome: &sessions::LoginOutcome, count: usize) -> Cell {
+    if outcome.logged_in == 0 {
+        return Cell::failed(id, metric, outcome.first_error.clone().unwrap_or_default());
+    }
+    let mut cell = Cell::measured(
+        id,
+        metric,
+        outcome.rate(),
+        Some(format!(
+            "p50 {} ms, p99 {} ms",
+            millis(outcome.latencies.quantile(0.5)),
+            millis(outcome.latencies.quantile(0.99))
+        )),
+    );
+    if outcome.failed > 0 {
+        cell.failure = Some(format!(
+            "{} of {count} failed: {}",
+            outcome.failed,
+            outcome.first_error.clone().unwrap_or_default()
+        ));
+    }
+    cell
+}
+
+fn transfer_cell(
+    id: &str,
+    metric: Metric,
+    outcome: &transfers::ConcurrentOutcome,
+    count: usize,
+) -> Cell {
+    if outcome.completed == 0 {
+        return Cell::failed(id, metric, outcome.first_error.clone().unwrap_or_default());
+    }
+    let rate = outcome.bytes as f64 / MIB / outcome.elapsed.as_secs_f64().max(1e-9);
+    let mut cell = Cell::measured(
+        id,
+        metric,
+        rate,
+        Some(format!(
+            "all done in {:.2} s",
+            outcome.elapsed.as_secs_f64()
+        )),
+    );
+    if outcome.failed > 0 {
+        cell.failure = Some(format!(
+            "{} of {count} failed: {}",
+            outcome.failed,
+            outcome.first_error.clone().unwrap_or_default()
+        ));
+    }
+    cell
+}
+
+fn storm_cells(id: &str, count: usize, storm: &sessions::StormOutcome) -> Vec<Cell> {
+    let ms = |q: f64| storm.noops.quantile(q).map(|d| d.as_secs_f64() * 1e3);
+    let noop_detail = Some(format!(
+        "{} NOOPs, max {} ms",
+        storm.noops.len(),
+        millis(storm.noops.max())
+    ));
+    let mut cells = Vec::new();
+    for (metric, value) in [
+        (Metric::StormNoopP50(count), ms(0.5)),
+        (Metric::StormNoopP99(count), ms(0.99)),
+    ] {
+        cells.push(match (value, &storm.live_error) {
+            (Some(value), None) => Cell::measured(id, metric, value, noop_detail.clone()),
+            (_, error) => Cell::failed(
+                id,
+                metric,
+                error.clone().unwrap_or_else(|| "no NOOP completed".into()),
+            ),
+        });
+    }
+    cells.push(login_cell(
+        id,
+        Metric::StormLogins(count),
+        &storm.logins,
+        count,
+    ));
+    cells
+}
+
+fn idle_cells(id: &str, outcome: &sessions::IdleOutcome) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    let baseline = outcome.baseline.as_ref().ok();
+    for checkpoint in &outcome.checkpoints {
+        let wanted = checkpoint.wanted;
+        let memory = match &checkpoint.memory {
+            Ok(memory) => memory,
+            Err(error) => {
+                cells.push(Cell::failed(id, Metric::IdleRss(wanted), error.clone()));
+                cells.push(Cell::failed(id, Metric::IdlePss(wanted), error.clone()));
+                continue;
+            }
+        };
+        let per_session = baseline.map(|base| {
+            (memory.rss_bytes.saturating_sub(base.rss_bytes)) as f64
+                / 1024.0
+                / checkpoint.held.max(1) as f64
+        });
+        let detail = format!(
+            "{}/{wanted} held, {} processes{}",
+            checkpoint.held,
+            memory.processes,
+            per_session.map_or_else(String::new, |kib| format!(", {kib:.1} KiB/session RSS"))
+        );
+        let partial = (checkpoint.held < wanted).then(|| {
+            format!(
+                "only {} of {wanted} sessions logged in: {}",
+                checkpoint.held,
+                outcome.first_error.clone().unwrap_or_default()
+            )
+        });
+        let mut rss = Cell::measured(
+            id,
+            Metric::IdleRss(wanted),
+            memory.rss_bytes as f64 / MIB,
+            Some(detail.clone()),
+        );
+        rss.failure = partial.clone();
+        cells.push(rss);
+        let mut pss = match memory.pss_bytes {
+            Some(pss) => {
+                Cell::measured(id, Metric::IdlePss(wanted), pss as f64 / MIB, Some(detail))
+            }
+            None => Cell::failed(id, Metric::IdlePss(wanted), "no smaps_rollup"),
+        };
+        pss.failure = pss.failure.or(partial);
+        cells.push(pss);
+    }
+    cells
+}
+
+/// One progress line for a cell.
+fn summary(cell: &Cell) -> String {
+    let value = cell.value.map_or_else(
+        || "–".to_string(),
+        |v| format!("{v:.prec$}", prec = cell.metric.decimals()),
+    );
+    let mut line = format!("{}: {} = {value}", cell.server, cell.metric.label());
+    if let Some(detail) = &cell.detail {
+        line.push_str(&format!(" ({detail})"));
+    }
+    if let Some(failure) = &cell.failure {
+        line.push_str(&format!(" FAILED: {failure}"));
+    }
+    line
+}
