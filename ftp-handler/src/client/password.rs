@@ -27,13 +27,12 @@ pub fn resolve(url: &FtpUrl, from_stdin: bool) -> Result<String, ClientError> {
     let Some(user) = &url.user else {
         return Ok(ANONYMOUS_PASSWORD.to_string());
     };
-    rpassword::prompt_password(format!("Password for {user}@{}: ", url.authority())).map_err(
-        |error| {
+    wharf::auth::cli::prompt_password(&format!("Password for {user}@{}: ", url.authority()))
+        .map_err(|error| {
             ClientError::Password(format!(
                 "{error} (no terminal to ask on: use --password-stdin or {PASSWORD_ENV})"
             ))
-        },
-    )
+        })
 }
 
 /// One line without its line ending; an empty input is an error.

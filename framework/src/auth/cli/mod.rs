@@ -27,7 +27,10 @@
 //! ```
 
 mod commands;
+mod hidden_prompt;
 mod password_input;
+
+pub use hidden_prompt::prompt_password;
 
 use std::io::{self, Write};
 use std::path::PathBuf;

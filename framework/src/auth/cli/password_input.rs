@@ -4,6 +4,7 @@ use std::fs::OpenOptions;
 use std::io::BufRead;
 
 use super::CliError;
+use super::hidden_prompt::prompt_password;
 
 /// Where the password comes from.
 pub(super) enum PasswordSource<'a> {
@@ -45,16 +46,16 @@ fn read_line(reader: &mut dyn BufRead) -> Result<String, CliError> {
 
 /// Prompts on the terminal, then asks again to catch typos.
 fn prompt_twice(user: &str) -> Result<String, CliError> {
-    // rpassword talks to /dev/tty; check first so the error says what to do instead.
+    // The prompt talks to /dev/tty; check first so the error says what to do instead.
     if let Err(source) = OpenOptions::new().read(true).write(true).open("/dev/tty") {
         return Err(CliError::NoTerminal { source });
     }
-    let first = rpassword::prompt_password(format!("New password for {user}: "))
-        .map_err(CliError::ReadPassword)?;
+    let first =
+        prompt_password(&format!("New password for {user}: ")).map_err(CliError::ReadPassword)?;
     if first.is_empty() {
         return Err(CliError::EmptyPassword);
     }
-    let second = rpassword::prompt_password(format!("Retype the password for {user}: "))
+    let second = prompt_password(&format!("Retype the password for {user}: "))
         .map_err(CliError::ReadPassword)?;
     if first != second {
         return Err(CliError::PasswordMismatch);
