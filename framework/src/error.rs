@@ -124,3 +124,40 @@ pub fn log_error(report: &ErrorReport<'_>) {
             phase = %report.phase, "handler failed: {}", report.failure);
     }
 }
+
+/// An error and its causes on one line, `: `-separated; a cause whose text the message before
+/// it already contains is not repeated.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Outer {
+        #[error("cannot load: {0}")]
+        Repeats(#[source] io::Error),
+        #[error("cannot load")]
+        Hides(#[source] io::Error),
+    }
+
+    #[test]
+    fn each_cause_is_shown_once() {
+        let repeats = Outer::Repeats(io::Error::other("disk on fire"));
+        assert_eq!(error_chain(&repeats), "cannot load: disk on fire");
+        let hides = Outer::Hides(io::Error::other("disk on fire"));
+        assert_eq!(error_chain(&hides), "cannot load: disk on fire");
+    }
+}

@@ -67,7 +67,7 @@ pub use address::{ListenAddr, Peer};
 pub use builder::{LimitPolicy, ServerBuilder};
 pub use connection::{BufferSizes, Connection, IoStream, Stream};
 pub use datagram::{Datagram, DatagramReply, DatagramServer};
-pub use error::{ErrorReport, Failure, Phase, ServerError};
+pub use error::{ErrorReport, Failure, Phase, ServerError, error_chain};
 pub use handler::{DatagramHandler, HandlerError, RequestHandler};
 pub use mode::Mode;
 pub use server::{RequestOutcome, Server, ServerInfo, SocketType};

@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("wharf-ftpd: {error:#}");
+            eprintln!("wharf-ftpd: {}", wharf::error_chain(error.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("wharf-sshd: {error:#}");
+            eprintln!("wharf-sshd: {}", wharf::error_chain(error.as_ref()));
             ExitCode::FAILURE
         }
     }
