@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # 1000 client sockets plus the server's need more than the usual soft limit of 1024; the
 # benchmark raises its soft limit to the hard limit itself, so only a low hard limit matters.
-if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 4096 ]; then
-    echo "warning: hard open-file limit $(ulimit -Hn) is below 4096; 1000 connections may fail" >&2
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 5064 ]; then
+    echo "warning: hard open-file limit $(ulimit -Hn) is below 5064; 1000 connections may fail" >&2
 fi
 exec cargo run --release --quiet -p wharf-bench --bin wharf-echo-bench -- "$@"
