@@ -16,6 +16,11 @@ use crate::shutdown::ShutdownSignal;
 /// The buffered transport: Python's `rfile` and `wfile` over one stream.
 type Buffered = BufReader<BufWriter<Stream>>;
 
+/// The error for I/O on a connection whose transport is gone (after a failed `upgrade`).
+fn closed() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "connection is closed")
+}
+
 fn buffered(stream: Stream, sizes: BufferSizes) -> Buffered {
     BufReader::with_capacity(sizes.read, BufWriter::with_capacity(sizes.write, stream))
 }
@@ -137,8 +142,8 @@ pub struct Connection {
     server: Arc<ServerInfo>,
     /// How long a read may wait for data before failing with `TimedOut`.
     read_timeout: Option<Duration>,
-    /// Armed while a read waits, cleared when the read makes progress.
-    read_deadline: Option<Pin<Box<Sleep>>>,
+    /// Armed while a read waits, disarmed when the read makes progress.
+    read_deadline: ReadDeadline,
 }
 
 impl std::fmt::Debug for Connection {
@@ -170,7 +175,7 @@ impl Connection {
             shutdown,
             server,
             read_timeout,
-            read_deadline: None,
+            read_deadline: ReadDeadline::default(),
         }
     }
 
@@ -212,7 +217,7 @@ impl Connection {
     /// Sets how long a read may wait for data before failing with `ErrorKind::TimedOut`.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;
-        self.read_deadline = None;
+        self.read_deadline.disarm();
     }
 
     /// The transport under the buffers (`None` after a failed `upgrade` closed it).
@@ -242,10 +247,7 @@ impl Connection {
     {
         use tokio::io::AsyncWriteExt;
         self.flush().await?;
-        let io = self
-            .io
-            .take()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection is closed"))?;
+        let io = self.io.take().ok_or_else(closed)?;
         if !io.buffer().is_empty() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -263,24 +265,48 @@ impl Connection {
     fn io_pin(&mut self) -> io::Result<Pin<&mut Buffered>> {
         match self.io.as_mut() {
             Some(io) => Ok(Pin::new(io)),
-            None => Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "connection is closed",
-            )),
+            None => Err(closed()),
         }
     }
+}
 
-    /// Polls the read deadline after the inner read returned `Pending`.
-    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
-        let Some(timeout) = self.read_timeout else {
+/// The deadline of a read that waits for data; its timer is allocated once and re-armed.
+#[derive(Default)]
+struct ReadDeadline {
+    /// The timer, allocated on the first wait.
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer belongs to the current wait.
+    armed: bool,
+}
+
+impl ReadDeadline {
+    /// Forgets the current wait (the read made progress).
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// After the inner read returned `Pending`: arms the timer on the first call of a wait and
+    /// reports `TimedOut` once it fires.
+    fn poll(&mut self, timeout: Option<Duration>, cx: &mut Context<'_>) -> Poll<io::Error> {
+        let Some(timeout) = timeout else {
             return Poll::Pending;
         };
-        let deadline = self
-            .read_deadline
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match deadline.as_mut().poll(cx) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                if !self.armed {
+                    sleep.as_mut().reset(deadline);
+                }
+                sleep
+            }
+            None => self
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.armed = true;
+        match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => {
-                self.read_deadline = None;
+                self.armed = false;
                 Poll::Ready(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("no data from the peer for {timeout:?}"),
@@ -299,47 +325,42 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let io = match this.io_pin() {
-            Ok(io) => io,
-            Err(e) => return Poll::Ready(Err(e)),
+        let Connection {
+            io,
+            read_timeout,
+            read_deadline,
+            ..
+        } = self.get_mut();
+        let Some(io) = io.as_mut() else {
+            return Poll::Ready(Err(closed()));
         };
-        match io.poll_read(cx, buf) {
+        match Pin::new(io).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                this.read_deadline = None;
+                read_deadline.disarm();
                 Poll::Ready(result)
             }
-            Poll::Pending => this.poll_deadline(cx).map(Err),
+            Poll::Pending => read_deadline.poll(*read_timeout, cx).map(Err),
         }
     }
 }
 
 impl AsyncBufRead for Connection {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        let ready = match this.io.as_mut() {
-            None => {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "connection is closed",
-                )));
-            }
-            Some(io) => Pin::new(io).poll_fill_buf(cx).map(|r| r.map(|_| ())),
+        let Connection {
+            io,
+            read_timeout,
+            read_deadline,
+            ..
+        } = self.get_mut();
+        let Some(io) = io.as_mut() else {
+            return Poll::Ready(Err(closed()));
         };
-        match ready {
-            Poll::Ready(Ok(())) => {
-                this.read_deadline = None;
-                // Borrow again now that the deadline is cleared; the buffer is already filled.
-                match this.io.as_mut() {
-                    Some(io) => Pin::new(io).poll_fill_buf(cx),
-                    None => Poll::Ready(Ok(&[])),
-                }
+        match Pin::new(io).poll_fill_buf(cx) {
+            Poll::Ready(result) => {
+                read_deadline.disarm();
+                Poll::Ready(result)
             }
-            Poll::Ready(Err(e)) => {
-                this.read_deadline = None;
-                Poll::Ready(Err(e))
-            }
-            Poll::Pending => this.poll_deadline(cx).map(Err),
+            Poll::Pending => read_deadline.poll(*read_timeout, cx).map(Err),
         }
     }
 
