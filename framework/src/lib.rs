@@ -10,6 +10,7 @@
 //! - [`builder`]: [`ServerBuilder`], every option with its default.
 //! - [`server`]: the bound [`Server`]: `serve_forever`, `handle_request`, addresses.
 //! - [`datagram`]: the UDP [`DatagramServer`].
+//! - [`duration`]: the `30s` / `500ms` duration syntax of config files and flags.
 //! - [`mode`]: the concurrency [`Mode`] and its parsing from strings and config files.
 //! - [`shutdown`]: [`ServerHandle`] and the [`ShutdownSignal`] connections await.
 //! - [`address`]: [`ListenAddr`] and [`Peer`].
@@ -50,6 +51,7 @@ pub mod builder;
 mod catch_unwind;
 pub mod connection;
 pub mod datagram;
+pub mod duration;
 pub mod error;
 pub mod frame;
 pub mod handler;

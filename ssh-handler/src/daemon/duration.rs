@@ -3,31 +3,13 @@
 
 use std::time::Duration;
 
-/// The error for a duration that is neither a number of seconds nor a number with a unit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid duration {0:?}: expected seconds (30) or a number with a unit (500ms, 30s, 5m, 1h)"
-)]
-pub struct DurationParseError(pub String);
+pub use wharf::duration::DurationParseError;
 
 /// Parses `30`, `500ms`, `30s`, `5m` or `1h`; zero is refused (a limit of nothing).
 pub fn parse_duration(text: &str) -> Result<Duration, DurationParseError> {
-    let text = text.trim();
-    let error = || DurationParseError(text.to_owned());
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_| error())?;
-    let duration = match unit {
-        "" | "s" => Duration::from_secs(value),
-        "ms" => Duration::from_millis(value),
-        "m" => Duration::from_secs(value.checked_mul(60).ok_or_else(error)?),
-        "h" => Duration::from_secs(value.checked_mul(3600).ok_or_else(error)?),
-        _ => return Err(error()),
-    };
+    let duration = wharf::duration::parse_duration(text)?;
     if duration.is_zero() {
-        return Err(error());
+        return Err(DurationParseError(text.trim().to_owned()));
     }
     Ok(duration)
 }
