@@ -159,21 +159,30 @@ mod tests {
     #[tokio::test]
     async fn passive_listener_stays_in_range_and_skips_busy_ports() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        // Find two adjacent free ports by binding and releasing.
-        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let low = probe.local_addr().unwrap().port().min(65000);
-        drop(probe);
-        let range = PortRange::new(low, low + 1).unwrap();
-        let first = passive_listener(ip, Some(range)).await.unwrap();
-        let second = passive_listener(ip, Some(range)).await.unwrap();
-        let ports = [
-            first.local_addr().unwrap().port(),
-            second.local_addr().unwrap().port(),
-        ];
-        assert!(ports.iter().all(|p| range.ports().contains(p)));
-        assert_ne!(ports[0], ports[1]);
-        let third = passive_listener(ip, Some(range)).await;
-        assert_eq!(third.unwrap_err().kind(), io::ErrorKind::AddrInUse);
+        // Other tests bind ports meanwhile, so a pair found free may be taken again before we
+        // use it: try a few pairs.
+        for _ in 0..10 {
+            let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let low = probe.local_addr().unwrap().port().min(65000);
+            drop(probe);
+            let range = PortRange::new(low, low + 1).unwrap();
+            let (Ok(first), Ok(second)) = (
+                passive_listener(ip, Some(range)).await,
+                passive_listener(ip, Some(range)).await,
+            ) else {
+                continue;
+            };
+            let ports = [
+                first.local_addr().unwrap().port(),
+                second.local_addr().unwrap().port(),
+            ];
+            assert!(ports.iter().all(|p| range.ports().contains(p)));
+            assert_ne!(ports[0], ports[1]);
+            let third = passive_listener(ip, Some(range)).await;
+            assert_eq!(third.unwrap_err().kind(), io::ErrorKind::AddrInUse);
+            return;
+        }
+        panic!("found no two adjacent free ports in ten tries");
     }
 
     #[test]
