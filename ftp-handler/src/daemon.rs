@@ -2,6 +2,7 @@
 //! throw-away user and root first.
 
 mod demo;
+mod memory;
 pub mod quota_command;
 
 use std::path::PathBuf;
@@ -18,6 +19,13 @@ pub use demo::{Demo, DemoError};
 /// Workers allowed beyond `limits.max_sessions`, so a session over the limit still reaches the
 /// handler and is told `421` instead of waiting unanswered.
 const SESSION_HEADROOM: usize = 16;
+
+/// Read buffer of a control connection: commands are short lines (a longer one is read in
+/// several fills), and every idle session holds this buffer, so it is small.
+const CONTROL_READ_BUFFER: usize = 512;
+/// Write buffer of a control connection: replies are short; a long listing reply passes
+/// straight through.
+const CONTROL_WRITE_BUFFER: usize = 1024;
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +86,7 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
     let mut builder = Server::builder()
         .name("wharf-ftpd")
         .mode(sized_mode(config.server.mode, config.limits.max_sessions))
+        .buffer_sizes(CONTROL_READ_BUFFER, CONTROL_WRITE_BUFFER)
         .shutdown_timeout(config.server.shutdown_timeout);
     // The handler tells implicit-FTPS connections by their listener's place in this order.
     for addr in config
@@ -105,6 +114,7 @@ pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
 
 /// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
 pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
+    memory::return_big_blocks_to_the_system();
     let server = build_server(config.clone())?;
     log_listening(&server, &config);
     server.serve_forever()?;

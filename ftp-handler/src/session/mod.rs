@@ -8,8 +8,10 @@
 //! - [`ascii`]: TYPE A line-end conversion.
 //! - [`slots`]: session limits (total and per IP) that hold across processes.
 //! - [`xferlog`]: the optional wu-ftpd format transfer log.
+//! - [`zero_copy`]: `sendfile` downloads on clear data connections.
 //! - [`secure`]: TLS on the control connection (AUTH TLS, implicit) and on data connections.
 //! - [`bans`]: the brute-force defence at login (bans checked, failures counted).
+//! - [`homes`]: homes open in this process, shared by the sessions of one user.
 //! - [`commands`]: one file per command group.
 
 mod ascii;
@@ -17,12 +19,14 @@ mod bans;
 mod commands;
 mod control;
 mod data;
+mod homes;
 mod run;
 mod secure;
 mod slots;
 mod state;
 mod transfer;
 mod xferlog;
+mod zero_copy;
 
 use std::sync::Arc;
 
@@ -44,6 +48,10 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<TlsServer>,
     /// Failed-login counts and bans, shared with every other session through the state dir.
     pub(crate) guard: LoginGuard,
+    /// Homes open in this process, one per logged-in user.
+    pub(crate) homes: homes::OpenHomes,
+    /// Session counts when sessions share this process (every mode but forking).
+    pub(crate) counted_slots: Option<slots::SlotCounter>,
 }
 
 /// The `wharf` request handler serving the FTP protocol; clone one per connection.
@@ -70,12 +78,17 @@ impl FtpHandler {
             duration: limits.ban_duration,
         };
         let guard = LoginGuard::new(&config.server.state_dir, policy);
+        // A forked session is alone in its process: only files count sessions across them.
+        let counted_slots = (!matches!(config.server.mode, wharf::Mode::Forking { .. }))
+            .then(slots::SlotCounter::default);
         Self {
             shared: Arc::new(Shared {
                 config,
                 authenticator,
                 tls,
                 guard,
+                homes: homes::OpenHomes::default(),
+                counted_slots,
             }),
         }
     }

@@ -48,7 +48,10 @@ impl Session {
                 return Ok(());
             };
             let limit = self.shared.config.limits.login_timeout;
-            if self.secure_control(conn, tls, limit).await.is_err() {
+            if Box::pin(self.secure_control(conn, tls, limit))
+                .await
+                .is_err()
+            {
                 return Ok(());
             }
             // Data connections of an implicit session are protected unless PROT C says not.
@@ -116,13 +119,16 @@ impl Session {
             config.limits.max_sessions_per_ip,
         );
         let ip = self.peer_ip;
-        let claimed = tokio::task::spawn_blocking(move || {
-            let dir = slots::slots_dir(&state_dir)?;
-            slots::claim(&dir, ip, max_sessions, max_per_ip)
-        })
-        .await
-        .map_err(io::Error::other)
-        .and_then(|result| result);
+        let claimed = match &self.shared.counted_slots {
+            Some(counter) => Ok(counter.claim(ip, max_sessions, max_per_ip)),
+            None => tokio::task::spawn_blocking(move || {
+                let dir = slots::slots_dir(&state_dir)?;
+                slots::claim(&dir, ip, max_sessions, max_per_ip)
+            })
+            .await
+            .map_err(io::Error::other)
+            .and_then(|result| result),
+        };
         match claimed {
             Ok(Ok(slots)) => {
                 self.slots = Some(slots);
@@ -205,7 +211,9 @@ impl Session {
         if let Some(flow) = self.login_gate(conn, &command).await? {
             return Ok(flow);
         }
-        match commands::dispatch(self, conn, command).await? {
+        // Boxed: an idle session's task is as large as the largest future it might await, and
+        // 10,000 idle sessions should not each carry room for a transfer or a TLS handshake.
+        match Box::pin(commands::dispatch(self, conn, command)).await? {
             Answer::Reply(reply) => {
                 control::send(conn, &reply).await?;
                 Ok(Flow::Continue)

@@ -11,7 +11,8 @@ use wharf::{Connection, HandlerError, Stream};
 
 use super::Shared;
 use super::data::DataPlan;
-use super::slots::Slot;
+use super::homes::OpenHome;
+use super::slots::Held;
 use crate::protocol::command::{ProtectionLevel, TransferType};
 use crate::protocol::reply::{Reply, ReplyCode};
 use crate::protocol::{HashAlgorithm, LineError, LineReader};
@@ -42,6 +43,9 @@ pub(crate) struct LoggedIn {
     pub(crate) jail: Jail,
     /// The session's attachment to the user's usage record (SITE QUOTA reads it).
     pub(crate) quota: Arc<UserQuota>,
+    /// The open home the two above come from, shared with the user's other sessions in this
+    /// process; held so it stays open while this session lives.
+    pub(crate) _home: Arc<OpenHome>,
 }
 
 /// One FTP session's state.
@@ -81,7 +85,7 @@ pub(crate) struct Session {
     /// When the connection started, for the login timeout.
     pub(crate) started: Instant,
     /// Session-limit slots, held until the session ends.
-    pub(crate) slots: Option<(Slot, Slot)>,
+    pub(crate) slots: Option<Held>,
     /// Unusable command lines so far; too many close the session.
     pub(crate) bad_commands: u32,
     /// The connection came to an implicit-FTPS listener: TLS from the first byte.

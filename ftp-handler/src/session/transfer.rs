@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::tls::data::DataStream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wharf::Connection;
@@ -15,6 +16,7 @@ use wharf::Connection;
 use super::ascii::{AsciiDecoder, AsciiEncoder};
 use super::control;
 use super::state::{MAX_QUEUED_LINES, Session, storage_reply};
+use super::zero_copy;
 use crate::protocol::{Command, Reply, ReplyCode};
 use crate::storage::{StorageError, Upload};
 
@@ -79,7 +81,9 @@ pub(crate) enum Source {
     Memory(Vec<u8>),
 }
 
-/// Sends `source` on the data connection, then closes it; returns the bytes sent.
+/// Sends `source` on the data connection, then closes it; returns the bytes sent. A file in
+/// binary mode on a clear connection goes out with `sendfile` (no copy through this process);
+/// otherwise through one buffer, reused for every chunk.
 pub(crate) async fn send(
     mut data: DataStream,
     source: Source,
@@ -101,6 +105,10 @@ pub(crate) async fn send(
             progress.store(total, Ordering::Relaxed);
         }
         Source::File(file) => {
+            if let (DataStream::Clear(stream), None) = (&data, &encoder) {
+                total = send_file_zero_copy(stream, &file, idle, &mut cancel, &progress).await?;
+            }
+            // The rest (all of it, unless sendfile ran) through a buffer.
             let mut file = tokio::fs::File::from_std(file);
             let mut buf = vec![0u8; CHUNK];
             loop {
@@ -108,12 +116,7 @@ pub(crate) async fn send(
                     _ = &mut cancel => return Err(TransferError::Aborted),
                     read = file.read(&mut buf) => read,
                 };
-                let count = read.map_err(|error| {
-                    TransferError::Storage(StorageError::Io {
-                        path: crate::storage::VirtualPath::root(),
-                        source: error,
-                    })
-                })?;
+                let count = read.map_err(file_error)?;
                 if count == 0 {
                     break;
                 }
@@ -136,6 +139,46 @@ pub(crate) async fn send(
     }
 }
 
+/// A read error of the file being sent.
+fn file_error(error: io::Error) -> TransferError {
+    TransferError::Storage(StorageError::Io {
+        path: crate::storage::VirtualPath::root(),
+        source: error,
+    })
+}
+
+/// Sends `file` from its position to its end with `sendfile`; returns the bytes sent. Stops
+/// early, with the file positioned after what was sent, if the kernel cannot `sendfile` from
+/// this file (the caller copies the rest).
+async fn send_file_zero_copy(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    idle: Duration,
+    cancel: &mut oneshot::Receiver<()>,
+    progress: &Progress,
+) -> Result<u64, TransferError> {
+    let mut total = 0u64;
+    loop {
+        let sent = tokio::select! {
+            _ = &mut *cancel => return Err(TransferError::Aborted),
+            sent = tokio::time::timeout(idle, zero_copy::send_some(stream, file)) => sent,
+        };
+        match sent {
+            Ok(Ok(0)) => return Ok(total),
+            Ok(Ok(count)) => {
+                total += count as u64;
+                progress.store(total, Ordering::Relaxed);
+            }
+            Ok(Err(error)) if zero_copy::unsupported(&error) => {
+                tracing::debug!(%error, "sendfile unavailable; copying instead");
+                return Ok(total);
+            }
+            Ok(Err(error)) => return Err(TransferError::DataConnection(error)),
+            Err(_) => return Err(TransferError::Stalled(idle)),
+        }
+    }
+}
+
 /// Writes one chunk unless cancelled or stalled.
 async fn write_data(
     data: &mut DataStream,
@@ -153,11 +196,17 @@ async fn write_data(
     }
 }
 
+/// The result of writing one chunk off the async threads: the upload and the buffer come back.
+type Written = (Upload, Vec<u8>, Result<(), StorageError>);
+
 /// Receives the data connection into `upload` until the client closes it; returns the upload,
 /// not yet committed. On failure the upload has already been aborted.
+///
+/// Reading the next chunk overlaps writing the previous one to the file (on the blocking
+/// pool), and the two buffers take turns, so nothing is allocated per chunk in binary mode.
 pub(crate) async fn receive(
     mut data: DataStream,
-    mut upload: Upload,
+    upload: Upload,
     ascii: bool,
     idle: Duration,
     mut cancel: oneshot::Receiver<()>,
@@ -165,6 +214,10 @@ pub(crate) async fn receive(
 ) -> Result<Upload, TransferError> {
     let mut decoder = ascii.then(AsciiDecoder::default);
     let mut buf = vec![0u8; CHUNK];
+    // The second buffer; `None` while a write holds it.
+    let mut spare: Option<Vec<u8>> = None;
+    let mut upload = Some(upload);
+    let mut writing: Option<JoinHandle<Written>> = None;
     loop {
         let read = tokio::select! {
             _ = &mut cancel => Err(TransferError::Aborted),
@@ -174,38 +227,58 @@ pub(crate) async fn receive(
                 Err(_) => Err(TransferError::Stalled(idle)),
             },
         };
+        // The previous chunk must be on disk before the next one is handed over.
+        if let Some(task) = writing.take() {
+            let (returned, buffer, written) = task.await.map_err(write_task_lost)?;
+            if decoder.is_none() {
+                spare = Some(buffer);
+            }
+            if let Err(error) = written {
+                abort_upload(returned).await;
+                return Err(TransferError::Storage(error));
+            }
+            upload = Some(returned);
+        }
+        let Some(mut current) = upload.take() else {
+            return Err(write_task_lost("the upload was lost"));
+        };
         let count = match read {
             Ok(count) => count,
             Err(error) => {
-                abort_upload(upload).await;
+                abort_upload(current).await;
                 return Err(error);
             }
         };
-        let chunk = match (count, decoder.as_mut()) {
-            (0, Some(decoder)) => decoder.finish(),
-            (0, None) => Vec::new(),
-            (_, Some(decoder)) => decoder.decode(&buf[..count]),
-            (_, None) => buf[..count].to_vec(),
-        };
-        if !chunk.is_empty() {
-            let (returned, written) = tokio::task::spawn_blocking(move || {
-                let written = upload.write_all(&chunk);
-                (upload, written)
-            })
-            .await
-            .map_err(|join| {
-                TransferError::Storage(StorageError::Io {
-                    path: crate::storage::VirtualPath::root(),
-                    source: io::Error::other(format!("upload task failed: {join}")),
-                })
-            })?;
-            upload = returned;
-            if let Err(error) = written {
-                abort_upload(upload).await;
-                return Err(TransferError::Storage(error));
+        let (chunk, length) = match decoder.as_mut() {
+            Some(decoder) => {
+                let decoded = if count == 0 {
+                    decoder.finish()
+                } else {
+                    decoder.decode(&buf[..count])
+                };
+                let length = decoded.len();
+                (decoded, length)
             }
-        }
+            None => {
+                let next = spare.take().unwrap_or_else(|| vec![0u8; CHUNK]);
+                (std::mem::replace(&mut buf, next), count)
+            }
+        };
         if count == 0 {
+            if length > 0 {
+                // The last line end held back by TYPE A decoding.
+                let (returned, written) = tokio::task::spawn_blocking(move || {
+                    let written = current.write_all(&chunk[..length]);
+                    (current, written)
+                })
+                .await
+                .map_err(write_task_lost)?;
+                current = returned;
+                if let Err(error) = written {
+                    abort_upload(current).await;
+                    return Err(TransferError::Storage(error));
+                }
+            }
             // Answer the client's close: over TLS this sends our close_notify, which clients
             // such as Python's ftplib (`unwrap`) wait for. The upload is whole either way.
             match tokio::time::timeout(idle, data.shutdown()).await {
@@ -213,10 +286,27 @@ pub(crate) async fn receive(
                 Ok(Err(error)) => tracing::debug!(%error, "closing an upload's data connection"),
                 Err(_) => tracing::debug!("closing an upload's data connection timed out"),
             }
-            return Ok(upload);
+            return Ok(current);
         }
+        writing = Some(tokio::task::spawn_blocking(move || {
+            let written = if length > 0 {
+                current.write_all(&chunk[..length])
+            } else {
+                Ok(())
+            };
+            (current, chunk, written)
+        }));
         progress.fetch_add(count as u64, Ordering::Relaxed);
     }
+}
+
+/// A write task that panicked or vanished: a local error (the upload is dropped, which
+/// interrupts it).
+fn write_task_lost(reason: impl std::fmt::Display) -> TransferError {
+    TransferError::Storage(StorageError::Io {
+        path: crate::storage::VirtualPath::root(),
+        source: io::Error::other(format!("upload task failed: {reason}")),
+    })
 }
 
 /// Aborts an upload off the async threads (it may remove a temp file).

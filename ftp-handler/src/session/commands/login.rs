@@ -1,6 +1,7 @@
 //! USER, PASS and QUIT.
 
 use std::io;
+use std::sync::Arc;
 
 use wharf::Connection;
 use wharf::auth::Verified;
@@ -10,6 +11,7 @@ use crate::protocol::command::Password;
 use crate::protocol::{Reply, ReplyCode};
 use crate::quota::QuotaStore;
 use crate::session::control;
+use crate::session::homes::OpenHome;
 use crate::session::state::{Flow, LoggedIn, Session, blocking};
 use crate::storage::StorageError;
 
@@ -53,26 +55,38 @@ pub(super) async fn pass(
             return Ok(Answer::Sent(Flow::Close));
         }
     };
-    let state_dir = session.shared.config.server.state_dir.clone();
-    let user_record = record.clone();
-    // The jail enforces the user's quota, with the limits read at this login.
-    let opened = blocking(move || {
-        QuotaStore::open(&state_dir)
-            .and_then(|store| store.open_jail(&user_record))
-            .map_err(|error| {
-                tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
-                StorageError::from(error)
+    let opened = match session.shared.homes.find(&record) {
+        Some(home) => Ok(home),
+        None => {
+            let state_dir = session.shared.config.server.state_dir.clone();
+            let user_record = record.clone();
+            // The jail enforces the user's quota, with the limits read at this login.
+            let opened = blocking(move || {
+                QuotaStore::open(&state_dir)
+                    .and_then(|store| store.open_jail(&user_record))
+                    .map(|(jail, quota)| Arc::new(OpenHome::new(user_record.clone(), jail, quota)))
+                    .map_err(|error| {
+                        tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
+                        StorageError::from(error)
+                    })
             })
-    });
-    match opened.await {
-        Ok((jail, quota)) => {
+            .await;
+            if let Ok(home) = &opened {
+                session.shared.homes.keep(home);
+            }
+            opened
+        }
+    };
+    match opened {
+        Ok(home) => {
             tracing::Span::current().record("user", name.as_str());
             tracing::info!(home = %record.home.display(), "logged in");
             session.count_successful_login(&name).await;
             session.user = Some(LoggedIn {
                 record,
-                jail,
-                quota,
+                jail: home.jail.clone(),
+                quota: Arc::clone(&home.quota),
+                _home: home,
             });
             Ok(Reply::new(ReplyCode::LOGGED_IN, "Login successful.").into())
         }
