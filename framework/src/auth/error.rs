@@ -92,6 +92,9 @@ pub enum AuthError {
     /// The blocking task that computes a hash panicked or was cancelled.
     #[error("password hashing task failed: {0}")]
     HashTask(#[from] tokio::task::JoinError),
+    /// No hashing thread could take the check, or it stopped (panicked) before answering.
+    #[error("password hashing thread failed before answering")]
+    HashThreadLost,
 }
 
 impl AuthError {

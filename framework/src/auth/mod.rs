@@ -18,6 +18,7 @@
 
 pub mod cli;
 mod error;
+mod hash_pool;
 mod lock;
 pub mod password;
 pub mod size;

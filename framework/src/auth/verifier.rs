@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Semaphore;
 
-use super::password::{hash_password, needs_rehash, verify_password};
+use super::hash_pool::HashPool;
+use super::password::{HashMemory, hash_password, needs_rehash, verify_password_in};
 use super::storage::FileStamp;
 use super::users_file::UsersFile;
 use super::{AuthError, HashParams, UserRecord};
@@ -22,7 +23,8 @@ pub enum Verified {
 /// Checks passwords against a users file; cheap to clone (shared state behind an `Arc`).
 ///
 /// The file is re-read whenever it changes on disk, so `user add` takes effect on a running
-/// server. Hashes run on tokio's blocking pool, at most `max_concurrent_hashes` at once.
+/// server. Hashes run on threads of their own at a lower CPU priority, at most
+/// `max_concurrent_hashes` at once, so a login storm cannot stall the sessions already in.
 ///
 /// ```no_run
 /// use wharf::auth::{Authenticator, HashParams, Verified};
@@ -53,6 +55,8 @@ struct Inner {
     params: HashParams,
     /// Bounds the hashes running at once, so a login storm cannot take every core or all memory.
     hash_slots: Arc<Semaphore>,
+    /// The low-priority threads hashes run on, one per slot.
+    hash_pool: HashPool,
     /// A hash of a random password with `params`, checked for unknown users to spend the same time.
     dummy_hash: String,
     /// The last version of the file read, with its stamp, so an unchanged file is not re-parsed.
@@ -103,6 +107,7 @@ impl AuthenticatorBuilder {
                 path: self.path,
                 params: self.params,
                 hash_slots: Arc::new(Semaphore::new(self.max_concurrent_hashes)),
+                hash_pool: HashPool::new(self.max_concurrent_hashes),
                 dummy_hash,
                 cache: Mutex::new(Cached {
                     stamp,
@@ -145,7 +150,7 @@ impl Authenticator {
     /// A successful login with an outdated hash rewrites it with the current parameters; failing
     /// to write it back is logged and does not fail the login.
     pub async fn verify(&self, user: &str, password: &str) -> Result<Verified, AuthError> {
-        // An owned permit moves into the blocking task, so the bound holds even if this future is
+        // An owned permit moves into the hashing job, so the bound holds even if this future is
         // dropped (client gone) while the hash is still running.
         let permit = Arc::clone(&self.inner.hash_slots)
             .acquire_owned()
@@ -154,12 +159,16 @@ impl Authenticator {
         let inner = Arc::clone(&self.inner);
         let user = user.to_owned();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let outcome = inner.verify_blocking(&user, &password);
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        let queued = self.inner.hash_pool.run(move |memory| {
+            let result = inner.verify_blocking(&user, &password, memory);
             drop(permit);
-            outcome
-        })
-        .await?
+            let _ = answer.send(result);
+        });
+        if !queued {
+            return Err(AuthError::HashThreadLost);
+        }
+        outcome.await.map_err(|_| AuthError::HashThreadLost)?
     }
 
     /// The current record of `user`, re-reading the file if it changed (a cheap, blocking `stat`).
@@ -174,20 +183,25 @@ impl Authenticator {
 }
 
 impl Inner {
-    /// The whole check, run on the blocking pool.
-    fn verify_blocking(&self, user: &str, password: &str) -> Result<Verified, AuthError> {
+    /// The whole check, run on a hashing thread with its argon2 memory.
+    fn verify_blocking(
+        &self,
+        user: &str,
+        password: &str,
+        memory: &mut HashMemory,
+    ) -> Result<Verified, AuthError> {
         let users = self.current_users()?;
         let Some(record) = users.get(user) else {
             // Same work as a real check, result ignored: timing must not reveal who exists.
-            let _ = verify_password(password, &self.dummy_hash);
+            let _ = verify_password_in(password, &self.dummy_hash, memory);
             return Ok(Verified::Rejected);
         };
-        match verify_password(password, &record.password_hash) {
+        match verify_password_in(password, &record.password_hash, memory) {
             Ok(true) => {}
             Ok(false) => return Ok(Verified::Rejected),
             Err(error) => {
                 tracing::error!(user, path = %self.path.display(), %error, "stored password hash is unusable; login refused");
-                let _ = verify_password(password, &self.dummy_hash);
+                let _ = verify_password_in(password, &self.dummy_hash, memory);
                 return Ok(Verified::Rejected);
             }
         }
