@@ -50,9 +50,21 @@ struct Args {
     /// Idle logged-in session counts at which server memory is read (default 1000,10000).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     idle: Option<Vec<usize>>,
+    /// Servers measured only at the smallest idle count, to keep the run short: each larger
+    /// ramp costs as many argon2 logins (default wharf-threading,wharf-forking; `none` for none).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ID,...",
+        default_value = "wharf-threading,wharf-forking"
+    )]
+    idle_limited: Vec<String>,
     /// Clients logging in at once while a live session sends NOOPs (default 300).
     #[arg(long, value_name = "N")]
     storm: Option<usize>,
+    /// Scenarios to leave out, comma-separated, among: single, logins, transfers, storm, idle.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,...")]
+    skip: Vec<String>,
     /// CPU placement: `split` pins the generator to the first half of the CPUs and every server
     /// to the rest; `shared` puts both on the last CPU; `none` leaves it to the scheduler.
     #[arg(long, default_value = "split", value_parser = ["shared", "split", "none"])]
@@ -142,6 +154,9 @@ fn serve_ftpd(args: ServeFtpd) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The scenarios `--skip` can name.
+const SCENARIOS: [&str; 5] = ["single", "logins", "transfers", "storm", "idle"];
+
 fn size(value: Option<&String>, default: u64) -> anyhow::Result<u64> {
     match value {
         None => Ok(default),
@@ -165,9 +180,18 @@ fn plan(args: &Args, work_dir: PathBuf) -> anyhow::Result<FtpPlan> {
             .clone()
             .unwrap_or_else(|| if quick { small } else { full }.to_vec())
     };
+    for name in &args.skip {
+        if !SCENARIOS.contains(&name.as_str()) {
+            bail!(
+                "unknown scenario {name:?} (one of {})",
+                SCENARIOS.join(", ")
+            );
+        }
+    }
+    let skipped = |name: &str| args.skip.iter().any(|s| s == name);
     let mut idle_counts = pick(&args.idle, &[1000, 10_000], &[20]);
     idle_counts.sort_unstable();
-    let plan = FtpPlan {
+    let mut plan = FtpPlan {
         servers,
         big_size: size(
             args.big_size.as_ref(),
@@ -181,18 +205,41 @@ fn plan(args: &Args, work_dir: PathBuf) -> anyhow::Result<FtpPlan> {
             if quick { 1 << 20 } else { 10 << 20 },
         )?,
         idle_counts,
+        idle_limited: args
+            .idle_limited
+            .iter()
+            .filter(|id| id.as_str() != "none")
+            .map(|id| {
+                FtpServer::from_id(id.trim()).with_context(|| format!("unknown server {id:?}"))
+            })
+            .collect::<anyhow::Result<_>>()?,
         storm: args.storm.unwrap_or(if quick { 10 } else { 300 }),
         step_limit: Duration::try_from_secs_f64(args.step_limit).context("bad --step-limit")?,
         idle_settle: Duration::from_millis(if quick { 200 } else { 1500 }),
         server_cpus: None,
         work_dir,
     };
+    if skipped("single") {
+        plan.rounds = 0;
+    }
+    if skipped("logins") {
+        plan.login_counts.clear();
+    }
+    if skipped("transfers") {
+        plan.transfer_counts.clear();
+    }
+    if skipped("storm") {
+        plan.storm = 0;
+    }
+    if skipped("idle") {
+        plan.idle_counts.clear();
+    }
     let counts = plan
         .login_counts
         .iter()
         .chain(&plan.transfer_counts)
         .chain(&plan.idle_counts);
-    if counts.copied().any(|n| n == 0) || plan.storm == 0 || plan.big_size == 0 {
+    if counts.copied().any(|n| n == 0) || plan.big_size == 0 {
         bail!("counts and sizes must be at least 1");
     }
     Ok(plan)
@@ -288,7 +335,7 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
         argon2.as_ref(),
         plan.transfer_counts.iter().copied().max(),
         plan.login_counts.iter().copied().max(),
-        plan.storm,
+        (plan.storm > 0).then_some(plan.storm),
     );
     let record = FtpRecord {
         benchmark: "ftp",

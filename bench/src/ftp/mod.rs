@@ -8,6 +8,7 @@
 //! - [`transfers`]: single-session STOR/RETR and N concurrent downloads or uploads.
 //! - [`sessions`]: login bursts, idle sessions with the server's memory, the login storm.
 //! - [`run`]: every scenario against one server, as [`results::Cell`]s.
+//! - `cells`: what the scenarios measured, as cells with details and failures.
 //! - [`results`]: metrics, cells and comparisons between servers.
 //! - [`loopback`]: the machine's single-stream TCP limit (own sink and iperf3).
 //! - [`argon2_cost`]: what the argon2 parameters allow: the login-rate ceiling.
@@ -16,6 +17,7 @@
 //! - [`chart`]: the SVG chart of throughput and memory per server.
 
 pub mod argon2_cost;
+mod cells;
 pub mod chart;
 pub mod client;
 pub mod loopback;

@@ -254,7 +254,7 @@ mod tests {
             iperf3_mib_s: None,
             notes: Vec::new(),
         };
-        let checks = targets::judge(&cells, &["vsftpd"], &loopback, None, None, None, 300);
+        let checks = targets::judge(&cells, &["vsftpd"], &loopback, None, None, None, Some(300));
         FtpRecord {
             benchmark: "ftp",
             machine: Machine::describe(),

@@ -7,6 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::cells::{MIB, idle_cells, login_cell, range, storm_cells, summary, transfer_cell};
 use super::client::FtpSession;
 use super::results::{Cell, Metric};
 use super::servers::{FtpServer, Programs};
@@ -15,6 +16,7 @@ use super::setup::{self, Credentials};
 use super::transfers::{self, Direction, Target, upload_pattern};
 use crate::affinity;
 use crate::aggregate::median;
+use crate::cpu::CpuMeter;
 use crate::launch::RunningServer;
 
 /// Name of the big file every server's root holds for single-session RETR.
@@ -33,7 +35,7 @@ pub struct FtpPlan {
     pub servers: Vec<FtpServer>,
     /// Bytes of the single-session STOR and RETR.
     pub big_size: u64,
-    /// Single-session rounds; the cell reports their median.
+    /// Single-session rounds; the cell reports their median (0: not measured).
     pub rounds: usize,
     /// Clients logging in at once, one cell each.
     pub login_counts: Vec<usize>,
@@ -43,7 +45,9 @@ pub struct FtpPlan {
     pub transfer_size: u64,
     /// Idle session counts at which memory is read (one ramp, increasing).
     pub idle_counts: Vec<usize>,
-    /// Clients logging in at once while the live session sends NOOPs.
+    /// Servers whose ramp stops at the smallest idle count.
+    pub idle_limited: Vec<FtpServer>,
+    /// Clients logging in at once while the live session sends NOOPs (0: no storm).
     pub storm: usize,
     /// Time limit of each protocol step.
     pub step_limit: Duration,
@@ -183,11 +187,24 @@ pub async fn measure_server(
         }
     };
     progress(&format!("{id}: listening on {}", live.target.addr));
-    single_session(id, plan, &live.target, &mut cells, progress).await;
+    if plan.rounds > 0 {
+        single_session(id, plan, &live.target, &mut cells, progress).await;
+    }
     if !server.one_session_at_a_time() {
+        let meter = CpuMeter::for_server(live.server.pid());
         for &count in &plan.login_counts {
+            let before = meter.read().ok();
             let outcome = sessions::login_burst(&live.target, count).await;
-            let cell = login_cell(id, Metric::Logins(count), &outcome, count);
+            let used = meter
+                .read()
+                .ok()
+                .zip(before)
+                .map(|(after, before)| after - before);
+            let mut cell = login_cell(id, Metric::Logins(count), &outcome, count);
+            if let (Some(used), Some(detail)) = (used, cell.detail.as_mut()) {
+                let per_login = used.as_secs_f64() * 1e3 / outcome.logged_in.max(1) as f64;
+                detail.push_str(&format!(", server CPU {per_login:.1} ms/login"));
+            }
             progress(&summary(&cell));
             cells.push(cell);
         }
@@ -211,10 +228,12 @@ pub async fn measure_server(
                 remove_uploads(&dir.join("root"));
             }
         }
-        let storm = sessions::login_storm(&live.target, plan.storm).await;
-        for cell in storm_cells(id, plan.storm, &storm) {
-            progress(&summary(&cell));
-            cells.push(cell);
+        if plan.storm > 0 {
+            let storm = sessions::login_storm(&live.target, plan.storm).await;
+            for cell in storm_cells(id, plan.storm, &storm) {
+                progress(&summary(&cell));
+                cells.push(cell);
+            }
         }
     }
     live.server.stop();
@@ -225,7 +244,7 @@ pub async fn measure_server(
                 let outcome = sessions::idle_sessions(
                     &live.target,
                     live.server.pid(),
-                    &plan.idle_counts,
+                    idle_counts(server, plan),
                     plan.idle_settle,
                 )
                 .await;
@@ -236,7 +255,7 @@ pub async fn measure_server(
                 live.server.stop();
             }
             Err(failure) => {
-                for &count in &plan.idle_counts {
+                for &count in idle_counts(server, plan) {
                     cells.push(Cell::failed(id, Metric::IdleRss(count), failure.clone()));
                     cells.push(Cell::failed(id, Metric::IdlePss(count), failure.clone()));
                 }
@@ -249,7 +268,10 @@ pub async fn measure_server(
 
 /// The metrics a server is measured on in this plan.
 fn metrics_of(server: FtpServer, plan: &FtpPlan) -> Vec<Metric> {
-    let mut metrics = vec![Metric::RetrSingle, Metric::StorSingle];
+    let mut metrics = Vec::new();
+    if plan.rounds > 0 {
+        metrics.extend([Metric::RetrSingle, Metric::StorSingle]);
+    }
     if server.one_session_at_a_time() {
         return metrics;
     }
@@ -257,15 +279,26 @@ fn metrics_of(server: FtpServer, plan: &FtpPlan) -> Vec<Metric> {
     for &n in &plan.transfer_counts {
         metrics.extend([Metric::Downloads(n), Metric::Uploads(n)]);
     }
-    metrics.extend([
-        Metric::StormNoopP50(plan.storm),
-        Metric::StormNoopP99(plan.storm),
-        Metric::StormLogins(plan.storm),
-    ]);
-    for &n in &plan.idle_counts {
+    if plan.storm > 0 {
+        metrics.extend([
+            Metric::StormNoopP50(plan.storm),
+            Metric::StormNoopP99(plan.storm),
+            Metric::StormLogins(plan.storm),
+        ]);
+    }
+    for &n in idle_counts(server, plan) {
         metrics.extend([Metric::IdleRss(n), Metric::IdlePss(n)]);
     }
     metrics
+}
+
+/// The idle counts `server` is measured at.
+fn idle_counts(server: FtpServer, plan: &FtpPlan) -> &[usize] {
+    if plan.idle_limited.contains(&server) {
+        &plan.idle_counts[..plan.idle_counts.len().min(1)]
+    } else {
+        &plan.idle_counts
+    }
 }
 
 /// Removes the files concurrent uploads left in `root`.
@@ -281,8 +314,6 @@ fn remove_uploads(root: &Path) {
         }
     }
 }
-
-const MIB: f64 = 1024.0 * 1024.0;
 
 /// Single-session STOR and RETR over `plan.rounds` rounds: the median, the range as detail.
 async fn single_session(
@@ -316,168 +347,4 @@ async fn single_session(
         progress(&summary(&cell));
         cells.push(cell);
     }
-}
-
-/// `low–high` of several values, `None` for fewer than two.
-fn range(values: &[f64]) -> Option<String> {
-    if values.len() < 2 {
-        return None;
-    }
-    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some(format!("rounds {low:.0}–{high:.0}"))
-}
-
-fn millis(d: Option<Duration>) -> String {
-    d.map_or_else(|| "–".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e3))
-}
-
-fn login_cell(id: &str, metric: Metric, outcome: &sessions::LoginOutcome, count: usize) -> Cell {
-    if outcome.logged_in == 0 {
-        return Cell::failed(id, metric, outcome.first_error.clone().unwrap_or_default());
-    }
-    let mut cell = Cell::measured(
-        id,
-        metric,
-        outcome.rate(),
-        Some(format!(
-            "p50 {} ms, p99 {} ms",
-            millis(outcome.latencies.quantile(0.5)),
-            millis(outcome.latencies.quantile(0.99))
-        )),
-    );
-    if outcome.failed > 0 {
-        cell.failure = Some(format!(
-            "{} of {count} failed: {}",
-            outcome.failed,
-            outcome.first_error.clone().unwrap_or_default()
-        ));
-    }
-    cell
-}
-
-fn transfer_cell(
-    id: &str,
-    metric: Metric,
-    outcome: &transfers::ConcurrentOutcome,
-    count: usize,
-) -> Cell {
-    if outcome.completed == 0 {
-        return Cell::failed(id, metric, outcome.first_error.clone().unwrap_or_default());
-    }
-    let rate = outcome.bytes as f64 / MIB / outcome.elapsed.as_secs_f64().max(1e-9);
-    let mut cell = Cell::measured(
-        id,
-        metric,
-        rate,
-        Some(format!(
-            "all done in {:.2} s",
-            outcome.elapsed.as_secs_f64()
-        )),
-    );
-    if outcome.failed > 0 {
-        cell.failure = Some(format!(
-            "{} of {count} failed: {}",
-            outcome.failed,
-            outcome.first_error.clone().unwrap_or_default()
-        ));
-    }
-    cell
-}
-
-fn storm_cells(id: &str, count: usize, storm: &sessions::StormOutcome) -> Vec<Cell> {
-    let ms = |q: f64| storm.noops.quantile(q).map(|d| d.as_secs_f64() * 1e3);
-    let noop_detail = Some(format!(
-        "{} NOOPs, max {} ms",
-        storm.noops.len(),
-        millis(storm.noops.max())
-    ));
-    let mut cells = Vec::new();
-    for (metric, value) in [
-        (Metric::StormNoopP50(count), ms(0.5)),
-        (Metric::StormNoopP99(count), ms(0.99)),
-    ] {
-        cells.push(match (value, &storm.live_error) {
-            (Some(value), None) => Cell::measured(id, metric, value, noop_detail.clone()),
-            (_, error) => Cell::failed(
-                id,
-                metric,
-                error.clone().unwrap_or_else(|| "no NOOP completed".into()),
-            ),
-        });
-    }
-    cells.push(login_cell(
-        id,
-        Metric::StormLogins(count),
-        &storm.logins,
-        count,
-    ));
-    cells
-}
-
-fn idle_cells(id: &str, outcome: &sessions::IdleOutcome) -> Vec<Cell> {
-    let mut cells = Vec::new();
-    let baseline = outcome.baseline.as_ref().ok();
-    for checkpoint in &outcome.checkpoints {
-        let wanted = checkpoint.wanted;
-        let memory = match &checkpoint.memory {
-            Ok(memory) => memory,
-            Err(error) => {
-                cells.push(Cell::failed(id, Metric::IdleRss(wanted), error.clone()));
-                cells.push(Cell::failed(id, Metric::IdlePss(wanted), error.clone()));
-                continue;
-            }
-        };
-        let per_session = baseline.map(|base| {
-            (memory.rss_bytes.saturating_sub(base.rss_bytes)) as f64
-                / 1024.0
-                / checkpoint.held.max(1) as f64
-        });
-        let detail = format!(
-            "{}/{wanted} held, {} processes{}",
-            checkpoint.held,
-            memory.processes,
-            per_session.map_or_else(String::new, |kib| format!(", {kib:.1} KiB/session RSS"))
-        );
-        let partial = (checkpoint.held < wanted).then(|| {
-            format!(
-                "only {} of {wanted} sessions logged in: {}",
-                checkpoint.held,
-                outcome.first_error.clone().unwrap_or_default()
-            )
-        });
-        let mut rss = Cell::measured(
-            id,
-            Metric::IdleRss(wanted),
-            memory.rss_bytes as f64 / MIB,
-            Some(detail.clone()),
-        );
-        rss.failure = partial.clone();
-        cells.push(rss);
-        let mut pss = match memory.pss_bytes {
-            Some(pss) => {
-                Cell::measured(id, Metric::IdlePss(wanted), pss as f64 / MIB, Some(detail))
-            }
-            None => Cell::failed(id, Metric::IdlePss(wanted), "no smaps_rollup"),
-        };
-        pss.failure = pss.failure.or(partial);
-        cells.push(pss);
-    }
-    cells
-}
-
-/// One progress line for a cell.
-fn summary(cell: &Cell) -> String {
-    let value = cell.value.map_or_else(
-        || "–".to_string(),
-        |v| format!("{v:.prec$}", prec = cell.metric.decimals()),
-    );
-    let mut line = format!("{}: {} = {value}", cell.server, cell.metric.label());
-    if let Some(detail) = &cell.detail {
-        line.push_str(&format!(" ({detail})"));
-    }
-    if let Some(failure) = &cell.failure {
-        line.push_str(&format!(" FAILED: {failure}"));
-    }
-    line
 }
