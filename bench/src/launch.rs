@@ -116,6 +116,7 @@ impl RunningServer {
             .open(log)
             .map_err(spawn_error)?;
         let err = out.try_clone().map_err(spawn_error)?;
+        die_with_parent(&mut command);
         let child = command
             .stdin(Stdio::null())
             .stdout(out)
@@ -173,6 +174,21 @@ impl RunningServer {
         // Forked children may outlive their parent: kill whatever is left of the group.
         let _ = killpg(group, Signal::SIGKILL);
         let _ = self.child.wait();
+    }
+}
+
+/// Makes the child receive SIGTERM when the benchmark dies (Ctrl-C, a crash), so no server
+/// outlives the run that started it.
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: the hook makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
     }
 }
 

@@ -261,10 +261,10 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     };
     let mut plan = plan(&args, work_dir)?;
     plan.server_cpus = split.as_ref().map(|s| s.server.clone());
-    // Client sockets, the server's sockets and Wharf's two slot locks per session, with room.
+    // Each side holds a socket per session (the generator and a one-process server), with room.
     let most = plan.idle_counts.iter().copied().max().unwrap_or(0) as u64;
-    let limit = fd_limit::raise_to(most * 4 + 4096).context("cannot raise the open-file limit")?;
-    if limit.soft < most * 3 + 1024 {
+    let limit = fd_limit::raise_to(most * 2 + 4096).context("cannot raise the open-file limit")?;
+    if limit.soft < most + 1024 {
         eprintln!(
             "warning: open-file limit {} is low for {most} idle sessions (run as root, or raise \
              the hard limit)",

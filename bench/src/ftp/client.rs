@@ -14,6 +14,8 @@ use tokio::time::Instant;
 
 /// Bytes of the control connection's read buffer: replies are short lines.
 const CONTROL_BUFFER: usize = 1024;
+/// How long a new connection waits for the server's greeting before it is made again.
+pub const GREETING_PATIENCE: Duration = Duration::from_secs(10);
 /// Longest reply accepted, so a broken server cannot make the generator grow without bound.
 const MAX_REPLY: usize = 64 * 1024;
 
@@ -90,8 +92,29 @@ async fn within<T>(
 
 impl FtpSession {
     /// Connects and reads the greeting (220); `limit` bounds every later step too.
+    ///
+    /// A connection that gets no greeting within [`GREETING_PATIENCE`] is dropped and made
+    /// again, as a person or a script would: a server whose listen backlog overflowed in a
+    /// connection storm never accepted it (the client's side of the handshake completed, the
+    /// server dropped it), and only a new connection gets through. Retries go on until `limit`.
     pub async fn connect(addr: SocketAddr, limit: Duration) -> Result<Self, FtpError> {
-        let stream = within(limit, "connect", async {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match Self::connect_once(addr, limit, left.min(GREETING_PATIENCE)).await {
+                Err(FtpError::Timeout { .. }) if Instant::now() + GREETING_PATIENCE < deadline => {}
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// One connection attempt, waiting `patience` for the greeting.
+    async fn connect_once(
+        addr: SocketAddr,
+        limit: Duration,
+        patience: Duration,
+    ) -> Result<Self, FtpError> {
+        let stream = within(patience, "connect", async {
             TcpStream::connect(addr)
                 .await
                 .map_err(FtpError::io("connect"))
@@ -103,7 +126,7 @@ impl FtpSession {
             line: String::new(),
             limit,
         };
-        let greeting = session.reply().await?;
+        let greeting = within(patience, "waiting for the greeting", session.read_reply()).await?;
         expect("greeting", &greeting, &[220])?;
         Ok(session)
     }
