@@ -36,7 +36,9 @@ apt-get install -y -qq --no-install-recommends \
 # The two servers conflict as packages (both provide ftp-server) and their maintainer scripts
 # start system services: unpack the binaries instead of installing the packages.
 mkdir -p "$debs" "$peers_bin"
-chmod 777 "$debs" # apt's download sandbox user writes here
+rm -f "$debs"/*.deb
+# apt downloads as its sandbox user where it may write (else as root, with a warning).
+if id _apt >/dev/null 2>&1; then chown _apt "$debs"; fi
 (cd "$debs" && apt-get download -qq vsftpd pure-ftpd pure-ftpd-common)
 for deb in "$debs"/vsftpd_*.deb "$debs"/pure-ftpd_*.deb "$debs"/pure-ftpd-common_*.deb; do
     dpkg-deb -x "$deb" "$peers_bin"
