@@ -1,15 +1,14 @@
 //! A raw FTP control connection that can switch to TLS (AUTH TLS or implicit), and TLS data
 //! connections made with a chosen client configuration.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use crate::support::raw::Reply;
+use crate::support::raw::{Control, REPLY_TIMEOUT, Reply};
 
 /// A TLS client stream over TCP.
 pub type TlsStream = StreamOwned<ClientConnection, TcpStream>;
@@ -56,7 +55,7 @@ fn server_name() -> ServerName<'static> {
 fn tcp(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(REPLY_TIMEOUT))
         .expect("timeout");
     stream
 }
@@ -73,17 +72,12 @@ pub fn handshake(config: &Arc<ClientConfig>, stream: TcpStream) -> io::Result<Tl
 }
 
 /// A control connection speaking raw FTP, in clear or over TLS.
-pub struct TlsRaw {
-    /// Buffered transport.
-    reader: Option<BufReader<Channel>>,
-}
+pub type TlsRaw = Control<Channel>;
 
-impl TlsRaw {
+impl Control<Channel> {
     /// Connects in clear and reads the greeting.
     pub fn connect(addr: SocketAddr) -> (TlsRaw, Reply) {
-        let mut raw = TlsRaw {
-            reader: Some(BufReader::new(Channel::Clear(tcp(addr)))),
-        };
+        let mut raw = TlsRaw::over(Channel::Clear(tcp(addr)));
         let greeting = raw.reply();
         (raw, greeting)
     }
@@ -91,28 +85,17 @@ impl TlsRaw {
     /// Speaks FTP in clear over an already connected stream; reads the greeting.
     pub fn from_stream(stream: TcpStream) -> (TlsRaw, Reply) {
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(REPLY_TIMEOUT))
             .expect("timeout");
-        let mut raw = TlsRaw {
-            reader: Some(BufReader::new(Channel::Clear(stream))),
-        };
+        let mut raw = TlsRaw::over(Channel::Clear(stream));
         let greeting = raw.reply();
         (raw, greeting)
-    }
-
-    /// Sends raw bytes (no CRLF added).
-    pub fn send_bytes(&mut self, bytes: &[u8]) {
-        let writer = self.reader.as_mut().expect("connection").get_mut();
-        writer.write_all(bytes).expect("send");
-        writer.flush().expect("flush");
     }
 
     /// Connects to an implicit-FTPS address: TLS first, then the greeting.
     pub fn connect_implicit(addr: SocketAddr, config: &Arc<ClientConfig>) -> (TlsRaw, Reply) {
         let tls = handshake(config, tcp(addr)).expect("implicit TLS handshake");
-        let mut raw = TlsRaw {
-            reader: Some(BufReader::new(Channel::Tls(Box::new(tls)))),
-        };
+        let mut raw = TlsRaw::over(Channel::Tls(Box::new(tls)));
         let greeting = raw.reply();
         (raw, greeting)
     }
@@ -123,13 +106,15 @@ impl TlsRaw {
         if reply.code != 234 {
             return reply;
         }
-        let reader = self.reader.take().expect("connection");
-        assert!(reader.buffer().is_empty(), "bytes after the 234 reply");
-        let Channel::Clear(stream) = reader.into_inner() else {
+        let (channel, unread) = self.transport();
+        assert!(unread.is_empty(), "bytes after the 234 reply");
+        let Channel::Clear(stream) = channel else {
             panic!("already TLS");
         };
+        // A second handle on the same socket: dropping the clear one below leaves it open.
+        let stream = stream.try_clone().expect("clone");
         let tls = handshake(config, stream).expect("AUTH TLS handshake");
-        self.reader = Some(BufReader::new(Channel::Tls(Box::new(tls))));
+        *self = TlsRaw::over(Channel::Tls(Box::new(tls)));
         reply
     }
 
@@ -143,61 +128,12 @@ impl TlsRaw {
 
     /// USER and PASS, asserting success.
     pub fn login(&mut self, user: &str, password: &str) {
-        assert_eq!(self.cmd(&format!("USER {user}")).code, 331);
-        let reply = self.cmd(&format!("PASS {password}"));
-        assert_eq!(reply.code, 230, "{reply:?}");
-    }
-
-    /// Sends one command line and reads its reply.
-    pub fn cmd(&mut self, line: &str) -> Reply {
-        let writer = self.reader.as_mut().expect("connection").get_mut();
-        writer
-            .write_all(format!("{line}\r\n").as_bytes())
-            .expect("send");
-        writer.flush().expect("flush");
-        self.reply()
-    }
-
-    /// Reads one complete reply.
-    pub fn reply(&mut self) -> Reply {
-        let first = self.line();
-        let code: u16 = first
-            .get(..3)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or_else(|| panic!("bad reply line {first:?}"));
-        let mut lines = vec![first.clone()];
-        if first.as_bytes().get(3) == Some(&b'-') {
-            let end = format!("{code} ");
-            loop {
-                let line = self.line();
-                let done = line.starts_with(&end);
-                lines.push(line);
-                if done {
-                    break;
-                }
-            }
-        }
-        Reply { code, lines }
-    }
-
-    /// Reads one line without CRLF; panics at end of stream.
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        let n = self
-            .reader
-            .as_mut()
-            .expect("connection")
-            .read_line(&mut line)
-            .expect("read reply");
-        assert!(n > 0, "control connection closed");
-        line.trim_end_matches(['\r', '\n']).to_string()
+        self.user_pass(user, password);
     }
 
     /// Whether the server closed the connection (reads to the end; errors count as closed).
     pub fn is_closed(&mut self) -> bool {
-        let mut rest = Vec::new();
-        let reader = self.reader.as_mut().expect("connection");
-        match reader.read_to_end(&mut rest) {
+        match self.read_to_end() {
             Ok(_) => true,
             Err(error) => error.kind() != io::ErrorKind::WouldBlock,
         }
@@ -205,15 +141,7 @@ impl TlsRaw {
 
     /// Sends EPSV and returns the announced data address.
     pub fn epsv(&mut self, host: SocketAddr) -> SocketAddr {
-        let reply = self.cmd("EPSV");
-        assert_eq!(reply.code, 229, "{reply:?}");
-        let port: u16 = reply.lines[0]
-            .split("(|||")
-            .nth(1)
-            .and_then(|rest| rest.split('|').next())
-            .and_then(|port| port.parse().ok())
-            .expect("EPSV port");
-        SocketAddr::new(host.ip(), port)
+        self.epsv_addr(host)
     }
 }
 
