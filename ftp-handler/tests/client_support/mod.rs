@@ -3,6 +3,8 @@
 //! runs (`script`, and a Python driver that types into the shell), and a test PKI.
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
 pub mod daemon;
 pub mod proxy;
 
@@ -13,11 +15,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
 use tempfile::TempDir;
+
+// Re-exported for the tests; each test crate uses a subset.
+#[allow(unused_imports)]
+pub use common::payload::{random_bytes, sha256_hex};
+#[allow(unused_imports)]
+pub use common::pki::{Pki, pki};
 
 /// The pyftpdlib server script.
 const PYFTPD: &str = include_str!("pyftpd.py");
@@ -318,72 +322,6 @@ impl Drop for PyFtpd {
 /// `ftp://alice@ADDR/path` for any server address.
 pub fn url_for(addr: SocketAddr, path: &str) -> String {
     format!("ftp://{USER}@{addr}/{path}")
-}
-
-/// A test CA and a server certificate it signed for 127.0.0.1 and localhost, as PEM files.
-pub struct Pki {
-    /// Holds the files.
-    pub dir: TempDir,
-    /// The CA certificate (what the client trusts with --ca-cert).
-    pub ca: PathBuf,
-    /// The server certificate.
-    pub cert: PathBuf,
-    /// The server key.
-    pub key: PathBuf,
-}
-
-/// Makes a fresh CA and server certificate.
-pub fn pki() -> Pki {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "wharf-ftp client test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key"))
-        .expect("CA certificate");
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-        .expect("leaf params");
-    leaf.distinguished_name
-        .push(DnType::CommonName, "client test server");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate().expect("key");
-    let cert = leaf.signed_by(&key, &ca).expect("server certificate");
-    let write = |name: &str, text: String| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, text).expect("write PEM");
-        path
-    };
-    Pki {
-        ca: write("ca.pem", ca.pem()),
-        cert: write("server.pem", cert.pem()),
-        key: write("server.key", key.serialize_pem()),
-        dir,
-    }
-}
-
-/// `len` pseudo-random bytes (deterministic for a seed).
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// SHA-256 of a file's content.

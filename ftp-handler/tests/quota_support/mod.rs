@@ -3,27 +3,26 @@
 //! and Python `ftplib` scripts as the independent client.
 #![allow(dead_code)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
-use wharf::auth::{HashParams, UserRecord, UsersFile, hash_password};
+use wharf::auth::HashParams;
+
+pub use common::ftpd::BIN;
+use common::ftpd::FtpdProcess;
+use common::users::{self, Account};
 
 /// Every concurrency mode the daemon runs in.
 pub const MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
-
-/// The daemon binary.
-pub const BIN: &str = env!("CARGO_BIN_EXE_wharf-ftpd");
-
-/// How long a daemon may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Helpers every client script starts with. Arguments: HOST PORT, then the script's own.
 pub const PRELUDE: &str = r#"
@@ -142,78 +141,40 @@ impl Site {
     /// A site with `users` (password `secret`), each with an empty home.
     pub fn new(users: &[User]) -> Site {
         let root = tempfile::tempdir().expect("temp dir");
-        let mut file = UsersFile::empty(root.path().join("users.toml"));
-        for user in users {
-            let home = root.path().join("home").join(user.name);
-            std::fs::create_dir_all(&home).expect("home");
-            file.add(UserRecord {
-                name: user.name.to_string(),
-                password_hash: hash_password("secret", &HashParams::PRODUCTION).expect("hash"),
-                home,
+        let accounts: Vec<Account<'_>> = users
+            .iter()
+            .map(|user| Account {
+                name: user.name,
+                password: "secret",
                 quota_bytes: user.bytes,
                 quota_files: user.files,
-                allow_exec: false,
-                authorized_keys: Vec::new(),
             })
-            .expect("add user");
-        }
-        file.save().expect("save users");
+            .collect();
+        users::write_users(root.path(), &accounts, &HashParams::PRODUCTION);
         Site { root }
     }
 
     /// The users file.
     pub fn users_file(&self) -> PathBuf {
-        self.root.path().join("users.toml")
+        users::users_file(self.root.path())
     }
 
     /// The state directory.
     pub fn state_dir(&self) -> PathBuf {
-        self.root.path().join("state")
+        users::state_dir(self.root.path())
     }
 
     /// A user's home.
     pub fn home(&self, user: &str) -> PathBuf {
-        self.root.path().join("home").join(user)
+        users::home(self.root.path(), user)
     }
 
     /// Starts `wharf-ftpd serve` on this site in `mode`.
     pub fn start(&self, mode: &str) -> Daemon {
-        let mut command = Command::new(BIN);
-        command
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--mode", mode])
-            .arg("--users")
-            .arg(self.users_file())
-            .arg("--state-dir")
-            .arg(self.state_dir())
-            .env("RUST_LOG", "info")
-            .env("WHARF_FTPD__LIMITS__FAILED_LOGIN_DELAY", "50ms")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("spawn wharf-ftpd");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, listening) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    let _ = found.send(addr.to_string());
-                }
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-            }
-        });
-        let Ok(addr) = listening.recv_timeout(START_TIMEOUT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("wharf-ftpd ({mode}) did not start: {:?}", log.lock());
-        };
+        let process = FtpdProcess::serve(mode, &self.users_file(), &self.state_dir(), &[], &[]);
         Daemon {
-            child,
-            addr: addr.parse().expect("listen address"),
-            log,
+            addr: process.addr,
+            process,
             mode: mode.to_string(),
         }
     }
@@ -235,11 +196,9 @@ impl Site {
 /// A running `wharf-ftpd serve`; stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Daemon {
     /// The server process.
-    child: Child,
+    process: FtpdProcess,
     /// Its control address.
     pub addr: SocketAddr,
-    /// Everything it logged.
-    log: Arc<Mutex<Vec<String>>>,
     /// Its concurrency mode.
     pub mode: String,
 }
@@ -247,10 +206,7 @@ pub struct Daemon {
 impl Daemon {
     /// The log so far.
     pub fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join("\n")
+        self.process.log_text()
     }
 
     /// A Python command running `PRELUDE + script` with HOST PORT ARGS.
@@ -319,39 +275,19 @@ impl Daemon {
     /// Kills the daemon with SIGKILL, with the session processes it forked (as a crash or an
     /// OOM kill of the whole service would), and waits until every one of them is gone.
     pub fn kill_hard(mut self) {
-        let parent = self.child.id();
+        let parent = self.process.pid();
         let children = child_pids(parent);
         for pid in std::iter::once(parent).chain(children.iter().copied()) {
             if let Ok(pid) = i32::try_from(pid) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
-        let _ = self.child.wait();
+        self.process.reap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while children.iter().any(|pid| is_alive(*pid)) {
             assert!(Instant::now() < deadline, "killed sessions did not exit");
             std::thread::sleep(Duration::from_millis(10));
         }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
