@@ -9,10 +9,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use support::common::ftpd::{BIN, watch_log};
 use support::raw::Raw;
-
-/// The daemon binary.
-const BIN: &str = env!("CARGO_BIN_EXE_wharf-ftpd");
 
 /// Runs `wharf-ftpd ARGS` with `stdin`, asserting success; returns stdout.
 fn run(args: &[&str], stdin: &str) -> String {
@@ -40,20 +38,8 @@ fn run(args: &[&str], stdin: &str) -> String {
 
 /// Waits for `listening on ADDR` on a child's stderr and returns ADDR; keeps draining after.
 fn listening_addr(stderr: std::process::ChildStderr) -> std::net::SocketAddr {
-    let (found, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let _ = found.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-            }
-        }
-    });
-    wait.recv_timeout(Duration::from_secs(60))
+    watch_log(stderr, Default::default())
+        .recv_timeout(Duration::from_secs(60))
         .expect("server did not report its address")
         .parse()
         .expect("address")

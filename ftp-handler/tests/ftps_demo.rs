@@ -1,12 +1,17 @@
 //! `wharf-ftpd demo` offers FTPS with a self-signed certificate whose SHA-256 fingerprint it
 //! prints: a client (Python's ftplib) sees exactly that certificate and can work over TLS.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+
+use common::ftpd::watch_log;
 
 /// Connects over AUTH TLS without verification, prints the certificate's SHA-256 (as the demo
 /// shows it), then logs in and stores a file over a protected data connection.
@@ -49,16 +54,7 @@ fn demo_offers_tls_with_the_certificate_whose_fingerprint_it_prints() {
         .spawn()
         .expect("spawn demo");
     let stderr = demo.stderr.take().expect("stderr");
-    let (found, wait) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = found.send(addr.to_string());
-            }
-        }
-    });
-    let addr: std::net::SocketAddr = wait
+    let addr: std::net::SocketAddr = watch_log(stderr, Default::default())
         .recv_timeout(Duration::from_secs(60))
         .expect("demo did not report its address")
         .parse()

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use quota_support::common::ftpd::watch_log;
 use quota_support::{BIN, Site, User, write_file};
 
 /// Standard output of a command that must succeed.
@@ -128,15 +129,7 @@ fn the_demo_user_has_a_100_mib_quota_that_is_enforced() {
             }
         }
     });
-    let (addr_found, addr_line) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap_or_default();
-                let _ = addr_found.send(addr.to_string());
-            }
-        }
-    });
+    let addr_line = watch_log(stderr, Default::default());
     let home = home_line
         .recv_timeout(Duration::from_secs(60))
         .expect("demo home");

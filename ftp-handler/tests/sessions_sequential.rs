@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
-use support::raw::Raw;
+use support::raw::{Raw, read_reply};
 use support::{Daemon, random_bytes, sha256_hex};
 
 /// Clients started together.
@@ -81,33 +81,7 @@ impl Client {
             .get_ref()
             .set_read_timeout(Some(wait))
             .map_err(|e| format!("timeout: {e}"))?;
-        let first = self.line()?;
-        let code = first
-            .get(..3)
-            .ok_or(format!("bad reply {first:?}"))?
-            .to_string();
-        let mut lines = vec![first.clone()];
-        if first.as_bytes().get(3) == Some(&b'-') {
-            loop {
-                let line = self.line()?;
-                let done = line.starts_with(&format!("{code} "));
-                lines.push(line);
-                if done {
-                    break;
-                }
-            }
-        }
-        Ok(lines)
-    }
-
-    /// One line without CRLF.
-    fn line(&mut self) -> Result<String, String> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
-            Ok(0) => Err("control connection closed".to_string()),
-            Ok(_) => Ok(line.trim_end_matches(['\r', '\n']).to_string()),
-            Err(e) => Err(format!("read reply: {e}")),
-        }
+        read_reply(&mut self.reader).map(|reply| reply.lines)
     }
 
     /// Sends a command and checks its reply code; returns the reply's lines.
