@@ -5,19 +5,7 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use support::{Daemon, MODES, have, random_bytes, sha256_hex};
-
-/// Runs curl with `args`, quiet but showing errors.
-fn curl(args: &[&str]) -> Output {
-    Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("curl must be installed to run this test")
-}
+use support::{Daemon, MODES, curl, file_sha256, have, random_bytes, sha256_hex};
 
 /// Runs curl and asserts success.
 fn curl_ok(mode: &str, args: &[&str]) -> Vec<u8> {
@@ -28,11 +16,6 @@ fn curl_ok(mode: &str, args: &[&str]) -> Vec<u8> {
         String::from_utf8_lossy(&output.stderr)
     );
     output.stdout
-}
-
-/// SHA-256 of a file's content.
-fn file_sha(path: &Path) -> String {
-    sha256_hex(&std::fs::read(path).expect("read file"))
 }
 
 #[test]
@@ -61,13 +44,13 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
 
         curl_ok(mode, &["-T", source_arg, &url("up.bin")]);
         assert_eq!(
-            file_sha(&daemon.home("alice").join("up.bin")),
+            file_sha256(&daemon.home("alice").join("up.bin")),
             expected,
             "{mode}: upload"
         );
         let down = local.path().join(format!("{mode}-down.bin"));
         curl_ok(mode, &["-o", down.to_str().unwrap(), &url("up.bin")]);
-        assert_eq!(file_sha(&down), expected, "{mode}: download");
+        assert_eq!(file_sha256(&down), expected, "{mode}: download");
 
         // Active mode: EPRT/PORT back to curl's own address.
         let active = local.path().join(format!("{mode}-active.bin"));
@@ -75,7 +58,7 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
             mode,
             &["-P", "-", "-o", active.to_str().unwrap(), &url("up.bin")],
         );
-        assert_eq!(file_sha(&active), expected, "{mode}: active download");
+        assert_eq!(file_sha256(&active), expected, "{mode}: active download");
 
         let listing = String::from_utf8(curl_ok(mode, &[&url("")])).unwrap();
         assert!(
@@ -111,7 +94,11 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
             mode,
             &["-C", "-", "-o", partial.to_str().unwrap(), &url("big.bin")],
         );
-        assert_eq!(file_sha(&partial), big_expected, "{mode}: resumed download");
+        assert_eq!(
+            file_sha256(&partial),
+            big_expected,
+            "{mode}: resumed download"
+        );
 
         // Upload broken off mid-way, then resumed with SIZE + APPE (curl -C - -T).
         let broken = curl(&[
@@ -129,7 +116,7 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
         );
         curl_ok(mode, &["-C", "-", "-T", big_arg, &url("resumed.bin")]);
         assert_eq!(
-            file_sha(&daemon.home("alice").join("resumed.bin")),
+            file_sha256(&daemon.home("alice").join("resumed.bin")),
             big_expected,
             "{mode}: resumed upload"
         );

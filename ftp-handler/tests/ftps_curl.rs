@@ -7,19 +7,8 @@
 mod support;
 mod tls_support;
 
-use std::process::{Command, Output};
-
-use support::{Daemon, MODES, have, random_bytes, sha256_hex};
+use support::{Daemon, MODES, curl, have, random_bytes, sha256_hex};
 use tls_support::{pki, start_with_implicit};
-
-/// Runs curl with `args` (quiet, errors shown, bounded in time).
-fn curl(args: &[&str]) -> Output {
-    Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("curl must be installed to run this test")
-}
 
 /// Runs curl and asserts success; returns what it printed. The daemon's log is shown on failure.
 fn curl_ok(daemon: &Daemon, what: &str, args: &[&str]) -> Vec<u8> {

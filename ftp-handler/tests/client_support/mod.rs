@@ -19,7 +19,7 @@ use tempfile::TempDir;
 
 // Re-exported for the tests; each test crate uses a subset.
 #[allow(unused_imports)]
-pub use common::payload::{random_bytes, sha256_hex};
+pub use common::payload::{file_sha256, random_bytes, sha256_hex};
 #[allow(unused_imports)]
 pub use common::pki::{Pki, pki};
 
@@ -322,9 +322,4 @@ impl Drop for PyFtpd {
 /// `ftp://alice@ADDR/path` for any server address.
 pub fn url_for(addr: SocketAddr, path: &str) -> String {
     format!("ftp://{USER}@{addr}/{path}")
-}
-
-/// SHA-256 of a file's content.
-pub fn file_sha256(path: &Path) -> String {
-    sha256_hex(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }

@@ -1,5 +1,7 @@
 //! Deterministic test payloads and their checksums, without an extra dependency.
 
+use std::path::Path;
+
 /// `len` pseudo-random bytes from a seed (deterministic, no extra dependency).
 pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
@@ -22,4 +24,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Lowercase hex SHA-256 of a file's content.
+pub fn file_sha256(path: &Path) -> String {
+    sha256_hex(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }

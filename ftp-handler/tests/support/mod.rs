@@ -8,7 +8,7 @@ pub mod raw;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -17,7 +17,7 @@ use wharf::auth::HashParams;
 use common::ftpd::FtpdProcess;
 // Re-exported for the tests; each test crate uses a subset.
 #[allow(unused_imports)]
-pub use common::payload::{random_bytes, sha256_hex};
+pub use common::payload::{file_sha256, random_bytes, sha256_hex};
 use common::users::{self, Account};
 
 /// Every concurrency mode the daemon runs in.
@@ -108,6 +108,15 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         self.process.log_text()
     }
+}
+
+/// Runs curl with `args` (quiet, errors shown, bounded in time).
+pub fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("curl must be installed to run this test")
 }
 
 /// Whether a program is on the PATH.
