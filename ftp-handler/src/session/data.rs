@@ -149,7 +149,28 @@ pub(crate) async fn connect(
     let stream = stream?;
     // Data replies are bulk: Nagle only delays the last segment.
     stream.set_nodelay(true)?;
+    keep_unsent_low(&stream)?;
     Ok(stream)
+}
+
+/// Most bytes a data connection holds written but not yet sent (`TCP_NOTSENT_LOWAT`).
+///
+/// Without a bound a download fills the socket's whole send buffer (megabytes, by the
+/// kernel's autotuning), and the client's acknowledgements then send that backlog, on the
+/// client's CPU. With the backlog held this low the server's own writes send their bytes
+/// and the socket reports room as soon as they leave. Measured on loopback (docs/benchmarks.md):
+/// one 1 GiB download went from about 2,900 to 6,400 MiB/s, 300 downloads of 10 MiB at once
+/// from about 2,000 to 5,500 MiB/s; 32 and 128 KiB were both slower than 64.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const UNSENT_LOW_WATER: u32 = 64 * 1024;
+
+/// Bounds the bytes `stream` holds unsent to [`UNSENT_LOW_WATER`], where the OS offers it.
+fn keep_unsent_low(stream: &TcpStream) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket2::SockRef::from(stream).set_tcp_notsent_lowat(UNSENT_LOW_WATER)?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = stream;
+    Ok(())
 }
 
 #[cfg(test)]
