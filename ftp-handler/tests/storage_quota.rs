@@ -12,6 +12,8 @@ use wharf_ftp::storage::{Jail, QuotaHook, StorageError, UploadMode, Usage, Virtu
 struct LimitHook {
     limit: u64,
     usage: Mutex<Usage>,
+    /// Calls of `reserve` that asked for bytes.
+    byte_reserves: Mutex<usize>,
 }
 
 impl LimitHook {
@@ -19,6 +21,7 @@ impl LimitHook {
         Arc::new(LimitHook {
             limit,
             usage: Mutex::new(start),
+            byte_reserves: Mutex::new(0),
         })
     }
 
@@ -29,6 +32,9 @@ impl LimitHook {
 
 impl QuotaHook for LimitHook {
     fn reserve(&self, bytes: u64, files: u64) -> Result<(), StorageError> {
+        if bytes > 0 {
+            *self.byte_reserves.lock().expect("count lock") += 1;
+        }
         let mut usage = self.usage.lock().expect("usage lock");
         if usage.bytes + bytes > self.limit {
             return Err(StorageError::QuotaExceeded {
@@ -227,4 +233,72 @@ fn file_creation_is_asked_for_before_the_file_exists() {
         .expect("existing file");
     upload.write_all(b"!").expect("bytes are fine");
     upload.commit().expect("commit");
+}
+
+/// Writes `total` bytes in 256 KiB chunks, as a session does.
+fn write_in_chunks(upload: &mut wharf_ftp::storage::Upload, total: usize) {
+    let chunk = vec![7u8; 256 * 1024];
+    let mut left = total;
+    while left > 0 {
+        let length = left.min(chunk.len());
+        upload.write_all(&chunk[..length]).expect("within quota");
+        left -= length;
+    }
+}
+
+#[test]
+fn a_large_upload_asks_the_hook_once_per_step_not_once_per_chunk() {
+    let (_root, home, jail, hook) = setup(1 << 30);
+    let mut upload = jail
+        .begin_upload(&path("/big"), UploadMode::Replace)
+        .expect("begin");
+    write_in_chunks(&mut upload, 10 << 20);
+    // Forty chunks, three reservations of 4 MiB; in progress, the usage covers every byte.
+    assert_eq!(*hook.byte_reserves.lock().expect("count lock"), 3);
+    assert!(hook.usage().bytes >= 1000 + (10 << 20));
+    upload.commit().expect("commit");
+    assert_eq!(fs::metadata(home.join("big")).expect("big").len(), 10 << 20);
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+}
+
+#[test]
+fn an_upload_still_ends_exactly_at_a_limit_smaller_than_a_step() {
+    let room = 5 * (1 << 20) + 12345;
+    let (_root, home, jail, hook) = setup(1000 + room as u64);
+    let mut upload = jail
+        .begin_upload(&path("/fits"), UploadMode::Replace)
+        .expect("begin");
+    write_in_chunks(&mut upload, room);
+    assert_eq!(hook.usage().bytes, 1000 + room as u64);
+    let refused = upload.write_all(&[1]).expect_err("one byte over");
+    assert!(matches!(refused, StorageError::QuotaExceeded { .. }));
+    assert!(!home.join("fits").exists());
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+
+    let mut upload = jail
+        .begin_upload(&path("/fits"), UploadMode::Replace)
+        .expect("begin again");
+    write_in_chunks(&mut upload, room);
+    upload.commit().expect("exactly at the limit");
+    assert_eq!(
+        fs::metadata(home.join("fits")).expect("fits").len(),
+        room as u64
+    );
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+}
+
+#[test]
+fn an_aborted_upload_gives_back_its_reservation() {
+    let (_root, home, jail, hook) = setup(1 << 30);
+    let mut upload = jail
+        .begin_upload(&path("/partial"), UploadMode::Append)
+        .expect("begin");
+    write_in_chunks(&mut upload, 300 * 1024);
+    upload.abort();
+    // The received bytes stay (resumable); the rest of the 4 MiB step is released.
+    assert_eq!(
+        fs::metadata(home.join("partial")).expect("partial").len(),
+        300 * 1024
+    );
+    assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
 }

@@ -18,6 +18,10 @@ use super::path::VirtualPath;
 mod tail;
 mod unique;
 
+/// Bytes an upload reserves with the quota hook at a time (see [`Upload::reserve`]); a user
+/// limit with less room left is reserved chunk by chunk, exactly.
+const RESERVE_STEP: u64 = 4 * 1024 * 1024;
+
 /// How an upload treats an existing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadMode {
@@ -81,6 +85,10 @@ pub struct Upload {
     strategy: Strategy,
     /// Bytes written by this upload.
     written: u64,
+    /// Bytes reserved with the quota hook beyond `written`, taken in steps of
+    /// [`RESERVE_STEP`] so that the hook (a locked record shared by every session of the
+    /// user) is asked once per step rather than once per chunk; released when the upload ends.
+    ahead: u64,
     /// Committed, aborted or rolled back: nothing more may happen.
     ended: bool,
 }
@@ -198,6 +206,7 @@ impl Upload {
             file,
             strategy,
             written: 0,
+            ahead: 0,
             ended: false,
         })
     }
@@ -225,15 +234,15 @@ impl Upload {
                 path: self.path.clone(),
             });
         }
-        let length = chunk.len() as u64;
-        if let Err(error) = self.jail.quota_hook().reserve(length, 0) {
+        if let Err(error) = self.reserve(chunk.len() as u64) {
             self.roll_back();
             return Err(error);
         }
         while !chunk.is_empty() {
             match self.file.write(chunk) {
                 Ok(0) => {
-                    self.jail.quota_hook().release(chunk.len() as u64, 0);
+                    self.ahead += chunk.len() as u64;
+                    self.release_ahead();
                     return Err(StorageError::from_io(
                         &self.path,
                         io::ErrorKind::WriteZero.into(),
@@ -245,12 +254,44 @@ impl Upload {
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    self.jail.quota_hook().release(chunk.len() as u64, 0);
+                    self.ahead += chunk.len() as u64;
+                    self.release_ahead();
                     return Err(StorageError::from_io(&self.path, error));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Takes `length` bytes of the reservation for a chunk about to be written, reserving more
+    /// first if needed: a whole step when the limit leaves room for it, else exactly what the
+    /// chunk lacks (so an upload may still end exactly at the limit).
+    fn reserve(&mut self, length: u64) -> Result<(), StorageError> {
+        if let Some(lacking) = length
+            .checked_sub(self.ahead)
+            .filter(|&lacking| lacking > 0)
+        {
+            let quota = self.jail.quota_hook();
+            let step = lacking.max(RESERVE_STEP);
+            match quota.reserve(step, 0) {
+                Ok(()) => self.ahead += step,
+                Err(StorageError::QuotaExceeded { .. }) if step > lacking => {
+                    quota.reserve(lacking, 0)?;
+                    self.ahead += lacking;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.ahead -= length;
+        Ok(())
+    }
+
+    /// Gives back the reservation not yet written into.
+    fn release_ahead(&mut self) {
+        let ahead = std::mem::take(&mut self.ahead);
+        if ahead > 0 {
+            self.jail.quota_hook().release(ahead, 0);
+        }
     }
 
     /// Finishes the upload: a replacing upload is renamed over the target in one step.
@@ -261,6 +302,7 @@ impl Upload {
             });
         }
         self.ended = true;
+        self.release_ahead();
         // The new bytes replace a REST n + STOR's saved tail for good.
         self.discard_tail();
         let quota = self.jail.quota_hook();
@@ -330,6 +372,7 @@ impl Upload {
             return;
         }
         self.ended = true;
+        self.release_ahead();
         if let Strategy::Temporary { temp_host, .. } = &self.strategy {
             if let Err(error) = self.jail.root().remove_file(temp_host) {
                 tracing::warn!(path = %self.path, %error, "could not remove upload temp file");
@@ -354,6 +397,7 @@ impl Upload {
             return;
         }
         self.ended = true;
+        self.release_ahead();
         let quota = self.jail.quota_hook();
         let root = self.jail.root();
         let outcome = match self.strategy {

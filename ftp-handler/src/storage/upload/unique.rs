@@ -43,6 +43,7 @@ pub(super) fn begin_unique(jail: Jail, path: &VirtualPath) -> Result<Upload, Sto
                     file: locked.file,
                     strategy,
                     written: 0,
+                    ahead: 0,
                     ended: false,
                 });
             }
