@@ -13,7 +13,7 @@ use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
 use crate::session::control;
 use crate::session::state::{Flow, Session, blocking, storage_reply};
-use crate::session::transfer::{self, Progress, abort_upload};
+use crate::session::transfer::{self, FileWrites, Progress, abort_upload};
 use crate::session::xferlog::Direction;
 use crate::storage::UploadMode;
 use crate::tls::DataDirection;
@@ -90,6 +90,7 @@ pub(super) async fn store(
         data,
         upload,
         session.transfer_type == TransferType::Ascii,
+        FileWrites::for_mode(&conn.server().mode),
         session.shared.config.limits.idle_timeout,
         cancelled,
         Arc::clone(&progress),
