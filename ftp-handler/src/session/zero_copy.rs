@@ -24,7 +24,9 @@ const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
 /// (seen on Linux 6.18 with a slow reader: the socket drained, no `EPOLLOUT` followed, and the
 /// transfer stalled until the idle timeout; `write` on the same socket does not show it).
 /// Retrying after a short wait bounds such a stall; a client that really is slow costs one
-/// extra call per interval.
+/// extra call per interval. Most waits are not lost edges: a socket reports room only once
+/// a third of its send buffer has drained, which the bound on unsent bytes (see
+/// `session/data.rs`) keeps short (docs/benchmarks.md, change 3).
 const WRITABLE_RECHECK: Duration = Duration::from_millis(20);
 
 /// Sends the next bytes of `file` (from its current position, which advances) to `stream`,
