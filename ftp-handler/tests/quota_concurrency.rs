@@ -3,7 +3,7 @@
 
 mod quota_support;
 
-use quota_support::{MODES, Site, User};
+use quota_support::run_for_alice_in_every_mode;
 
 #[test]
 fn ten_parallel_uploads_to_one_path_leave_exactly_one_of_them() {
@@ -45,10 +45,5 @@ ftp.quit()
 print("busy replies:", sum(busy.values()))
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", 1024 * 1024)]);
-        let daemon = site.start(mode);
-        let home = site.home("alice");
-        daemon.python(SCRIPT, &[home.to_str().expect("utf-8")]);
-    }
+    run_for_alice_in_every_mode(1024 * 1024, SCRIPT, &[]);
 }

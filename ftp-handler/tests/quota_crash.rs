@@ -6,7 +6,7 @@ mod quota_support;
 
 use std::time::{Duration, Instant};
 
-use quota_support::{MODES, Site, User};
+use quota_support::{MODES, Site, User, run_for_alice_in_every_mode};
 
 /// Limit of these tests: 1 MiB.
 const LIMIT: u64 = 1024 * 1024;
@@ -152,12 +152,7 @@ assert check_usage(ftp, home, "appended") == 2 * len(data)
 ftp.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", LIMIT)]);
-        let daemon = site.start(mode);
-        let home = site.home("alice");
-        daemon.python(SCRIPT, &[home.to_str().expect("utf-8")]);
-    }
+    run_for_alice_in_every_mode(LIMIT, SCRIPT, &[]);
 }
 
 #[test]
@@ -204,10 +199,5 @@ assert check_usage(ftp, home, "replaced") == len(new)
 ftp.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", LIMIT)]);
-        let daemon = site.start(mode);
-        let home = site.home("alice");
-        daemon.python(SCRIPT, &[home.to_str().expect("utf-8")]);
-    }
+    run_for_alice_in_every_mode(LIMIT, SCRIPT, &[]);
 }

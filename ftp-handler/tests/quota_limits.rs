@@ -4,7 +4,7 @@
 
 mod quota_support;
 
-use quota_support::{MODES, Site, User};
+use quota_support::{MODES, Site, User, run_for_alice_in_every_mode};
 
 /// Limit of the tests below: 64 KiB.
 const LIMIT: u64 = 64 * 1024;
@@ -54,12 +54,7 @@ assert check_usage(ftp, home, "refilled") == limit
 ftp.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", LIMIT)]);
-        let daemon = site.start(mode);
-        let home = site.home("alice");
-        daemon.python(SCRIPT, &[home.to_str().expect("utf-8"), &LIMIT.to_string()]);
-    }
+    run_for_alice_in_every_mode(LIMIT, SCRIPT, &[&LIMIT.to_string()]);
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod quota_support;
 
 use std::process::Command;
 
-use quota_support::{BIN, MODES, Site, User};
+use quota_support::{BIN, MODES, Site, User, run_for_alice_in_every_mode};
 
 /// Limit of these tests: 1 MiB, well above what they store.
 const LIMIT: u64 = 1024 * 1024;
@@ -56,12 +56,7 @@ assert step("everything deleted") == 0
 ftp.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", LIMIT)]);
-        let daemon = site.start(mode);
-        let home = site.home("alice");
-        daemon.python(SCRIPT, &[home.to_str().expect("utf-8")]);
-    }
+    run_for_alice_in_every_mode(LIMIT, SCRIPT, &[]);
 }
 
 #[test]

@@ -24,6 +24,19 @@ use common::users::{self, Account};
 /// Every concurrency mode the daemon runs in.
 pub const MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
 
+/// Runs `script` once per mode, each time on a fresh site with one user `alice` limited to
+/// `limit` bytes; the script's arguments are alice's home, then `extra`.
+pub fn run_for_alice_in_every_mode(limit: u64, script: &str, extra: &[&str]) {
+    for mode in MODES {
+        let site = Site::new(&[User::limited("alice", limit)]);
+        let daemon = site.start(mode);
+        let home = site.home("alice");
+        let mut args = vec![home.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        daemon.python(script, &args);
+    }
+}
+
 /// Helpers every client script starts with. Arguments: HOST PORT, then the script's own.
 pub const PRELUDE: &str = r#"
 import ftplib, io, os, random, sys, threading, time
