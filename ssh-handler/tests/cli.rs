@@ -79,17 +79,18 @@ fn users_added_with_wharf_sshd_log_in_and_permission_changes_apply_at_once() {
     );
 }
 
+/// Asserts that `wharf-sshd` with `args` fails with `expected` on stderr.
+fn assert_refused(args: &[&str], expected: &str) {
+    let output = sshd(args, b"");
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{args:?} succeeded");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+}
+
 #[test]
 fn serve_reports_bad_settings_clearly() {
-    let output = sshd(&["serve", "--users", "/nonexistent/users.toml"], b"");
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("--listen"),
-        "{}",
-        text(&output.stderr)
-    );
-
-    let output = sshd(
+    assert_refused(&["serve", "--users", "/nonexistent/users.toml"], "--listen");
+    assert_refused(
         &[
             "serve",
             "--users",
@@ -99,46 +100,14 @@ fn serve_reports_bad_settings_clearly() {
             "--state-dir",
             "/tmp",
         ],
-        b"",
+        "users file",
     );
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("users file"),
-        "{}",
-        text(&output.stderr)
+    let serve = ["serve", "--users", "u", "--listen", "127.0.0.1:0"];
+    assert_refused(
+        &[&serve[..], &["--time-limit", "0"]].concat(),
+        "invalid duration",
     );
-
-    let output = sshd(
-        &[
-            "serve",
-            "--users",
-            "u",
-            "--listen",
-            "127.0.0.1:0",
-            "--time-limit",
-            "0",
-        ],
-        b"",
-    );
-    assert!(!output.status.success());
-    assert!(
-        text(&output.stderr).contains("invalid duration"),
-        "{}",
-        text(&output.stderr)
-    );
-
-    let output = sshd(
-        &[
-            "serve",
-            "--users",
-            "u",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "c.pem",
-        ],
-        b"",
-    );
+    let output = sshd(&[&serve[..], &["--tls-cert", "c.pem"]].concat(), b"");
     assert!(!output.status.success(), "--tls-cert needs --tls-key");
 }
 
