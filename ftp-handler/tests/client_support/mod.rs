@@ -47,16 +47,21 @@ pub fn client_path() -> &'static str {
 /// `home`, working directory `cwd`.
 pub fn client(cwd: &Path, home: &Path) -> Command {
     let mut command = Command::new(client_path());
+    with_client_env(&mut command, cwd, home).env("NO_COLOR", "1");
+    command
+}
+
+/// Sets what every client run shares: working directory, `HOME`, the password, no `RUST_LOG`,
+/// no stdin, captured output.
+fn with_client_env<'a>(command: &'a mut Command, cwd: &Path, home: &Path) -> &'a mut Command {
     command
         .current_dir(cwd)
         .env_remove("RUST_LOG")
         .env("HOME", home)
         .env("WHARF_FTP_PASSWORD", PASSWORD)
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+        .stderr(Stdio::piped())
 }
 
 /// Like [`client`], but in a new session without a controlling terminal (`setsid`), so that
@@ -172,16 +177,8 @@ pub fn under_script(cwd: &Path, home: &Path, args: &[&str]) -> Run {
         .map(shell_quote)
         .collect();
     let mut command = Command::new("script");
-    command
-        .args(["-qfec", &line.join(" "), "/dev/null"])
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .env("HOME", home)
-        .env("WHARF_FTP_PASSWORD", PASSWORD)
-        .env("TERM", "xterm")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(["-qfec", &line.join(" "), "/dev/null"]);
+    with_client_env(&mut command, cwd, home).env("TERM", "xterm");
     run(command)
 }
 
