@@ -34,7 +34,7 @@ pub(crate) fn login_cell(
     if outcome.logged_in == 0 {
         return Cell::failed(id, metric, outcome.first_error.clone().unwrap_or_default());
     }
-    let mut cell = Cell::measured(
+    let cell = Cell::measured(
         id,
         metric,
         outcome.rate(),
@@ -44,14 +44,7 @@ pub(crate) fn login_cell(
             millis(outcome.latencies.quantile(0.99))
         )),
     );
-    if outcome.failed > 0 {
-        cell.failure = Some(format!(
-            "{} of {count} failed: {}",
-            outcome.failed,
-            outcome.first_error.clone().unwrap_or_default()
-        ));
-    }
-    cell
+    with_failures(cell, outcome.failed, count, &outcome.first_error)
 }
 
 pub(crate) fn transfer_cell(
@@ -64,7 +57,7 @@ pub(crate) fn transfer_cell(
         return Cell::failed(id, metric, outcome.first_error.clone().unwrap_or_default());
     }
     let rate = outcome.bytes as f64 / MIB / outcome.elapsed.as_secs_f64().max(1e-9);
-    let mut cell = Cell::measured(
+    let cell = Cell::measured(
         id,
         metric,
         rate,
@@ -73,14 +66,7 @@ pub(crate) fn transfer_cell(
             outcome.elapsed.as_secs_f64()
         )),
     );
-    if outcome.failed > 0 {
-        cell.failure = Some(format!(
-            "{} of {count} failed: {}",
-            outcome.failed,
-            outcome.first_error.clone().unwrap_or_default()
-        ));
-    }
-    cell
+    with_failures(cell, outcome.failed, count, &outcome.first_error)
 }
 
 pub(crate) fn storm_cells(id: &str, count: usize, storm: &sessions::StormOutcome) -> Vec<Cell> {
@@ -178,4 +164,20 @@ pub(crate) fn summary(cell: &Cell) -> String {
         line.push_str(&format!(" FAILED: {failure}"));
     }
     line
+}
+
+/// Marks `cell` partial when `failed` of `count` sessions failed, naming the first error.
+fn with_failures(
+    mut cell: Cell,
+    failed: usize,
+    count: usize,
+    first_error: &Option<String>,
+) -> Cell {
+    if failed > 0 {
+        cell.failure = Some(format!(
+            "{failed} of {count} failed: {}",
+            first_error.clone().unwrap_or_default()
+        ));
+    }
+    cell
 }

@@ -170,14 +170,7 @@ fn bad_values_are_refused_with_the_setting_named() {
         ("[tls]\nrequire_tls = true", "tls"),
         ("not toml at all [", "ftpd.toml"),
     ];
-    for (text, needle) in cases {
-        let (_dir, path) = toml_file(text);
-        let message = load_error(Some(&path), env(&[]), &Overrides::default());
-        assert!(
-            message.contains(needle),
-            "{text:?}: error {message:?} does not mention {needle:?}"
-        );
-    }
+    assert_files_refused(cases);
 }
 
 #[test]
@@ -285,6 +278,14 @@ fn inconsistent_tls_and_ban_settings_are_refused() {
         ),
         ("[limits]\nmax_bad_commands = 0", "limits.max_bad_commands"),
     ];
+    assert_files_refused(cases);
+    // With bans off, their times are not checked.
+    let (_dir, path) = toml_file("[limits]\nban_after_failures = 0\nban_window = 0");
+    assert!(FtpdConfig::load_from(Some(&path), env(&[]), &Overrides::default()).is_ok());
+}
+
+/// Asserts that each config file text is refused with an error mentioning its needle.
+fn assert_files_refused(cases: &[(&str, &str)]) {
     for (text, needle) in cases {
         let (_dir, path) = toml_file(text);
         let message = load_error(Some(&path), env(&[]), &Overrides::default());
@@ -293,7 +294,4 @@ fn inconsistent_tls_and_ban_settings_are_refused() {
             "{text:?}: error {message:?} does not mention {needle:?}"
         );
     }
-    // With bans off, their times are not checked.
-    let (_dir, path) = toml_file("[limits]\nban_after_failures = 0\nban_window = 0");
-    assert!(FtpdConfig::load_from(Some(&path), env(&[]), &Overrides::default()).is_ok());
 }
