@@ -210,6 +210,7 @@ pub async fn measure_server(
         }
         for &count in &plan.transfer_counts {
             for direction in [Direction::Download, Direction::Upload] {
+                flush_disk().await;
                 let outcome = transfers::concurrent(
                     &live.target,
                     count,
@@ -301,6 +302,16 @@ fn idle_counts(server: FtpServer, plan: &FtpPlan) -> &[usize] {
     }
 }
 
+/// Writes every dirty page to disk before an upload is measured, so that it does not share
+/// the disk with the write-back of the uploads before it (the previous round's, or the
+/// previous server's): measured here, that alone moved one 1 GiB STOR between about 1,500
+/// and 3,000 MiB/s.
+async fn flush_disk() {
+    if let Err(error) = tokio::task::spawn_blocking(nix::unistd::sync).await {
+        tracing::warn!(%error, "flushing the disk failed");
+    }
+}
+
 /// Removes the files concurrent uploads left in `root`.
 fn remove_uploads(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
@@ -327,6 +338,7 @@ async fn single_session(
     let mut retr = Vec::new();
     let mut failure = None;
     for _ in 0..plan.rounds.max(1) {
+        flush_disk().await;
         match transfers::single_session(target, plan.big_size, STOR_FILE, BIG_FILE).await {
             Ok((stor_time, retr_time)) => {
                 let mib = plan.big_size as f64 / MIB;

@@ -25,6 +25,7 @@ mod secure;
 mod slots;
 mod state;
 mod transfer;
+mod upload_buffer;
 mod xferlog;
 mod zero_copy;
 

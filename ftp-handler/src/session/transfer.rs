@@ -16,11 +16,12 @@ use wharf::Connection;
 use super::ascii::{AsciiDecoder, AsciiEncoder};
 use super::control;
 use super::state::{MAX_QUEUED_LINES, Session, storage_reply};
+use super::upload_buffer::UploadBuffer;
 use super::zero_copy;
 use crate::protocol::{Command, Reply, ReplyCode};
 use crate::storage::{StorageError, Upload};
 
-/// Bytes moved per read or write.
+/// Bytes moved per read or write of a download that does not go out with `sendfile`.
 const CHUNK: usize = 256 * 1024;
 
 /// How long an upload waits, after its data connection closed, for an ABOR or a closed control
@@ -197,7 +198,7 @@ async fn write_data(
 }
 
 /// The result of writing one chunk: the upload and the buffer come back.
-type Written = (Upload, Vec<u8>, Result<(), StorageError>);
+type Written = (Upload, UploadBuffer, Result<(), StorageError>);
 
 /// Where an upload's file writes run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +218,16 @@ impl FileWrites {
         match mode {
             wharf::Mode::Async { .. } => FileWrites::Pool,
             _ => FileWrites::Inline,
+        }
+    }
+
+    /// Starts writing `chunk[..length]` into `upload` where this placement says.
+    fn start(self, upload: Upload, chunk: UploadBuffer, length: usize) -> Writing {
+        match self {
+            FileWrites::Pool => Writing::Pool(tokio::task::spawn_blocking(move || {
+                write_chunk(upload, chunk, length)
+            })),
+            FileWrites::Inline => Writing::Done(write_chunk(upload, chunk, length)),
         }
     }
 }
@@ -244,7 +255,7 @@ impl Writing {
 }
 
 /// Writes `chunk[..length]` into `upload` (nothing for an empty chunk).
-fn write_chunk(mut upload: Upload, chunk: Vec<u8>, length: usize) -> Written {
+fn write_chunk(mut upload: Upload, chunk: UploadBuffer, length: usize) -> Written {
     let written = if length > 0 {
         upload.write_all(&chunk[..length])
     } else {
@@ -257,8 +268,8 @@ fn write_chunk(mut upload: Upload, chunk: Vec<u8>, length: usize) -> Written {
 /// not yet committed. On failure the upload has already been aborted.
 ///
 /// With [`FileWrites::Pool`], reading the next chunk overlaps writing the previous one to the
-/// file; either way the two buffers take turns, so nothing is allocated per chunk in binary
-/// mode.
+/// file; either way the two buffers take turns, so in binary mode nothing is allocated per
+/// chunk, only when a fast sender makes the buffers grow ([`UploadBuffer`]).
 pub(crate) async fn receive(
     mut data: DataStream,
     upload: Upload,
@@ -269,9 +280,9 @@ pub(crate) async fn receive(
     progress: Progress,
 ) -> Result<Upload, TransferError> {
     let mut decoder = ascii.then(AsciiDecoder::default);
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = UploadBuffer::first();
     // The second buffer; `None` while a write holds it.
-    let mut spare: Option<Vec<u8>> = None;
+    let mut spare: Option<UploadBuffer> = None;
     let mut upload = Some(upload);
     let mut writing: Option<Writing> = None;
     loop {
@@ -305,30 +316,27 @@ pub(crate) async fn receive(
                 return Err(error);
             }
         };
+        progress.fetch_add(count as u64, Ordering::Relaxed);
+        let eof = count == 0;
         let (chunk, length) = match decoder.as_mut() {
             Some(decoder) => {
-                let decoded = if count == 0 {
+                let decoded = if eof {
                     decoder.finish()
                 } else {
                     decoder.decode(&buf[..count])
                 };
                 let length = decoded.len();
-                (decoded, length)
+                (UploadBuffer::unbudgeted(decoded), length)
             }
             None => {
-                let next = spare.take().unwrap_or_else(|| vec![0u8; CHUNK]);
+                let next = UploadBuffer::next(&buf, count, spare.take());
                 (std::mem::replace(&mut buf, next), count)
             }
         };
-        if count == 0 {
+        if eof {
             if length > 0 {
                 // The last line end held back by TYPE A decoding.
-                let (returned, written) = tokio::task::spawn_blocking(move || {
-                    let written = current.write_all(&chunk[..length]);
-                    (current, written)
-                })
-                .await
-                .map_err(write_task_lost)?;
+                let (returned, _, written) = writes.start(current, chunk, length).finish().await?;
                 current = returned;
                 if let Err(error) = written {
                     abort_upload(current).await;
@@ -344,13 +352,7 @@ pub(crate) async fn receive(
             }
             return Ok(current);
         }
-        writing = Some(match writes {
-            FileWrites::Pool => Writing::Pool(tokio::task::spawn_blocking(move || {
-                write_chunk(current, chunk, length)
-            })),
-            FileWrites::Inline => Writing::Done(write_chunk(current, chunk, length)),
-        });
-        progress.fetch_add(count as u64, Ordering::Relaxed);
+        writing = Some(writes.start(current, chunk, length));
     }
 }
 
