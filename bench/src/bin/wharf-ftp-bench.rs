@@ -35,7 +35,7 @@ struct Args {
     /// Size of the single-session STOR and RETR file (default 1GiB).
     #[arg(long, value_name = "SIZE")]
     big_size: Option<String>,
-    /// Single-session rounds; the median is reported (default 3).
+    /// Single-session rounds; the median is reported (default 5).
     #[arg(long, value_name = "N")]
     rounds: Option<usize>,
     /// Clients logging in at once, one figure each (default 100,1000).
@@ -199,7 +199,7 @@ fn plan(args: &Args, work_dir: PathBuf) -> anyhow::Result<FtpPlan> {
             args.big_size.as_ref(),
             if quick { 16 << 20 } else { 1 << 30 },
         )?,
-        rounds: args.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
+        rounds: args.rounds.unwrap_or(if quick { 1 } else { 5 }).max(1),
         login_counts: pick(&args.logins, &[100, 1000], &[10]),
         transfer_counts: pick(&args.transfers, &[100, 300], &[4]),
         transfer_size: size(
