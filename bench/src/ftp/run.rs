@@ -323,8 +323,7 @@ async fn settle(id: &str, progress: &mut impl FnMut(&str)) {
         let now = machine_cpu_times();
         if let (Some((busy0, total0)), Some((busy1, total1))) = (before, now) {
             let total = total1.saturating_sub(total0);
-            if total > 0 && 1.0 - busy1.saturating_sub(busy0) as f64 / total as f64 >= QUIET_IDLE
-            {
+            if total > 0 && 1.0 - busy1.saturating_sub(busy0) as f64 / total as f64 >= QUIET_IDLE {
                 return;
             }
         } else {
