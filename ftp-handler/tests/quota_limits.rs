@@ -58,6 +58,29 @@ print("ok")
 }
 
 #[test]
+fn fast_multi_mebibyte_uploads_end_exactly_at_the_limit_and_one_byte_more_leaves_nothing() {
+    // A fast sender makes upload buffers grow to 2 MiB; the limit is no multiple of any buffer
+    // or reservation step.
+    const BIG_LIMIT: u64 = 20 * 1024 * 1024 + 12_345;
+    const SCRIPT: &str = r#"
+home, limit = ARGS[0], int(ARGS[1])
+ftp = login("alice")
+data = payload(limit, 7)
+assert store(ftp, "STOR big.bin", data, blocksize=1 << 20).startswith("226")
+assert read_file(home, "big.bin") == data
+assert check_usage(ftp, home, "exactly full") == limit
+ftp.delete("big.bin")
+reply = store(ftp, "STOR big.bin", payload(limit + 1, 8), blocksize=1 << 20)
+assert reply.startswith("552"), reply
+assert ftp.nlst() == [], ftp.nlst()
+assert check_usage(ftp, home, "one byte over") == 0
+ftp.quit()
+print("ok")
+"#;
+    run_for_alice_in_every_mode(BIG_LIMIT, SCRIPT, &[&BIG_LIMIT.to_string()]);
+}
+
+#[test]
 fn the_file_count_limit_refuses_one_file_more() {
     const SCRIPT: &str = r#"
 home = ARGS[0]

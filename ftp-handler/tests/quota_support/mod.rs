@@ -67,10 +67,10 @@ def quota(ftp):
     assert len(found) == 4, found
     return found
 
-def store(ftp, command, data, rest=None):
+def store(ftp, command, data, rest=None, blocksize=8192):
     """Uploads; returns the final reply, or the refusal's text (4xx/5xx) as a string."""
     try:
-        return ftp.storbinary(command, io.BytesIO(data), rest=rest)
+        return ftp.storbinary(command, io.BytesIO(data), blocksize=blocksize, rest=rest)
     except (ftplib.error_perm, ftplib.error_temp) as refusal:
         return str(refusal)
     except OSError:
