@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use quota_support::common::ftpd::watch_log;
-use quota_support::{BIN, Site, User, write_file};
+use quota_support::{BIN, Site, User, said_ok, write_file};
 
 /// Standard output of a command that must succeed.
 fn success(output: Output) -> String {
@@ -91,7 +91,7 @@ fn quota_show_and_rebuild_follow_the_disk_and_wait_for_idle_users() {
         "{rebuilt_bob}"
     );
     let (finished, output) = client.finish();
-    assert!(finished && output.trim_end().ends_with("ok"), "{output}");
+    assert!(finished && said_ok(&output), "{output}");
 
     // Once the session has ended, the rebuild goes through.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -170,7 +170,7 @@ print("ok")
     drop(demo);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        output.status.success() && stdout.trim_end().ends_with("ok"),
+        output.status.success() && said_ok(&stdout),
         "demo client failed\nstdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -242,7 +242,7 @@ impl Daemon {
             .expect("python3 must be installed to run this test");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         assert!(
-            output.status.success() && stdout.trim_end().ends_with("ok"),
+            output.status.success() && said_ok(&stdout),
             "{}: client script failed\nstdout: {stdout}\nstderr: {}\ndaemon log:\n{}",
             self.mode,
             String::from_utf8_lossy(&output.stderr),
@@ -384,4 +384,9 @@ pub fn disk_usage(dir: &Path) -> (u64, u64) {
 pub fn write_file(path: &Path, bytes: &[u8]) {
     let mut file = std::fs::File::create(path).expect("create");
     file.write_all(bytes).expect("write");
+}
+
+/// Whether a client script's output ends with a line that is exactly `ok`.
+pub fn said_ok(output: &str) -> bool {
+    output.lines().last().map(str::trim) == Some("ok")
 }
