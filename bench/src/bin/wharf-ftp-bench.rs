@@ -335,7 +335,11 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
         &peers,
         &loopback,
         argon2.as_ref(),
-        plan.transfer_counts.iter().copied().max(),
+        plan.transfer_counts
+            .iter()
+            .copied()
+            .max()
+            .map(|sessions| (sessions, plan.transfer_size)),
         plan.login_counts.iter().copied().max(),
         (plan.storm > 0).then_some(plan.storm),
     );

@@ -39,8 +39,12 @@ struct Panel {
 fn panels(record: &FtpRecord) -> Vec<Panel> {
     let largest = |counts: &[usize]| counts.iter().copied().max();
     let mut metrics = vec![Metric::RetrSingle, Metric::StorSingle];
-    if let Some(n) = largest(&record.scale.transfer_counts) {
-        metrics.extend([Metric::Downloads(n), Metric::Uploads(n)]);
+    if let Some(sessions) = largest(&record.scale.transfer_counts) {
+        let bytes = record.scale.transfer_size;
+        metrics.extend([
+            Metric::Downloads { sessions, bytes },
+            Metric::Uploads { sessions, bytes },
+        ]);
     }
     if let Some(n) = largest(&record.scale.login_counts) {
         metrics.push(Metric::Logins(n));

@@ -13,10 +13,20 @@ pub enum Metric {
     StorSingle,
     /// N clients connecting and logging in at once: logins per second.
     Logins(usize),
-    /// N sessions downloading the 10 MiB file at once: MiB/s over all of them.
-    Downloads(usize),
-    /// N sessions uploading 10 MiB each at once: MiB/s over all of them.
-    Uploads(usize),
+    /// Sessions downloading one file of `bytes` at once: MiB/s over all of them.
+    Downloads {
+        /// How many sessions.
+        sessions: usize,
+        /// Bytes each one moves.
+        bytes: u64,
+    },
+    /// Sessions uploading `bytes` each at once: MiB/s over all of them.
+    Uploads {
+        /// How many sessions.
+        sessions: usize,
+        /// Bytes each one moves.
+        bytes: u64,
+    },
     /// Server memory (RSS summed over its processes) with N idle logged-in sessions: MiB.
     IdleRss(usize),
     /// The same as PSS, which counts shared pages once: MiB.
@@ -29,6 +39,17 @@ pub enum Metric {
     StormLogins(usize),
 }
 
+/// A transfer size as labels show it: whole MiB or KiB where it is one, else bytes.
+fn size_text(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    match bytes {
+        0 => "0 B".into(),
+        _ if bytes.is_multiple_of(KIB * KIB) => format!("{} MiB", bytes / (KIB * KIB)),
+        _ if bytes.is_multiple_of(KIB) => format!("{} KiB", bytes / KIB),
+        _ => format!("{bytes} B"),
+    }
+}
+
 impl Metric {
     /// The row label in tables.
     pub fn label(self) -> String {
@@ -36,8 +57,12 @@ impl Metric {
             Metric::RetrSingle => "RETR, 1 session (MiB/s)".into(),
             Metric::StorSingle => "STOR, 1 session (MiB/s)".into(),
             Metric::Logins(n) => format!("connect+login ×{n} (logins/s)"),
-            Metric::Downloads(n) => format!("{n} × 10 MiB RETR at once (MiB/s)"),
-            Metric::Uploads(n) => format!("{n} × 10 MiB STOR at once (MiB/s)"),
+            Metric::Downloads { sessions, bytes } => {
+                format!("{sessions} × {} RETR at once (MiB/s)", size_text(bytes))
+            }
+            Metric::Uploads { sessions, bytes } => {
+                format!("{sessions} × {} STOR at once (MiB/s)", size_text(bytes))
+            }
             Metric::IdleRss(n) => format!("{n} idle sessions, RSS (MiB)"),
             Metric::IdlePss(n) => format!("{n} idle sessions, PSS (MiB)"),
             Metric::StormNoopP50(n) => format!("NOOP p50 during {n} logins (ms)"),
@@ -52,8 +77,8 @@ impl Metric {
             Metric::RetrSingle
             | Metric::StorSingle
             | Metric::Logins(_)
-            | Metric::Downloads(_)
-            | Metric::Uploads(_)
+            | Metric::Downloads { .. }
+            | Metric::Uploads { .. }
             | Metric::StormLogins(_) => true,
             Metric::IdleRss(_)
             | Metric::IdlePss(_)
@@ -149,6 +174,21 @@ pub fn value_of(cells: &[Cell], server: &str, metric: Metric) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transfer_labels_name_the_size_moved() {
+        let uploads = Metric::Uploads {
+            sessions: 300,
+            bytes: 10 * 1024 * 1024,
+        };
+        assert_eq!(uploads.label(), "300 × 10 MiB STOR at once (MiB/s)");
+        let downloads = Metric::Downloads {
+            sessions: 4,
+            bytes: 1536,
+        };
+        assert_eq!(downloads.label(), "4 × 1536 B RETR at once (MiB/s)");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+    }
 
     #[test]
     fn advantage_is_above_one_when_better_either_way() {

@@ -221,8 +221,14 @@ pub async fn measure_server(
                 )
                 .await;
                 let metric = match direction {
-                    Direction::Download => Metric::Downloads(count),
-                    Direction::Upload => Metric::Uploads(count),
+                    Direction::Download => Metric::Downloads {
+                        sessions: count,
+                        bytes: plan.transfer_size,
+                    },
+                    Direction::Upload => Metric::Uploads {
+                        sessions: count,
+                        bytes: plan.transfer_size,
+                    },
                 };
                 let cell = transfer_cell(id, metric, &outcome, count);
                 progress(&summary(&cell));
@@ -278,8 +284,12 @@ fn metrics_of(server: FtpServer, plan: &FtpPlan) -> Vec<Metric> {
         return metrics;
     }
     metrics.extend(plan.login_counts.iter().map(|&n| Metric::Logins(n)));
-    for &n in &plan.transfer_counts {
-        metrics.extend([Metric::Downloads(n), Metric::Uploads(n)]);
+    for &sessions in &plan.transfer_counts {
+        let bytes = plan.transfer_size;
+        metrics.extend([
+            Metric::Downloads { sessions, bytes },
+            Metric::Uploads { sessions, bytes },
+        ]);
     }
     if plan.storm > 0 {
         metrics.extend([

@@ -82,14 +82,14 @@ fn fmt(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "–".into(), |v| format!("{v:.decimals$}"))
 }
 
-/// Judges every target. `peers` are the peer ids measured in this run; `transfer_count` and
-/// `login_count` are the largest counts measured.
+/// Judges every target. `peers` are the peer ids measured in this run; `transfers` (sessions,
+/// bytes each) and `login_count` are the largest counts measured.
 pub fn judge(
     cells: &[Cell],
     peers: &[&str],
     loopback: &LoopbackLimit,
     argon2: Option<&Argon2Cost>,
-    transfer_count: Option<usize>,
+    transfers: Option<(usize, u64)>,
     login_count: Option<usize>,
     storm: Option<usize>,
 ) -> Vec<TargetCheck> {
@@ -117,9 +117,11 @@ pub fn judge(
         Bound::AtMost(IDLE_TARGET_MIB),
         format!("{} MiB", fmt(idle, 1)),
     ));
-    if let Some(count) = transfer_count {
-        checks.push(against_best_peer(cells, Metric::Downloads(count), peers));
-        checks.push(against_best_peer(cells, Metric::Uploads(count), peers));
+    if let Some((sessions, bytes)) = transfers {
+        let downloads = Metric::Downloads { sessions, bytes };
+        checks.push(against_best_peer(cells, downloads, peers));
+        let uploads = Metric::Uploads { sessions, bytes };
+        checks.push(against_best_peer(cells, uploads, peers));
     }
     if let Some(count) = login_count {
         let rate = value_of(cells, SUBJECT, Metric::Logins(count));
