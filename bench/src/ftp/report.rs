@@ -93,6 +93,15 @@ impl FtpRecord {
         self.cells.iter().any(|c| c.failure.is_some())
     }
 
+    /// Whether a Wharf server has a failed or partial figure. A peer's (vsftpd's listen backlog
+    /// overflowing in a burst of logins) is part of what is measured, not a failed run.
+    pub fn has_wharf_failures(&self) -> bool {
+        let peers = self.peers();
+        self.cells
+            .iter()
+            .any(|c| c.failure.is_some() && !peers.contains(&c.server.as_str()))
+    }
+
     /// Every table: figures, ratios of each Wharf mode to the best peer, targets, failures.
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
@@ -277,6 +286,14 @@ mod tests {
         }
     }
 
+    /// A record where only a peer's figure failed.
+    fn record_with_peer_failure_only() -> FtpRecord {
+        record(vec![
+            Cell::measured("wharf-async", Metric::RetrSingle, 1500.0, None),
+            Cell::failed("vsftpd", Metric::RetrSingle, "did not start"),
+        ])
+    }
+
     #[test]
     fn tables_show_figures_ratios_targets_and_failures() {
         let mut partial = Cell::measured("wharf-async", Metric::IdleRss(10_000), 90.0, None);
@@ -303,6 +320,12 @@ mod tests {
         assert!(text.contains("Loopback limit"), "{text}");
         assert!(text.contains("- vsftpd / 10000 idle sessions, RSS (MiB): did not start"));
         assert!(record.has_failures());
+        assert!(
+            record.has_wharf_failures(),
+            "wharf-async's figure is partial"
+        );
+        let peer_only = record_with_peer_failure_only();
+        assert!(peer_only.has_failures() && !peer_only.has_wharf_failures());
         // The idle target is not judged on a partial figure.
         assert!(
             text.contains("| 10000 idle sessions < 150 MiB (RSS) | – |"),
