@@ -26,6 +26,9 @@ impl Echo {
 }
 
 impl RequestHandler for Echo {
+    /// The echo loop awaits only this connection's reads and writes.
+    const BLOCKING_IO: bool = true;
+
     async fn handle(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
         loop {
             let chunk = conn.fill_buf().await?;

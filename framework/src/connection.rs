@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufReader, BufWriter, ReadB
 use tokio::time::Sleep;
 
 use crate::address::{ListenAddr, Peer};
+use crate::blocking_io;
 use crate::server::ServerInfo;
 use crate::shutdown::ShutdownSignal;
 
@@ -55,6 +56,11 @@ pub enum Stream {
     Tcp(tokio::net::TcpStream),
     /// A Unix-domain stream socket.
     Unix(tokio::net::UnixStream),
+    /// A TCP stream in blocking mode, for a handler with `BLOCKING_IO` in threading or
+    /// forking mode.
+    BlockingTcp(std::net::TcpStream),
+    /// A Unix-domain stream socket in blocking mode, as `BlockingTcp`.
+    BlockingUnix(std::os::unix::net::UnixStream),
     /// A stream wrapped by the handler, such as TLS over one of the others.
     Wrapped(Box<dyn IoStream>),
 }
@@ -64,17 +70,21 @@ impl std::fmt::Debug for Stream {
         match self {
             Stream::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
             Stream::Unix(s) => f.debug_tuple("Unix").field(s).finish(),
+            Stream::BlockingTcp(s) => f.debug_tuple("BlockingTcp").field(s).finish(),
+            Stream::BlockingUnix(s) => f.debug_tuple("BlockingUnix").field(s).finish(),
             Stream::Wrapped(_) => f.write_str("Wrapped(..)"),
         }
     }
 }
 
 macro_rules! delegate {
-    ($self:ident, $s:ident => $e:expr) => {
+    ($self:ident, $s:ident => $e:expr, blocking $b:ident => $be:expr) => {
         match $self.get_mut() {
             Stream::Tcp($s) => $e,
             Stream::Unix($s) => $e,
             Stream::Wrapped($s) => $e,
+            Stream::BlockingTcp($b) => $be,
+            Stream::BlockingUnix($b) => $be,
         }
     };
 }
@@ -85,7 +95,8 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf),
+            blocking s => blocking_io::poll_read(&*s, cx, buf))
     }
 }
 
@@ -95,15 +106,17 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        delegate!(self, s => Pin::new(s).poll_write(cx, buf))
+        delegate!(self, s => Pin::new(s).poll_write(cx, buf),
+            blocking s => blocking_io::poll_write(&*s, cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_flush(cx))
+        delegate!(self, s => Pin::new(s).poll_flush(cx), blocking _s => Poll::Ready(Ok(())))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx),
+            blocking s => Poll::Ready(s.shutdown(std::net::Shutdown::Write)))
     }
 
     fn poll_write_vectored(
@@ -111,7 +124,8 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
+        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs),
+            blocking s => blocking_io::poll_write_vectored(&*s, cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -119,6 +133,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => s.is_write_vectored(),
             Stream::Unix(s) => s.is_write_vectored(),
             Stream::Wrapped(s) => s.is_write_vectored(),
+            Stream::BlockingTcp(_) | Stream::BlockingUnix(_) => true,
         }
     }
 }

@@ -47,6 +47,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+mod blocking_io;
 pub mod builder;
 mod catch_unwind;
 pub mod connection;

@@ -117,9 +117,12 @@ impl Shared {
         id: u64,
         signal: ShutdownSignal,
     ) -> Connection {
-        if let (Stream::Tcp(tcp), true) = (&stream, self.nodelay)
-            && let Err(e) = tcp.set_nodelay(true)
-        {
+        let nodelay = match (&stream, self.nodelay) {
+            (Stream::Tcp(tcp), true) => tcp.set_nodelay(true),
+            (Stream::BlockingTcp(tcp), true) => tcp.set_nodelay(true),
+            _ => Ok(()),
+        };
+        if let Err(e) = nodelay {
             tracing::debug!(conn = id, "cannot set TCP_NODELAY: {e}");
         }
         Connection::new(stream, peer, local, id, signal, self.info.clone())

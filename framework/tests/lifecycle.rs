@@ -10,17 +10,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use wharf::{Connection, HandlerError, ListenAddr, Phase, RequestHandler, Server};
+use wharf::{Connection, HandlerError, ListenAddr, Phase, RequestHandler, Server, Stream};
 
 use support::*;
 
 /// Greets, then echoes lines; "slow" waits before answering, "stuck" never answers.
+/// `BLOCKING` is its `RequestHandler::BLOCKING_IO`.
 #[derive(Clone, Default)]
-struct Scripted {
+struct Scripted<const BLOCKING: bool> {
     phases: Arc<Mutex<Vec<&'static str>>>,
 }
 
-impl Scripted {
+/// The handler on the runtime's sockets in every mode.
+type Plain = Scripted<false>;
+
+impl<const BLOCKING: bool> Scripted<BLOCKING> {
     fn record(&self, phase: &'static str) {
         self.phases.lock().unwrap().push(phase);
     }
@@ -32,7 +36,9 @@ async fn read_command(conn: &mut Connection) -> Result<String, HandlerError> {
     Ok(line.trim().to_string())
 }
 
-impl RequestHandler for Scripted {
+impl<const BLOCKING: bool> RequestHandler for Scripted<BLOCKING> {
+    const BLOCKING_IO: bool = BLOCKING;
+
     async fn setup(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
         conn.write_all(b"hello\n").await?;
         conn.flush().await?;
@@ -59,6 +65,34 @@ impl RequestHandler for Scripted {
                     conn.write_all(b"done\n").await?;
                 }
                 "stuck" => std::future::pending::<()>().await,
+                "transport" => {
+                    let name = match conn.stream() {
+                        Some(Stream::Tcp(_)) => "tcp",
+                        Some(Stream::Unix(_)) => "unix",
+                        Some(Stream::BlockingTcp(_)) => "blocking-tcp",
+                        Some(Stream::BlockingUnix(_)) => "blocking-unix",
+                        Some(Stream::Wrapped(_)) => "wrapped",
+                        None => "closed",
+                    };
+                    conn.write_all(format!("{name}\n").as_bytes()).await?;
+                }
+                "read-or-shutdown" => {
+                    let signal = conn.shutdown_signal();
+                    tokio::select! {
+                        line = read_command(conn) => {
+                            conn.write_all(format!("read {}\n", line?).as_bytes()).await?;
+                        }
+                        () = signal.triggered() => conn.write_all(b"bye\n").await?,
+                    }
+                    conn.flush().await?;
+                    return Ok(());
+                }
+                "flood" => {
+                    let block = vec![b'x'; 64 * 1024];
+                    loop {
+                        conn.write_all(&block).await?;
+                    }
+                }
                 "wait-shutdown" => {
                     conn.shutdown_signal().triggered().await;
                     conn.write_all(b"bye\n").await?;
@@ -82,10 +116,31 @@ impl RequestHandler for Scripted {
 #[test]
 fn server_process() {
     server_process_entry(|spec, builder| match spec.handler.as_str() {
-        "scripted" => serve_announced(builder, Scripted::default()),
-        "refuse-all" => serve_announced(builder.verify_request(|_| false), Scripted::default()),
+        "scripted" => serve_announced(builder, Plain::default()),
+        "scripted-blocking" => serve_announced(builder, Scripted::<true>::default()),
+        "refuse-all" => serve_announced(builder.verify_request(|_| false), Plain::default()),
         other => panic!("unknown handler {other}"),
     });
+}
+
+/// Every mode, each with the plain handler and with the one that asks for blocking sockets.
+fn cases() -> impl Iterator<Item = (&'static str, bool)> {
+    MODES
+        .into_iter()
+        .flat_map(|mode| [(mode, false), (mode, true)])
+}
+
+/// Starts `Scripted` per `spec`, on blocking sockets where the mode allows if `blocking`.
+fn start_scripted(spec: Spec, blocking: bool) -> TestServer {
+    if blocking {
+        let spec = Spec {
+            handler: "scripted-blocking".into(),
+            ..spec
+        };
+        start_spec(&spec, Scripted::<true>::default())
+    } else {
+        start_spec(&spec, Plain::default())
+    }
 }
 
 /// Connects, reads the greeting, sends `commands` and returns every line until the close.
@@ -100,25 +155,33 @@ fn session(addr: SocketAddr, commands: &[&str]) -> Vec<String> {
 
 #[test]
 fn finish_runs_iff_setup_succeeded_and_failures_do_not_stop_the_server() {
-    for mode in MODES {
-        let server = start_spec(&Spec::new("scripted", mode), Scripted::default());
+    for (mode, blocking) in cases() {
+        let server = start_scripted(Spec::new("scripted", mode), blocking);
         let addr = server.tcp();
-        assert_eq!(session(addr, &["fail-setup"]), ["hello"], "{mode}");
-        assert_eq!(session(addr, &["panic-setup"]), ["hello"], "{mode}");
+        assert_eq!(
+            session(addr, &["fail-setup"]),
+            ["hello"],
+            "{mode} blocking={blocking}"
+        );
+        assert_eq!(
+            session(addr, &["panic-setup"]),
+            ["hello"],
+            "{mode} blocking={blocking}"
+        );
         assert_eq!(
             session(addr, &["go", "fail"]),
             ["hello", "finished"],
-            "{mode}"
+            "{mode} blocking={blocking}"
         );
         assert_eq!(
             session(addr, &["go", "panic"]),
             ["hello", "finished"],
-            "{mode}"
+            "{mode} blocking={blocking}"
         );
         assert_eq!(
             session(addr, &["go", "ping"]),
             ["hello", "ping", "finished"],
-            "{mode}: still serving after failures"
+            "{mode} blocking={blocking}: still serving after failures"
         );
         server.stop();
     }
@@ -128,7 +191,7 @@ fn finish_runs_iff_setup_succeeded_and_failures_do_not_stop_the_server() {
 fn handle_error_is_told_the_phase_of_each_failure() {
     let reports = Arc::new(Mutex::new(Vec::new()));
     let seen = reports.clone();
-    let handler = Scripted::default();
+    let handler = Plain::default();
     let server = start(
         builder("async").handle_error(move |report| {
             seen.lock()
@@ -157,7 +220,7 @@ fn handle_error_is_told_the_phase_of_each_failure() {
 #[test]
 fn refused_peers_are_closed_without_calling_the_handler() {
     for mode in MODES {
-        let handler = Scripted::default();
+        let handler = Plain::default();
         let spec = Spec::new("refuse-all", mode);
         let server = if mode == "forking" {
             TestServer::Process(ServerProcess::start(&spec))
@@ -176,8 +239,8 @@ fn refused_peers_are_closed_without_calling_the_handler() {
 
 #[test]
 fn shutdown_lets_in_flight_connections_finish() {
-    for mode in MODES {
-        let server = start_spec(&Spec::new("scripted", mode), Scripted::default());
+    for (mode, blocking) in cases() {
+        let server = start_scripted(Spec::new("scripted", mode), blocking);
         let addr = server.tcp();
         let client = std::thread::spawn(move || session(addr, &["go", "slow"]));
         std::thread::sleep(Duration::from_millis(300));
@@ -185,24 +248,24 @@ fn shutdown_lets_in_flight_connections_finish() {
         server.stop();
         assert!(
             started.elapsed() < Duration::from_secs(4),
-            "{mode}: stopped within the shutdown timeout"
+            "{mode} blocking={blocking}: stopped within the shutdown timeout"
         );
         assert_eq!(
             client.join().unwrap(),
             ["hello", "done", "finished"],
-            "{mode}: the in-flight request completed"
+            "{mode} blocking={blocking}: the in-flight request completed"
         );
         assert!(
             TcpStream::connect(addr).is_err(),
-            "{mode}: no longer listening"
+            "{mode} blocking={blocking}: no longer listening"
         );
     }
 }
 
 #[test]
 fn shutdown_signal_reaches_handlers() {
-    for mode in MODES {
-        let server = start_spec(&Spec::new("scripted", mode), Scripted::default());
+    for (mode, blocking) in cases() {
+        let server = start_scripted(Spec::new("scripted", mode), blocking);
         let addr = server.tcp();
         let client = std::thread::spawn(move || session(addr, &["go", "wait-shutdown"]));
         std::thread::sleep(Duration::from_millis(300));
@@ -210,16 +273,16 @@ fn shutdown_signal_reaches_handlers() {
         assert_eq!(
             client.join().unwrap(),
             ["hello", "bye", "finished"],
-            "{mode}"
+            "{mode} blocking={blocking}"
         );
     }
 }
 
 #[test]
 fn stuck_connections_are_closed_after_the_shutdown_timeout() {
-    for mode in MODES {
+    for (mode, blocking) in cases() {
         let spec = Spec::new("scripted", mode).shutdown_timeout(Duration::from_millis(500));
-        let server = start_spec(&spec, Scripted::default());
+        let server = start_scripted(spec, blocking);
         let addr = server.tcp();
         let client = std::thread::spawn(move || session(addr, &["go", "stuck"]));
         std::thread::sleep(Duration::from_millis(300));
@@ -228,27 +291,118 @@ fn stuck_connections_are_closed_after_the_shutdown_timeout() {
         let took = started.elapsed();
         assert!(
             took >= Duration::from_millis(400) && took < Duration::from_secs(5),
-            "{mode}: took {took:?}"
+            "{mode} blocking={blocking}: took {took:?}"
         );
         assert_eq!(
             client.join().unwrap(),
             ["hello"],
-            "{mode}: closed, not finished"
+            "{mode} blocking={blocking}: closed, not finished"
+        );
+    }
+}
+
+/// Connects, sends `go` and `command` without closing the write side, and reads the greeting.
+fn open_session(addr: SocketAddr, command: &str) -> TcpStream {
+    let mut stream = connect(addr);
+    std::io::Write::write_all(&mut stream, format!("go\n{command}\n").as_bytes()).unwrap();
+    assert_eq!(read_line(&mut stream).unwrap(), "hello");
+    stream
+}
+
+#[test]
+fn blocking_sockets_only_where_the_handler_asks_and_the_mode_allows() {
+    for (mode, blocking) in cases() {
+        let server = start_scripted(Spec::new("scripted", mode), blocking);
+        let expected = match (blocking, mode) {
+            (true, "threading" | "forking") => "blocking-tcp",
+            _ => "tcp",
+        };
+        assert_eq!(
+            session(server.tcp(), &["go", "transport", "ping"]),
+            ["hello", expected, "ping", "finished"],
+            "{mode} blocking={blocking}"
+        );
+        server.stop();
+    }
+}
+
+#[test]
+fn a_handler_waiting_in_a_read_still_sees_the_shutdown_signal() {
+    for (mode, blocking) in cases() {
+        let server = start_scripted(Spec::new("scripted", mode), blocking);
+        let mut stream = open_session(server.tcp(), "read-or-shutdown");
+        // Let the handler settle into its read.
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        server.stop();
+        let took = started.elapsed();
+        // Had the signal gone unseen, the server would have closed the connection at its
+        // 5 s shutdown timeout without "bye" or "finished".
+        assert_eq!(
+            read_lines(&mut stream),
+            ["bye", "finished"],
+            "{mode} blocking={blocking}"
+        );
+        assert!(
+            took < Duration::from_secs(3),
+            "{mode} blocking={blocking}: took {took:?}"
         );
     }
 }
 
 #[test]
-fn read_timeout_closes_idle_connections() {
+fn a_handler_stuck_writing_to_a_peer_that_does_not_read_is_closed_at_the_shutdown_timeout() {
+    for (mode, blocking) in cases() {
+        let spec = Spec::new("scripted", mode).shutdown_timeout(Duration::from_millis(500));
+        let server = start_scripted(spec, blocking);
+        // The client never reads past the greeting, so the handler's writes fill both
+        // socket buffers and then wait.
+        let stream = open_session(server.tcp(), "flood");
+        std::thread::sleep(Duration::from_millis(300));
+        let started = Instant::now();
+        server.stop();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+            "{mode} blocking={blocking}: took {took:?}"
+        );
+        // The connection is closed: what was in flight drains, then end of stream (a
+        // handler still writing would go on past the limit or leave the read to time out).
+        let limit = 64 * 1024 * 1024;
+        let drained = std::io::copy(
+            &mut std::io::Read::take(stream, limit),
+            &mut std::io::sink(),
+        );
+        assert!(
+            drained.as_ref().is_ok_and(|&n| n < limit),
+            "{mode} blocking={blocking}: {drained:?}"
+        );
+    }
+}
+
+/// Serves `handler` in `mode` with a 300 ms read timeout; checks that an idle client is closed
+/// after the greeting, in time.
+fn read_timeout_case<H: RequestHandler>(mode: &str, handler: H) {
     let server = start(
-        builder("async").read_timeout(Some(Duration::from_millis(300))),
-        Scripted::default(),
+        builder(mode).read_timeout(Some(Duration::from_millis(300))),
+        handler,
     );
     let mut stream = connect(server.tcp());
     let started = Instant::now();
-    assert_eq!(read_lines(&mut stream), ["hello"]);
-    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert_eq!(read_lines(&mut stream), ["hello"], "{mode}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{mode}: took {took:?}"
+    );
     server.stop().unwrap();
+}
+
+#[test]
+fn read_timeout_closes_idle_connections() {
+    read_timeout_case("async", Plain::default());
+    read_timeout_case("threading", Plain::default());
+    read_timeout_case("threading", Scripted::<true>::default());
 }
 
 #[test]
@@ -260,7 +414,7 @@ fn service_actions_tick_while_serving() {
             builder(mode).service_actions(Duration::from_millis(20), move || {
                 counter.fetch_add(1, Ordering::SeqCst);
             }),
-            Scripted::default(),
+            Plain::default(),
         );
         std::thread::sleep(Duration::from_millis(400));
         server.stop().unwrap();
@@ -290,12 +444,31 @@ fn unix_sockets_serve_and_their_files_are_removed() {
             Server::builder()
                 .listen(ListenAddr::Unix(path.clone()))
                 .mode(mode.parse().unwrap()),
-            Scripted::default(),
+            Plain::default(),
         );
         assert_eq!(unix_session(&path, "unix"), ["hello", "unix", "finished"]);
         server.stop().unwrap();
         assert!(!path.exists(), "{mode}: socket file removed");
     }
+}
+
+#[test]
+fn a_blocking_handler_gets_a_blocking_unix_socket_in_threading_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wharf.sock");
+    let server = start(
+        Server::builder()
+            .listen(ListenAddr::Unix(path.clone()))
+            .mode("threading".parse().unwrap()),
+        Scripted::<true>::default(),
+    );
+    assert_eq!(
+        unix_session(&path, "transport"),
+        ["hello", "blocking-unix", "finished"]
+    );
+    assert_eq!(unix_session(&path, "unix"), ["hello", "unix", "finished"]);
+    server.stop().unwrap();
+    assert!(!path.exists(), "socket file removed");
 }
 
 #[test]
@@ -306,13 +479,13 @@ fn a_stale_unix_socket_file_is_replaced_but_a_live_one_or_a_plain_file_is_not() 
     assert!(path.exists(), "a dead server's file is left behind");
     let server = start(
         Server::builder().listen(ListenAddr::Unix(path.clone())),
-        Scripted::default(),
+        Plain::default(),
     );
     assert_eq!(unix_session(&path, "fresh"), ["hello", "fresh", "finished"]);
 
     let second = Server::builder()
         .listen(ListenAddr::Unix(path.clone()))
-        .build(Scripted::default());
+        .build(Plain::default());
     assert!(second.is_err(), "a live socket is not taken over");
     server.stop().unwrap();
 
@@ -320,7 +493,7 @@ fn a_stale_unix_socket_file_is_replaced_but_a_live_one_or_a_plain_file_is_not() 
     std::fs::write(&plain, b"data").unwrap();
     let refused = Server::builder()
         .listen(ListenAddr::Unix(plain.clone()))
-        .build(Scripted::default());
+        .build(Plain::default());
     assert!(refused.is_err());
     assert_eq!(
         std::fs::read(&plain).unwrap(),
@@ -333,7 +506,7 @@ fn a_stale_unix_socket_file_is_replaced_but_a_live_one_or_a_plain_file_is_not() 
 fn tcp_over_ipv6_with_port_zero_resolved() {
     let server = start(
         Server::builder().listen("[::1]:0".parse::<SocketAddr>().unwrap()),
-        Scripted::default(),
+        Plain::default(),
     );
     let addr = server.tcp();
     assert!(addr.is_ipv6() && addr.port() != 0, "{addr}");
@@ -349,7 +522,7 @@ fn one_server_listens_on_several_addresses() {
         .listen("127.0.0.1:0".parse::<SocketAddr>().unwrap())
         .listen(ListenAddr::Unix(path.clone()))
         .handle_signals(false)
-        .build(Scripted::default())
+        .build(Plain::default())
         .unwrap();
     let tcp = server.local_addrs()[0].as_tcp().unwrap();
     let handle = server.handle();
@@ -368,10 +541,10 @@ fn binding_a_busy_port_is_a_clear_error() {
     let error = Server::builder()
         .listen(addr)
         .reuse_address(false)
-        .build(Scripted::default())
+        .build(Plain::default())
         .unwrap_err();
     assert!(error.to_string().contains(&addr.to_string()), "{error}");
-    let error = Server::builder().build(Scripted::default()).unwrap_err();
+    let error = Server::builder().build(Plain::default()).unwrap_err();
     assert!(matches!(error, wharf::ServerError::NoAddress));
 }
 
@@ -397,7 +570,7 @@ fn daemon_threads_and_no_block_on_close_do_not_wait_for_connections() {
         let spec = Spec::new("scripted", "async")
             .mode(mode)
             .shutdown_timeout(Duration::from_secs(30));
-        let server = start_spec(&spec, Scripted::default());
+        let server = start_spec(&spec, Plain::default());
         let addr = server.tcp();
         let mut stream = connect(addr);
         std::io::Write::write_all(&mut stream, b"go\nstuck\n").unwrap();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::address::{ListenAddr, Peer};
+use crate::blocking_io;
 use crate::builder::LimitPolicy;
 use crate::connection::Stream;
 use crate::error::ServerError;
@@ -32,9 +33,18 @@ pub(crate) enum StdStream {
 }
 
 impl StdStream {
-    /// Registers the stream with the current tokio runtime.
-    pub(crate) fn into_stream(self) -> io::Result<Stream> {
+    /// Registers the stream with the current tokio runtime, or (`blocking`) makes it a
+    /// blocking stream that reads and writes on the calling thread.
+    pub(crate) fn into_stream(self, blocking: bool) -> io::Result<Stream> {
         Ok(match self {
+            StdStream::Tcp(s) if blocking => {
+                blocking_io::prepare_tcp(&s)?;
+                Stream::BlockingTcp(s)
+            }
+            StdStream::Unix(s) if blocking => {
+                blocking_io::prepare_unix(&s)?;
+                Stream::BlockingUnix(s)
+            }
             StdStream::Tcp(s) => {
                 s.set_nonblocking(true)?;
                 Stream::Tcp(tokio::net::TcpStream::from_std(s)?)

@@ -75,7 +75,7 @@ impl<H: RequestHandler> Dispatcher for ForkDispatcher<H> {
         let handler = &self.handler;
         let shared = &self.shared;
         let spawned = spawn_process(&self.listener_fds, move |signal| async move {
-            match stream.into_stream() {
+            match stream.into_stream(H::BLOCKING_IO) {
                 Ok(stream) => {
                     let conn = shared.connection(stream, peer, local, id, signal);
                     run_bounded(handler.clone(), conn, shared).await;

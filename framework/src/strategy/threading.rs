@@ -83,7 +83,7 @@ impl<H: RequestHandler> Dispatcher for ThreadDispatcher<H> {
                     }
                 };
                 runtime.block_on(async {
-                    match stream.into_stream() {
+                    match stream.into_stream(H::BLOCKING_IO) {
                         Ok(stream) => {
                             let conn = shared.connection(stream, peer, local, id, signal);
                             run_bounded(handler, conn, &shared).await;
