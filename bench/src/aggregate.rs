@@ -60,6 +60,7 @@ fn combine_group(rounds: Vec<CellResult>) -> CellResult {
     cell.connected = measured.iter().map(|c| c.connected).min().unwrap_or(0);
     cell.ready = measured.iter().map(|c| c.ready).min().unwrap_or(0);
     cell.served = measured.iter().map(|c| c.served).min().unwrap_or(0);
+    cell.starved = measured.iter().map(|c| c.starved).max().unwrap_or(0);
     cell.ramp_secs = measured.iter().map(|c| c.ramp_secs).fold(0.0, f64::max);
     cell.connection_errors = measured.iter().map(|c| c.connection_errors).sum();
     cell.error_samples = failed
@@ -95,6 +96,7 @@ mod tests {
             ready: 10,
             ramp_secs: 0.3,
             served: 10,
+            starved: 0,
             concurrency_cap: None,
             round_trips: (rate * 2.0) as u64,
             window_secs: 2.0,

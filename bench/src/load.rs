@@ -6,6 +6,11 @@
 //! process start-up and first-call costs fall before the window; settle briefly; then count
 //! the round trips that start and end inside the window, with the server's CPU time read at
 //! both edges.
+//!
+//! A connection the server should serve (within its cap) but left waiting for its echo through
+//! the whole window is starved: its wait at the window's close joins the latencies, as a lower
+//! bound of that round trip, so a server cannot improve its percentiles by not serving some
+//! connections. Connections beyond a mode's cap wait in the backlog by design and are left out.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,7 +62,9 @@ pub struct CellMeasurement {
     pub round_trips: u64,
     /// The window's length.
     pub window: Duration,
-    /// Latency of every counted round trip.
+    /// Connections starved through the whole window (counted in `latencies`).
+    pub starved: usize,
+    /// Latency of every counted round trip, and the wait of every starved connection.
     pub latencies: Histogram,
     /// CPU time the server (with its threads and children) used during the window.
     pub server_cpu: Duration,
@@ -113,6 +120,8 @@ pub enum LoadError {
 struct LoopOutcome {
     round_trips: u64,
     latencies: Histogram,
+    /// Waited for its echo through the whole window.
+    starved: bool,
     error: Option<String>,
 }
 
@@ -156,6 +165,8 @@ pub async fn run_cell(
         .map(|i| b'a' + (i % 26) as u8)
         .collect();
     let connected_count = connected.len();
+    // With a cap below the connection count, which connections wait is up to the server.
+    let count_starved = config.servable >= connected_count;
     let ramp_started = Instant::now();
     let loops: Vec<_> = connected
         .into_iter()
@@ -165,6 +176,7 @@ pub async fn run_cell(
                 window: window.clone(),
                 ready: ready.clone(),
                 stop: stop.clone(),
+                count_starved,
             };
             tokio::spawn(echo_loop(stream, shared))
         })
@@ -192,11 +204,13 @@ pub async fn run_cell(
     let mut latencies = Histogram::new();
     let mut round_trips = 0;
     let mut served = 0;
+    let mut starved = 0;
     for handle in loops {
         let outcome = handle.await?;
         latencies.merge(&outcome.latencies);
         round_trips += outcome.round_trips;
         served += usize::from(outcome.round_trips > 0);
+        starved += usize::from(outcome.starved);
         if let Some(error) = outcome.error {
             note(error);
         }
@@ -209,6 +223,7 @@ pub async fn run_cell(
         served,
         round_trips,
         window: config.window,
+        starved,
         latencies,
         server_cpu: server_after.saturating_sub(server_before),
         generator_cpu: generator_after.saturating_sub(generator_before),
@@ -275,6 +290,15 @@ impl Window {
         self.start.store(self.offset(start), Ordering::Release);
     }
 
+    /// For a round trip started at `started` and unfinished at the close: its wait until the
+    /// close, if it began before the window opened (so it waited through all of it).
+    fn starved_wait(&self, started: Instant) -> Option<Duration> {
+        let start = self.start.load(Ordering::Acquire);
+        let end = self.end.load(Ordering::Acquire);
+        let started = self.offset(started);
+        (start != u64::MAX && started < start).then(|| Duration::from_nanos(end - started))
+    }
+
     /// Whether a round trip from `started` to `finished` lies wholly inside the window.
     fn contains(&self, started: Instant, finished: Instant) -> bool {
         let start = self.start.load(Ordering::Acquire);
@@ -294,6 +318,8 @@ struct LoopShared {
     ready: Arc<AtomicUsize>,
     /// Cancelled when the window closes.
     stop: CancellationToken,
+    /// Record the wait of a round trip unfinished through the whole window.
+    count_starved: bool,
 }
 
 /// Sends the message and reads its echo in a loop until stopped, counting the round trips
@@ -302,6 +328,7 @@ async fn echo_loop(mut stream: TcpStream, shared: LoopShared) -> LoopOutcome {
     let mut outcome = LoopOutcome {
         round_trips: 0,
         latencies: Histogram::new(),
+        starved: false,
         error: None,
     };
     let message = &shared.message[..];
@@ -318,7 +345,13 @@ async fn echo_loop(mut stream: TcpStream, shared: LoopShared) -> LoopOutcome {
         };
         tokio::select! {
             biased;
-            _ = &mut stopped => break,
+            _ = &mut stopped => {
+                if let (true, Some(wait)) = (shared.count_starved, shared.window.starved_wait(started)) {
+                    outcome.latencies.record(wait);
+                    outcome.starved = true;
+                }
+                break;
+            }
             result = round_trip => {
                 if let Err(e) = result {
                     outcome.error = Some(format!("round trip failed: {e}"));
@@ -341,4 +374,35 @@ async fn echo_loop(mut stream: TcpStream, shared: LoopShared) -> LoopOutcome {
         }
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_round_trip_waiting_through_the_whole_window_is_starved() {
+        let window = Window::new();
+        let base = window.base;
+        assert_eq!(
+            window.starved_wait(base),
+            None,
+            "the window is not open yet"
+        );
+        let start = base + Duration::from_secs(1);
+        let end = base + Duration::from_secs(2);
+        window.open(start, end);
+        assert_eq!(
+            window.starved_wait(base + Duration::from_millis(300)),
+            Some(Duration::from_millis(1700)),
+            "sent before the window opened: its wait until the close"
+        );
+        assert_eq!(
+            window.starved_wait(start + Duration::from_millis(1)),
+            None,
+            "sent inside the window: merely in flight at the close"
+        );
+        assert!(window.contains(start, end));
+        assert!(!window.contains(base, end));
+    }
 }

@@ -55,6 +55,9 @@ pub struct CellResult {
     /// Connections that completed a round trip in the window; fewer than `connections`
     /// when the server's mode caps concurrency (the rest wait in its backlog).
     pub served: usize,
+    /// Connections within the server's cap left waiting for an echo through the whole window
+    /// (their waits are in the latencies).
+    pub starved: usize,
     /// The server's cap on concurrent connections, if its mode has one.
     pub concurrency_cap: Option<usize>,
     /// Round trips completed in the window.
@@ -113,6 +116,7 @@ impl CellResult {
             ready: m.ready,
             ramp_secs: m.ramp.as_secs_f64(),
             served: m.served,
+            starved: m.starved,
             concurrency_cap: peer.concurrency_cap(),
             round_trips: m.round_trips,
             window_secs: m.window.as_secs_f64(),
@@ -138,6 +142,7 @@ impl CellResult {
             ready: 0,
             ramp_secs: 0.0,
             served: 0,
+            starved: 0,
             concurrency_cap: peer.concurrency_cap(),
             round_trips: 0,
             window_secs: 0.0,
@@ -282,7 +287,7 @@ fn summary(result: &CellResult) -> String {
         );
     }
     format!(
-        "{} c={}: {:.0} rt/s, {} ready after {:.2} s, served {}/{}, {} errors",
+        "{} c={}: {:.0} rt/s, {} ready after {:.2} s, served {}/{}, {} starved, {} errors",
         result.server,
         result.connections,
         result.round_trips_per_sec,
@@ -290,6 +295,7 @@ fn summary(result: &CellResult) -> String {
         result.ramp_secs,
         result.served,
         result.connections,
+        result.starved,
         result.connection_errors
     )
 }

@@ -222,6 +222,7 @@ mod tests {
             ready: served,
             ramp_secs: 0.5,
             served,
+            starved: 0,
             concurrency_cap: server.concurrency_cap(),
             round_trips: if failure.is_some() { 0 } else { 5000 },
             window_secs: 2.0,

@@ -210,6 +210,7 @@ mod tests {
             ready: connections,
             ramp_secs: 0.5,
             served: connections,
+            starved: 0,
             concurrency_cap: None,
             round_trips: 1000,
             window_secs: 1.0,
