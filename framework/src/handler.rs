@@ -19,8 +19,8 @@ pub trait RequestHandler: Clone + Send + 'static {
     /// read. The connection's thread then runs nothing else while it waits, for up to 0.2 s at
     /// a time, so set this only if `handle`, while it reads or writes the connection, awaits
     /// nothing that must make progress meanwhile: no other socket, channel or spawned task.
-    /// The shutdown signal and the read timeout still work, at up to 0.2 s late. Async and
-    /// sequential modes ignore it.
+    /// The shutdown signal still works, up to 0.2 s late, and the read timeout, up to 0.4 s
+    /// late. Async and sequential modes ignore it.
     const BLOCKING_IO: bool = false;
 
     /// Prepares the connection; an error here skips `handle` and `finish`.
