@@ -278,6 +278,23 @@ fn shutdown_signal_reaches_handlers() {
     }
 }
 
+/// Gives the handler 300 ms to settle into what it waits for, stops the server and returns
+/// how long the stop took.
+fn stop_after_settling(server: TestServer) -> Duration {
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.stop();
+    started.elapsed()
+}
+
+/// Checks that a stop took about a 500 ms shutdown timeout: it waited, then closed.
+fn assert_closed_at_the_timeout(took: Duration, case: &str) {
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+        "{case}: took {took:?}"
+    );
+}
+
 #[test]
 fn stuck_connections_are_closed_after_the_shutdown_timeout() {
     for (mode, blocking) in cases() {
@@ -285,14 +302,8 @@ fn stuck_connections_are_closed_after_the_shutdown_timeout() {
         let server = start_scripted(spec, blocking);
         let addr = server.tcp();
         let client = std::thread::spawn(move || session(addr, &["go", "stuck"]));
-        std::thread::sleep(Duration::from_millis(300));
-        let started = Instant::now();
-        server.stop();
-        let took = started.elapsed();
-        assert!(
-            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
-            "{mode} blocking={blocking}: took {took:?}"
-        );
+        let took = stop_after_settling(server);
+        assert_closed_at_the_timeout(took, &format!("{mode} blocking={blocking}"));
         assert_eq!(
             client.join().unwrap(),
             ["hello"],
@@ -331,11 +342,7 @@ fn a_handler_waiting_in_a_read_still_sees_the_shutdown_signal() {
     for (mode, blocking) in cases() {
         let server = start_scripted(Spec::new("scripted", mode), blocking);
         let mut stream = open_session(server.tcp(), "read-or-shutdown");
-        // Let the handler settle into its read.
-        std::thread::sleep(Duration::from_millis(300));
-        let started = Instant::now();
-        server.stop();
-        let took = started.elapsed();
+        let took = stop_after_settling(server);
         // Had the signal gone unseen, the server would have closed the connection at its
         // 5 s shutdown timeout without "bye" or "finished".
         assert_eq!(
@@ -358,14 +365,8 @@ fn a_handler_stuck_writing_to_a_peer_that_does_not_read_is_closed_at_the_shutdow
         // The client never reads past the greeting, so the handler's writes fill both
         // socket buffers and then wait.
         let stream = open_session(server.tcp(), "flood");
-        std::thread::sleep(Duration::from_millis(300));
-        let started = Instant::now();
-        server.stop();
-        let took = started.elapsed();
-        assert!(
-            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
-            "{mode} blocking={blocking}: took {took:?}"
-        );
+        let took = stop_after_settling(server);
+        assert_closed_at_the_timeout(took, &format!("{mode} blocking={blocking}"));
         // The connection is closed: what was in flight drains, then end of stream (a
         // handler still writing would go on past the limit or leave the read to time out).
         let limit = 64 * 1024 * 1024;
