@@ -9,9 +9,11 @@
 //! other branch the handler awaits, then the call blocks again.
 
 use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use socket2::SockRef;
 use tokio::io::ReadBuf;
 
 /// The longest a blocking read or write waits before it lets the runtime run (and so the
@@ -26,18 +28,13 @@ fn slice_passed(e: &io::Error) -> bool {
     )
 }
 
-/// Puts an accepted std socket into blocking mode with [`SLICE`] as its read and write timeouts.
-pub(crate) fn prepare_tcp(stream: &std::net::TcpStream) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(SLICE))?;
-    stream.set_write_timeout(Some(SLICE))
-}
-
-/// As [`prepare_tcp`], for a Unix stream socket.
-pub(crate) fn prepare_unix(stream: &std::os::unix::net::UnixStream) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(SLICE))?;
-    stream.set_write_timeout(Some(SLICE))
+/// Puts an accepted socket (TCP or Unix) into blocking mode with [`SLICE`] as its read and
+/// write timeouts.
+pub(crate) fn prepare(socket: &impl AsFd) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(SLICE))?;
+    socket.set_write_timeout(Some(SLICE))
 }
 
 /// Turns the outcome of one blocking call into a poll result: a passed slice wakes the task

@@ -38,11 +38,11 @@ impl StdStream {
     pub(crate) fn into_stream(self, blocking: bool) -> io::Result<Stream> {
         Ok(match self {
             StdStream::Tcp(s) if blocking => {
-                blocking_io::prepare_tcp(&s)?;
+                blocking_io::prepare(&s)?;
                 Stream::BlockingTcp(s)
             }
             StdStream::Unix(s) if blocking => {
-                blocking_io::prepare_unix(&s)?;
+                blocking_io::prepare(&s)?;
                 Stream::BlockingUnix(s)
             }
             StdStream::Tcp(s) => {
