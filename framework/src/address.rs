@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 /// Where a stream server listens: a TCP socket address (v4 or v6) or a Unix socket path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ListenAddr {
     /// TCP over IPv4 or IPv6; port 0 asks the system for a free port.
     Tcp(SocketAddr),
@@ -84,6 +85,7 @@ impl FromStr for ListenAddr {
 
 /// The other end of a connection or datagram.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Peer {
     /// A TCP or UDP peer.
     Ip(SocketAddr),

@@ -7,6 +7,7 @@ use crate::address::{ListenAddr, Peer};
 
 /// What went wrong while binding or running a server.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     /// A listening socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
@@ -29,6 +30,12 @@ pub enum ServerError {
     /// The mode is not available on this platform or for this socket type.
     #[error("{0}")]
     Unsupported(String),
+    /// Sockets passed by the service manager could not be used.
+    #[error("socket activation failed: {0}")]
+    Activation(#[source] io::Error),
+    /// The switch to the run-as user failed (the server does not start).
+    #[error("cannot drop privileges: {0}")]
+    Privileges(#[source] crate::privilege::PrivilegeError),
 }
 
 impl ServerError {
@@ -42,6 +49,7 @@ impl ServerError {
 
 /// The stage of a connection's life in which a handler failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// `RequestHandler::setup`.
     Setup,
@@ -63,6 +71,7 @@ impl fmt::Display for Phase {
 
 /// How a handler failed: an error it returned or a panic the server caught.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Failure<'a> {
     /// The handler returned this error.
     Error(&'a (dyn std::error::Error + Send + Sync + 'static)),

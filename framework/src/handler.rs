@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::connection::Connection;
-use crate::datagram::{Datagram, DatagramReply};
+use crate::packet::{Datagram, DatagramReply};
 
 /// The error a handler returns: any error type, boxed.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -4,17 +4,18 @@
 //! fresh clone of a handler. How connections run is chosen at run time ([`Mode`]): one at a
 //! time, a thread each, a process each, or a tokio task each; the handler code is the same.
 //!
-//! Module map:
+//! Module map (each imports only those above it in the core):
+//! - [`shared`]: the bottom: [`ServerInfo`], [`Capabilities`], hook types, limits.
+//! - [`address`], [`mode`], [`duration`], [`error`], [`shutdown`]: leaf types.
+//! - [`connection`]: the [`Connection`] a stream handler reads and writes, and its
+//!   [`Transport`].
+//! - [`packet`]: the [`Datagram`] and [`DatagramReply`] a datagram handler gets.
 //! - [`handler`]: the [`RequestHandler`] and [`DatagramHandler`] traits you implement.
-//! - [`connection`]: the [`Connection`] a stream handler reads and writes.
-//! - [`builder`]: [`ServerBuilder`], every option with its default.
-//! - [`server`]: the bound [`Server`]: `serve_forever`, `handle_request`, addresses.
-//! - [`datagram`]: the UDP [`DatagramServer`].
-//! - [`duration`]: the `30s` / `500ms` duration syntax of config files and flags.
-//! - [`mode`]: the concurrency [`Mode`] and its parsing from strings and config files.
-//! - [`shutdown`]: [`ServerHandle`] and the [`ShutdownSignal`] connections await.
-//! - [`address`]: [`ListenAddr`] and [`Peer`].
-//! - [`error`]: [`ServerError`] and what `handle_error` is told.
+//! - `listener`: named listeners, binding, socket activation; `privilege`: [`RunAs`].
+//! - `strategy`: the serving loops of the four modes, generic over streams and datagrams;
+//!   `intake`: streams and datagrams as the strategies' units of work.
+//! - [`server`], [`datagram_server`]: the bound [`Server`] and [`DatagramServer`].
+//! - [`builder`]: [`ServerBuilder`] and [`DatagramBuilder`], every option with its default.
 //! - [`frame`]: length-prefixed postcard frames, message boundaries for custom protocols.
 //!
 //! ```no_run
@@ -51,14 +52,18 @@ mod blocking_io;
 pub mod builder;
 mod catch_unwind;
 pub mod connection;
-pub mod datagram;
+pub mod datagram_server;
 pub mod duration;
 pub mod error;
 pub mod frame;
 pub mod handler;
+mod intake;
 mod listener;
 pub mod mode;
+pub mod packet;
+mod privilege;
 pub mod server;
+pub mod shared;
 pub mod shutdown;
 mod signals;
 mod strategy;
@@ -67,13 +72,16 @@ mod strategy;
 pub mod auth;
 
 pub use address::{ListenAddr, Peer};
-pub use builder::{LimitPolicy, ServerBuilder};
-pub use connection::{BufferSizes, Connection, IoStream, Stream};
-pub use datagram::{Datagram, DatagramReply, DatagramServer};
+pub use builder::{DatagramBuilder, ServerBuilder};
+pub use connection::{Connection, IoStream, SocketOptions, Transport};
+pub use datagram_server::DatagramServer;
 pub use error::{ErrorReport, Failure, Phase, ServerError, error_chain};
 pub use handler::{DatagramHandler, HandlerError, RequestHandler};
 pub use mode::Mode;
-pub use server::{RequestOutcome, Server, ServerInfo, SocketType};
+pub use packet::{Datagram, DatagramReply};
+pub use privilege::{PrivilegeError, RunAs};
+pub use server::{RequestOutcome, Server};
+pub use shared::{BufferSizes, Capabilities, LimitPolicy, ListenerInfo, ServerInfo, SocketType};
 pub use shutdown::{ServerHandle, ShutdownSignal};
 
 /// The guide in `docs/framework.md`, compiled here so its examples stay correct.

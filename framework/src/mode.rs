@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// (`mode = { kind = "threading", max_threads = 64 }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Mode {
     /// One connection at a time on the calling thread (Python's plain `TCPServer`).
     Sequential,
@@ -161,8 +162,29 @@ impl Mode {
         ]
     }
 
+    /// The same mode with its cap on threads or child processes set to `limit` (async and
+    /// sequential modes have no such cap and are returned as they are).
+    pub fn with_worker_limit(self, limit: usize) -> Self {
+        match self {
+            Mode::Threading {
+                daemon_threads,
+                block_on_close,
+                ..
+            } => Mode::Threading {
+                max_threads: limit,
+                daemon_threads,
+                block_on_close,
+            },
+            Mode::Forking { block_on_close, .. } => Mode::Forking {
+                max_children: limit,
+                block_on_close,
+            },
+            other => other,
+        }
+    }
+
     /// The per-mode cap on concurrent connections (threads or children), if the mode has one.
-    pub(crate) fn worker_limit(&self) -> Option<usize> {
+    pub fn worker_limit(&self) -> Option<usize> {
         match self {
             Mode::Sequential => Some(1),
             Mode::Threading { max_threads, .. } => Some(*max_threads),

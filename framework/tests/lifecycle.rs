@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use wharf::{Connection, HandlerError, ListenAddr, Phase, RequestHandler, Server, Stream};
+use wharf::{Connection, HandlerError, ListenAddr, Phase, RequestHandler, Server};
 
 use support::*;
 
@@ -66,14 +66,7 @@ impl<const BLOCKING: bool> RequestHandler for Scripted<BLOCKING> {
                 }
                 "stuck" => std::future::pending::<()>().await,
                 "transport" => {
-                    let name = match conn.stream() {
-                        Some(Stream::Tcp(_)) => "tcp",
-                        Some(Stream::Unix(_)) => "unix",
-                        Some(Stream::BlockingTcp(_)) => "blocking-tcp",
-                        Some(Stream::BlockingUnix(_)) => "blocking-unix",
-                        Some(Stream::Wrapped(_)) => "wrapped",
-                        None => "closed",
-                    };
+                    let name = conn.transport_kind();
                     conn.write_all(format!("{name}\n").as_bytes()).await?;
                 }
                 "read-or-shutdown" => {

@@ -8,10 +8,10 @@ pub mod quota_command;
 use std::path::PathBuf;
 
 use wharf::auth::{AuthError, Authenticator};
-use wharf::{Mode, Server, ServerError};
+use wharf::{LimitPolicy, Mode, Server, ServerError};
 
 use crate::config::FtpdConfig;
-use crate::session::FtpHandler;
+use crate::session::{FtpHandler, listeners};
 use crate::tls::{TlsError, TlsServer};
 
 pub use demo::{Demo, DemoError};
@@ -52,24 +52,16 @@ pub enum DaemonError {
 
 /// The mode with its worker pool sized for `max_sessions` (threads or child processes).
 pub fn sized_mode(mode: Mode, max_sessions: usize) -> Mode {
-    let workers = max_sessions.saturating_add(SESSION_HEADROOM);
-    match mode {
-        Mode::Threading {
-            daemon_threads,
-            block_on_close,
-            ..
-        } => Mode::Threading {
-            max_threads: workers,
-            daemon_threads,
-            block_on_close,
-        },
-        Mode::Forking { block_on_close, .. } => Mode::Forking {
-            max_children: workers,
-            block_on_close,
-        },
-        other => other,
-    }
+    mode.with_worker_limit(workers_for(max_sessions))
 }
+
+/// Connections served at once for `max_sessions`: the sessions plus the headroom.
+fn workers_for(max_sessions: usize) -> usize {
+    max_sessions.saturating_add(SESSION_HEADROOM)
+}
+
+/// What a connection beyond every worker is told before it is closed.
+const REFUSAL: &str = "421 Too many users connected; try again later.\r\n";
 
 /// Builds (binds) the FTP server described by `config`; call `serve_forever` on it.
 pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonError> {
@@ -83,31 +75,33 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
         (Some(cert), Some(key)) => Some(TlsServer::from_pem_files(cert, key)?),
         _ => None,
     };
+    let max_sessions = config.limits.max_sessions;
     let mut builder = Server::builder()
         .name("wharf-ftpd")
-        .mode(sized_mode(config.server.mode, config.limits.max_sessions))
+        .mode(sized_mode(config.server.mode, max_sessions))
+        // Sessions over `max_sessions` still reach the handler (the headroom) and are told
+        // why; past the headroom the framework answers the same before closing.
+        .max_connections(workers_for(max_sessions), LimitPolicy::Reject)
+        .refusal(REFUSAL)
         .buffer_sizes(CONTROL_READ_BUFFER, CONTROL_WRITE_BUFFER)
         .shutdown_timeout(config.server.shutdown_timeout);
-    // The handler tells implicit-FTPS connections by their listener's place in this order.
-    for addr in config
-        .server
-        .listen
-        .iter()
-        .chain(&config.tls.implicit_listen)
-    {
-        builder = builder.listen(addr.clone());
+    for (index, addr) in config.server.listen.iter().enumerate() {
+        builder = builder.listen_as(listeners::name(listeners::FTP, index), addr.clone());
+    }
+    for (index, addr) in config.tls.implicit_listen.iter().enumerate() {
+        builder = builder.listen_as(listeners::name(listeners::FTPS, index), addr.clone());
     }
     Ok(builder.build(FtpHandler::new(config, authenticator, tls))?)
 }
 
 /// Logs `listening on ADDR` for each bound address, marking the implicit-FTPS ones.
 pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
-    let explicit = config.server.listen.len();
-    for (index, addr) in server.local_addrs().iter().enumerate() {
-        if index < explicit {
-            tracing::info!(mode = %config.server.mode, "listening on {addr}");
-        } else {
+    for listener in server.listeners() {
+        let addr = &listener.addr;
+        if listeners::is_implicit_tls(&listener.name) {
             tracing::info!(mode = %config.server.mode, "listening on {addr} (implicit FTPS)");
+        } else {
+            tracing::info!(mode = %config.server.mode, "listening on {addr}");
         }
     }
 }
@@ -128,10 +122,8 @@ mod tests {
 
     #[test]
     fn worker_pools_follow_max_sessions() {
-        let sized = sized_mode(Mode::forking(), 100);
-        assert!(matches!(sized, Mode::Forking { max_children, .. } if max_children == 116));
-        let sized = sized_mode(Mode::threading(), 10);
-        assert!(matches!(sized, Mode::Threading { max_threads, .. } if max_threads == 26));
+        assert_eq!(sized_mode(Mode::forking(), 100).worker_limit(), Some(116));
+        assert_eq!(sized_mode(Mode::threading(), 10).worker_limit(), Some(26));
         assert_eq!(sized_mode(Mode::Sequential, 10), Mode::Sequential);
     }
 }

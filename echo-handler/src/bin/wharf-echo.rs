@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use wharf::{ListenAddr, Mode, Server};
+use wharf::{DatagramServer, ListenAddr, Mode, Server};
 use wharf_echo::{Echo, EchoDatagram};
 
 /// Echo server: every byte sent comes back.
@@ -50,26 +50,22 @@ fn main() -> anyhow::Result<()> {
         bail!("nothing to listen on: give --listen ADDR, --unix PATH or --udp ADDR");
     }
     let shutdown_timeout = Duration::from_secs(args.shutdown_timeout);
-    let configure = || {
-        let builder = Server::builder()
-            .name("wharf-echo")
-            .mode(args.mode)
-            .shutdown_timeout(shutdown_timeout);
-        match args.max_connections {
-            Some(max) => builder.max_connections(max, wharf::LimitPolicy::Wait),
-            None => builder,
-        }
-    };
-
+    let limit = args.max_connections;
     let udp = match args.udp {
         Some(addr) => {
-            let server = configure()
-                .build_datagram(
-                    addr,
-                    EchoDatagram {
-                        upper_case: args.upper,
-                    },
-                )
+            let builder = DatagramServer::builder()
+                .name("wharf-echo")
+                .mode(args.mode)
+                .shutdown_timeout(shutdown_timeout)
+                .bind(addr);
+            let builder = match limit {
+                Some(max) => builder.max_connections(max, wharf::LimitPolicy::Wait),
+                None => builder,
+            };
+            let server = builder
+                .build(EchoDatagram {
+                    upper_case: args.upper,
+                })
                 .with_context(|| format!("cannot serve UDP on {addr}"))?;
             announce(&format!("udp:{}", server.local_addr()))?;
             Some(server)
@@ -79,7 +75,13 @@ fn main() -> anyhow::Result<()> {
     let stream = if args.listen.is_empty() && args.unix.is_empty() {
         None
     } else {
-        let mut builder = configure();
+        let mut builder = Server::builder()
+            .name("wharf-echo")
+            .mode(args.mode)
+            .shutdown_timeout(shutdown_timeout);
+        if let Some(max) = limit {
+            builder = builder.max_connections(max, wharf::LimitPolicy::Wait);
+        }
         for addr in &args.listen {
             builder = builder.listen(*addr);
         }

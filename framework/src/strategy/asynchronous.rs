@@ -1,45 +1,37 @@
-//! The tokio-driven modes: `Async` (a task per connection) and `Sequential` (one at a time),
-//! plus `handle_request`.
+//! The tokio-driven loops: async mode (a task per unit of work), sequential mode (each unit
+//! to its end before the next), the async entry that serves inside a caller's runtime, and
+//! `handle_request`.
 
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::builder::LimitPolicy;
 use crate::error::ServerError;
-use crate::handler::RequestHandler;
-use crate::server::{
-    AsyncListener, RequestOutcome, Server, Shared, accept_any, accept_error_is_transient,
-    to_async_listener,
-};
+use crate::listener::accept_error_is_transient;
+use crate::shared::{LimitPolicy, Shared};
 use crate::shutdown::ShutdownState;
 use crate::signals::{SignalSubscription, watch_signals};
-use crate::strategy::{run_bounded, run_connection};
+use crate::strategy::{Intake, Work};
 
 /// How long to back off after an accept error that is about the process, not one connection.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves in async mode: a task per connection on a multi-thread runtime.
-pub(crate) fn serve<H: RequestHandler>(
-    mut server: Server<H>,
-    worker_threads: Option<usize>,
-) -> Result<(), ServerError> {
-    let runtime = multi_thread_runtime(&server.shared.info.name, worker_threads)?;
-    let result = runtime.block_on(accept_loop(&mut server, true));
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    result
-}
-
-/// Serves in sequential mode: each connection to its end before the next is accepted.
-pub(crate) fn serve_sequential<H: RequestHandler>(
-    mut server: Server<H>,
-) -> Result<(), ServerError> {
-    let runtime = current_thread_runtime()?;
-    let result = runtime.block_on(accept_loop(&mut server, false));
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    result
+/// Where each unit of work runs in a tokio loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// A task of its own (async mode).
+    Task,
+    /// In the loop, to its end, before the next is taken (sequential mode).
+    Inline,
 }
 
 /// The async mode's runtime: `worker_threads` workers, or one per core.
@@ -73,10 +65,14 @@ pub(crate) struct LoopTasks {
 }
 
 impl LoopTasks {
-    /// Starts the signal watcher (if enabled) and the service-actions ticker (if set).
-    pub(crate) fn start(shared: &Shared, state: &Arc<ShutdownState>) -> Result<Self, ServerError> {
+    /// Starts the signal watcher (if `signals`) and the service-actions ticker (if set).
+    pub(crate) fn start(
+        shared: &Shared,
+        state: &Arc<ShutdownState>,
+        signals: bool,
+    ) -> Result<Self, ServerError> {
         let mut tasks = Vec::new();
-        let subscription = if shared.handle_signals {
+        let subscription = if signals {
             let subscription = SignalSubscription::new()?;
             let receiver = subscription.async_receiver()?;
             let state = state.clone();
@@ -114,19 +110,58 @@ impl Drop for LoopTasks {
     }
 }
 
-/// Accepts until shutdown; spawns each connection (`concurrent`) or serves it inline.
-async fn accept_loop<H: RequestHandler>(
-    server: &mut Server<H>,
-    concurrent: bool,
+/// A descriptor owned by the intake, registered with tokio for readiness only.
+struct Source(RawFd);
+
+impl AsRawFd for Source {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+/// Waits until one source has work and takes it.
+async fn next_work<I: Intake>(sources: &[AsyncFd<Source>], intake: &mut I) -> io::Result<I::Work> {
+    poll_fn(|cx| {
+        for (index, source) in sources.iter().enumerate() {
+            loop {
+                match source.poll_read_ready(cx) {
+                    Poll::Ready(Ok(mut guard)) => match guard.try_io(|_| intake.take(index)) {
+                        Ok(result) => return Poll::Ready(result),
+                        // Nothing waited after all: readiness is cleared, poll again to
+                        // register for the next wake-up.
+                        Err(_would_block) => continue,
+                    },
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => break,
+                }
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// Takes work until shutdown and runs each unit where `placement` says; then closes the
+/// intake and waits for the units still running.
+pub(crate) async fn serve_loop<I: Intake>(
+    mut intake: I,
+    shared: &Arc<Shared>,
+    state: &Arc<ShutdownState>,
+    placement: Placement,
+    signals: bool,
 ) -> Result<(), ServerError> {
-    let shared = server.shared.clone();
-    let listeners = server
-        .listeners
+    let sources = intake
+        .fds()
         .iter()
-        .map(|(listener, _)| to_async_listener(listener))
-        .collect::<std::io::Result<Vec<AsyncListener>>>()?;
-    let loop_tasks = LoopTasks::start(&shared, &server.state)?;
-    let signal = server.state.signal();
+        .map(|fd| {
+            // SAFETY: the intake owns the descriptor and keeps it open until `close`, which
+            // runs only after `sources` is dropped below.
+            unsafe { AsyncFd::register_with_interest(Source(fd.as_raw_fd()), Interest::READABLE) }
+                .map_err(io::Error::from)
+        })
+        .collect::<io::Result<Vec<_>>>()?;
+    let loop_tasks = LoopTasks::start(shared, state, signals)?;
+    let signal = state.signal();
     let (limit, policy) = shared.connection_limit();
     let semaphore = limit.map(|n| Arc::new(Semaphore::new(n)));
     let tracker = tokio_util::task::TaskTracker::new();
@@ -142,13 +177,13 @@ async fn accept_loop<H: RequestHandler>(
                 acquired = semaphore.clone().acquire_owned() => permit = acquired.ok(),
             }
         }
-        let (index, accepted) = tokio::select! {
+        let taken = tokio::select! {
             biased;
             _ = signal.triggered() => break,
-            accepted = accept_any(&listeners) => accepted,
+            taken = next_work(&sources, &mut intake) => taken,
         };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
+        let work = match taken {
+            Ok(work) => work,
             Err(e) if accept_error_is_transient(&e) => continue,
             Err(e) => {
                 tracing::error!(server = %shared.info.name, "accept failed: {e}");
@@ -158,36 +193,38 @@ async fn accept_loop<H: RequestHandler>(
                 }
             }
         };
-        if !shared.verify(&peer) {
+        if !shared.verify(work.peer()) {
             continue;
         }
-        if let (None, Some(semaphore), LimitPolicy::Reject) = (&permit, &semaphore, policy) {
+        if let (None, Some(semaphore)) = (&permit, &semaphore) {
             match semaphore.clone().try_acquire_owned() {
                 Ok(acquired) => permit = Some(acquired),
                 Err(_) => {
-                    tracing::debug!(server = %shared.info.name, %peer, "refused: max_connections reached");
+                    tracing::debug!(server = %shared.info.name, peer = %work.peer(),
+                        "refused: max_connections reached");
+                    work.refuse(shared);
                     continue;
                 }
             }
         }
-        let local = server.listeners[index].1.clone();
-        let conn = shared.connection(stream, peer, local, shared.next_id(), signal.clone());
-        let handler = server.handler.clone();
-        if concurrent {
-            let shared = shared.clone();
-            tracker.spawn(async move {
-                run_bounded(handler, conn, &shared).await;
+        let run = work.run(shared.clone(), signal.clone(), false);
+        match placement {
+            Placement::Task => {
+                tracker.spawn(async move {
+                    run.await;
+                    drop(permit);
+                });
+            }
+            Placement::Inline => {
+                run.await;
                 drop(permit);
-            });
-        } else {
-            run_bounded(handler, conn, &shared).await;
-            drop(permit);
+            }
         }
     }
 
-    // Stop accepting: close every copy of the listening sockets and remove Unix socket files.
-    drop(listeners);
-    server.listeners.clear();
+    // Stop taking work: deregister, then close every listening socket and socket file.
+    drop(sources);
+    intake.close();
     tracker.close();
     tracker.wait().await;
     drop(loop_tasks);
@@ -195,34 +232,60 @@ async fn accept_loop<H: RequestHandler>(
     Ok(())
 }
 
-/// Serves at most one connection on the calling thread (Python's `handle_request`).
-pub(crate) fn handle_one<H: RequestHandler>(
-    server: &mut Server<H>,
+/// What [`handle_one`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OneOutcome {
+    /// Served one unit.
+    Handled,
+    /// `verify_request` refused it.
+    Refused,
+    /// Nothing arrived in time.
+    TimedOut,
+}
+
+/// Waits up to `timeout` for one unit and serves it on the calling thread.
+pub(crate) fn handle_one<I: Intake>(
+    intake: &mut I,
+    shared: &Arc<Shared>,
+    state: &ShutdownState,
     timeout: Option<Duration>,
-) -> Result<RequestOutcome, ServerError> {
-    let runtime = current_thread_runtime()?;
-    runtime.block_on(async {
-        let listeners = server
-            .listeners
-            .iter()
-            .map(|(listener, _)| to_async_listener(listener))
-            .collect::<std::io::Result<Vec<AsyncListener>>>()?;
-        let accepted = match timeout {
-            Some(limit) => match tokio::time::timeout(limit, accept_any(&listeners)).await {
-                Ok(accepted) => accepted,
-                Err(_) => return Ok(RequestOutcome::TimedOut),
-            },
-            None => accept_any(&listeners).await,
+) -> Result<OneOutcome, ServerError> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let work = loop {
+        let wait = match deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(OneOutcome::TimedOut);
+                }
+                PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+            }
         };
-        let (index, result) = accepted;
-        let (stream, peer) = result?;
-        let shared = server.shared.clone();
-        if !shared.verify(&peer) {
-            return Ok(RequestOutcome::Refused);
+        let ready = {
+            let mut fds: Vec<PollFd<'_>> = intake
+                .fds()
+                .into_iter()
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            match poll(&mut fds, wait) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(ServerError::Io(e.into())),
+            }
+            fds.iter()
+                .position(|fd| fd.revents().is_some_and(|r| !r.is_empty()))
+        };
+        let Some(index) = ready else { continue };
+        match intake.take(index) {
+            Ok(work) => break work,
+            Err(e) if accept_error_is_transient(&e) => continue,
+            Err(e) => return Err(ServerError::Io(e)),
         }
-        let local = server.listeners[index].1.clone();
-        let conn = shared.connection(stream, peer, local, shared.next_id(), server.state.signal());
-        run_connection(server.handler.clone(), conn, &shared).await;
-        Ok(RequestOutcome::Handled)
-    })
+    };
+    if !shared.verify(work.peer()) {
+        return Ok(OneOutcome::Refused);
+    }
+    let runtime = current_thread_runtime()?;
+    runtime.block_on(work.run(shared.clone(), state.signal(), false));
+    Ok(OneOutcome::Handled)
 }

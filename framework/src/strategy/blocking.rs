@@ -1,79 +1,40 @@
 //! The accept loop of the threading and forking modes: std sockets and `poll`, no tokio, so a
 //! forking parent stays a plain single-threaded process.
 
-use std::io;
-use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use crate::address::{ListenAddr, Peer};
-use crate::blocking_io;
-use crate::builder::LimitPolicy;
-use crate::connection::Stream;
 use crate::error::ServerError;
-use crate::handler::RequestHandler;
-use crate::listener::StdListener;
-use crate::server::{Server, accept_error_is_transient};
+use crate::listener::accept_error_is_transient;
+use crate::shared::{LimitPolicy, Shared};
 use crate::shutdown::ShutdownState;
 use crate::signals::SignalSubscription;
+use crate::strategy::{Intake, Work};
 
 /// How often a loop with live workers looks for finished ones.
 const REAP_INTERVAL: Duration = Duration::from_millis(100);
 /// How often a loop at its connection limit looks for a free slot.
 const CAPACITY_INTERVAL: Duration = Duration::from_millis(10);
 
-/// An accepted std stream, before it is handed to a runtime.
-#[derive(Debug)]
-pub(crate) enum StdStream {
-    /// TCP.
-    Tcp(std::net::TcpStream),
-    /// Unix stream.
-    Unix(std::os::unix::net::UnixStream),
-}
-
-impl StdStream {
-    /// Registers the stream with the current tokio runtime, or (`blocking`) makes it a
-    /// blocking stream that reads and writes on the calling thread.
-    pub(crate) fn into_stream(self, blocking: bool) -> io::Result<Stream> {
-        Ok(match self {
-            StdStream::Tcp(s) if blocking => {
-                blocking_io::prepare(&s)?;
-                Stream::BlockingTcp(s)
-            }
-            StdStream::Unix(s) if blocking => {
-                blocking_io::prepare(&s)?;
-                Stream::BlockingUnix(s)
-            }
-            StdStream::Tcp(s) => {
-                s.set_nonblocking(true)?;
-                Stream::Tcp(tokio::net::TcpStream::from_std(s)?)
-            }
-            StdStream::Unix(s) => {
-                s.set_nonblocking(true)?;
-                Stream::Unix(tokio::net::UnixStream::from_std(s)?)
-            }
-        })
-    }
-}
-
-/// How a blocking-loop mode runs each accepted connection.
-pub(crate) trait Dispatcher {
-    /// Connections being served now (finished ones are collected first).
+/// How a blocking-loop mode runs each unit of work.
+pub(crate) trait Dispatcher<W> {
+    /// Units being served now (finished ones are collected first).
     fn active(&mut self) -> usize;
-    /// Serves one accepted connection.
-    fn dispatch(&mut self, stream: StdStream, peer: Peer, local: ListenAddr, id: u64);
-    /// After accepting stopped: lets connections finish or ends them, per the mode's options.
+    /// Serves one unit.
+    fn dispatch(&mut self, work: W);
+    /// After taking stopped: lets units finish or ends them, per the mode's options.
     fn drain(&mut self, state: &ShutdownState, signals: Option<&SignalSubscription>);
 }
 
-/// Accepts until shutdown, handing connections to `dispatcher`, then drains it.
-pub(crate) fn serve<H: RequestHandler>(
-    server: &mut Server<H>,
-    dispatcher: &mut impl Dispatcher,
+/// Takes work until shutdown, handing it to `dispatcher`, then closes the intake and drains.
+pub(crate) fn serve<I: Intake>(
+    mut intake: I,
+    shared: &Arc<Shared>,
+    state: &Arc<ShutdownState>,
+    dispatcher: &mut impl Dispatcher<I::Work>,
 ) -> Result<(), ServerError> {
-    let shared = server.shared.clone();
-    let state = server.state.clone();
     let signals = if shared.handle_signals {
         Some(SignalSubscription::new()?)
     } else {
@@ -101,7 +62,7 @@ pub(crate) fn serve<H: RequestHandler>(
             timeout = Some(timeout.map_or(until, |t| t.min(until)));
         }
 
-        let ready = wait_readable(server, &state, signals.as_ref(), accepting, timeout)?;
+        let ready = wait_readable(&intake, state, signals.as_ref(), accepting, timeout)?;
         if let Some(signals) = &signals {
             for _ in 0..signals.take() {
                 tracing::info!("stop signal received");
@@ -119,8 +80,8 @@ pub(crate) fn serve<H: RequestHandler>(
             break;
         }
         for index in ready {
-            let accepted = match accept(&server.listeners[index].0) {
-                Ok(accepted) => accepted,
+            let work = match intake.take(index) {
+                Ok(work) => work,
                 Err(e) if accept_error_is_transient(&e) => continue,
                 Err(e) => {
                     tracing::error!(server = %shared.info.name, "accept failed: {e}");
@@ -128,30 +89,30 @@ pub(crate) fn serve<H: RequestHandler>(
                     continue;
                 }
             };
-            let (stream, peer) = accepted;
-            if !shared.verify(&peer) {
+            if !shared.verify(work.peer()) {
                 continue;
             }
             if limit.is_some_and(|limit| dispatcher.active() >= limit) {
-                tracing::debug!(server = %shared.info.name, %peer, "refused: max_connections reached");
+                tracing::debug!(server = %shared.info.name, peer = %work.peer(),
+                    "refused: max_connections reached");
+                work.refuse(shared);
                 continue;
             }
-            let local = server.listeners[index].1.clone();
-            dispatcher.dispatch(stream, peer, local, shared.next_id());
+            dispatcher.dispatch(work);
         }
     }
 
-    // Stop accepting: close the listening sockets and remove Unix socket files.
-    server.listeners.clear();
-    dispatcher.drain(&state, signals.as_ref());
+    // Stop taking work: close the listening sockets and remove Unix socket files.
+    intake.close();
+    dispatcher.drain(state, signals.as_ref());
     tracing::info!(server = %shared.info.name, "stopped");
     Ok(())
 }
 
-/// Polls the wake pipe, the signal pipe and (if `accepting`) the listeners; returns the
-/// indices of listeners with a connection waiting.
-fn wait_readable<H>(
-    server: &Server<H>,
+/// Polls the wake pipe, the signal pipe and (if `accepting`) the intake; returns the
+/// indices of the intake's descriptors with work waiting.
+fn wait_readable<I: Intake>(
+    intake: &I,
     state: &ShutdownState,
     signals: Option<&SignalSubscription>,
     accepting: bool,
@@ -163,11 +124,7 @@ fn wait_readable<H>(
     }
     let first_listener = fds.len();
     if accepting {
-        for (listener, _) in &server.listeners {
-            let fd = match listener {
-                StdListener::Tcp(l) => l.as_fd(),
-                StdListener::Unix(l, _) => l.as_fd(),
-            };
+        for fd in intake.fds() {
             fds.push(PollFd::new(fd, PollFlags::POLLIN));
         }
     }
@@ -186,19 +143,6 @@ fn wait_readable<H>(
         .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
         .map(|(index, _)| index)
         .collect())
-}
-
-/// Accepts one waiting connection without blocking.
-fn accept(listener: &StdListener) -> io::Result<(StdStream, Peer)> {
-    match listener {
-        StdListener::Tcp(l) => l
-            .accept()
-            .map(|(s, peer)| (StdStream::Tcp(s), Peer::Ip(peer))),
-        StdListener::Unix(l, _) => l.accept().map(|(s, peer)| {
-            let path = peer.as_pathname().map(|p| p.to_path_buf());
-            (StdStream::Unix(s), Peer::Unix(path))
-        }),
-    }
 }
 
 /// Waits until `done` says so, the deadline passes, or a forced shutdown starts; keeps

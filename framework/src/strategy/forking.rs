@@ -15,82 +15,66 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-use crate::address::{ListenAddr, Peer};
 use crate::error::ServerError;
-use crate::handler::RequestHandler;
-use crate::mode::Mode;
-use crate::server::{Server, Shared};
+use crate::shared::Shared;
 use crate::shutdown::{ShutdownSignal, ShutdownState};
 use crate::signals::{self, BlockedStopSignals, SignalSubscription};
 use crate::strategy::asynchronous::current_thread_runtime;
-use crate::strategy::blocking::{self, Dispatcher, StdStream};
-use crate::strategy::run_bounded;
+use crate::strategy::blocking::{self, Dispatcher};
+use crate::strategy::{Intake, Work};
 
 /// Extra time, past the shutdown timeout, before children are killed.
 const KILL_MARGIN: Duration = Duration::from_secs(1);
 /// Exit status of a child whose set-up failed or that panicked outside the handler.
 const CHILD_FAILURE: i32 = 70;
 
-/// Serves in forking mode.
-pub(crate) fn serve<H: RequestHandler>(mut server: Server<H>) -> Result<(), ServerError> {
-    let Mode::Forking { block_on_close, .. } = server.shared.info.mode else {
-        return Err(ServerError::Unsupported(
-            "forking::serve needs forking mode".into(),
-        ));
-    };
-    let listener_fds = server
-        .listeners
-        .iter()
-        .map(|(listener, _)| listener.raw_fd())
-        .collect();
+/// Serves in forking mode; `block_on_close`: wait for the children when the server stops.
+pub(crate) fn serve<I: Intake>(
+    intake: I,
+    shared: &Arc<Shared>,
+    state: &Arc<ShutdownState>,
+    block_on_close: bool,
+) -> Result<(), ServerError> {
     let mut dispatcher = ForkDispatcher {
-        handler: server.handler.clone(),
-        shared: server.shared.clone(),
+        shared: shared.clone(),
         children: Children::default(),
-        listener_fds,
+        close_in_child: intake.child_closes(),
         block_on_close,
     };
-    blocking::serve(&mut server, &mut dispatcher)
+    blocking::serve(intake, shared, state, &mut dispatcher)
 }
 
-/// Forks a child per connection.
-struct ForkDispatcher<H> {
-    handler: H,
+/// Forks a child per unit of work.
+struct ForkDispatcher {
     shared: Arc<Shared>,
     /// Children not yet reaped.
     children: Children,
-    /// The parent's listening sockets, closed in each child.
-    listener_fds: Vec<RawFd>,
+    /// The parent's descriptors each child closes (listening sockets).
+    close_in_child: Vec<RawFd>,
     /// Wait for children when the server stops.
     block_on_close: bool,
 }
 
-impl<H: RequestHandler> Dispatcher for ForkDispatcher<H> {
+impl<W: Work> Dispatcher<W> for ForkDispatcher {
     fn active(&mut self) -> usize {
         self.children.reap();
         self.children.len()
     }
 
-    fn dispatch(&mut self, stream: StdStream, peer: Peer, local: ListenAddr, id: u64) {
-        let handler = &self.handler;
-        let shared = &self.shared;
-        let spawned = spawn_process(&self.listener_fds, move |signal| async move {
-            match stream.into_stream(H::BLOCKING_IO) {
-                Ok(stream) => {
-                    let conn = shared.connection(stream, peer, local, id, signal);
-                    run_bounded(handler.clone(), conn, shared).await;
-                    0
-                }
-                Err(e) => {
-                    tracing::error!(conn = id, "cannot register connection: {e}");
-                    CHILD_FAILURE
-                }
+    fn dispatch(&mut self, work: W) {
+        let shared = self.shared.clone();
+        let spawned = spawn_process(&self.close_in_child, move |signal| async move {
+            if work.run(shared, signal, true).await {
+                0
+            } else {
+                CHILD_FAILURE
             }
         });
-        // In the parent, the accepted socket was moved into the closure and is closed by now.
+        // In the parent, the unit (and its socket) was moved into the closure and is closed
+        // by now.
         match spawned {
             Ok(pid) => self.children.insert(pid),
-            Err(e) => tracing::error!(conn = id, "fork failed: {e}"),
+            Err(e) => tracing::error!("fork failed: {e}"),
         }
     }
 
@@ -103,24 +87,24 @@ impl<H: RequestHandler> Dispatcher for ForkDispatcher<H> {
 
 /// The live children of a forking server.
 #[derive(Debug, Default)]
-pub(crate) struct Children {
+struct Children {
     pids: HashSet<Pid>,
 }
 
 impl Children {
     /// Records a new child.
-    pub(crate) fn insert(&mut self, pid: Pid) {
+    fn insert(&mut self, pid: Pid) {
         self.pids.insert(pid);
     }
 
     /// How many children are alive (as of the last `reap`).
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.pids.len()
     }
 
     /// Collects every child that has exited; only our own children, so other child processes
     /// of the program (e.g. `std::process::Command`) keep their statuses.
-    pub(crate) fn reap(&mut self) {
+    fn reap(&mut self) {
         self.pids
             .retain(|&pid| match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) => true,
@@ -144,7 +128,7 @@ impl Children {
 
     /// Forwards shutdown to the children (SIGTERM); if `wait`, waits up to `grace` (less if
     /// forced), then kills what is left with SIGKILL.
-    pub(crate) fn drain(
+    fn drain(
         &mut self,
         state: &ShutdownState,
         signals: Option<&SignalSubscription>,
@@ -180,7 +164,7 @@ impl Children {
 /// its own shutdown signal (raised by SIGTERM/SIGINT), then `_exit`s with its result.
 /// `close_fds` are the parent's descriptors the child must not keep (listening sockets).
 /// Returns the child's pid in the parent; never returns in the child.
-pub(crate) fn spawn_process<F, Fut>(close_fds: &[RawFd], work: F) -> std::io::Result<Pid>
+fn spawn_process<F, Fut>(close_fds: &[RawFd], work: F) -> std::io::Result<Pid>
 where
     F: FnOnce(ShutdownSignal) -> Fut,
     Fut: Future<Output = i32>,

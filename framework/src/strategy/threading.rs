@@ -4,48 +4,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::address::{ListenAddr, Peer};
 use crate::error::ServerError;
-use crate::handler::RequestHandler;
-use crate::mode::Mode;
-use crate::server::{Server, Shared};
+use crate::shared::Shared;
 use crate::shutdown::{ShutdownSignal, ShutdownState};
 use crate::signals::SignalSubscription;
 use crate::strategy::asynchronous::current_thread_runtime;
-use crate::strategy::blocking::{self, Dispatcher, StdStream};
-use crate::strategy::run_bounded;
+use crate::strategy::blocking::{self, Dispatcher};
+use crate::strategy::{Intake, Work};
 
 /// Extra time, past the shutdown timeout, for threads to notice they were cut short.
 const JOIN_MARGIN: Duration = Duration::from_secs(1);
 
-/// Serves in threading mode.
-pub(crate) fn serve<H: RequestHandler>(mut server: Server<H>) -> Result<(), ServerError> {
-    let Mode::Threading {
-        daemon_threads,
-        block_on_close,
-        ..
-    } = server.shared.info.mode
-    else {
-        return Err(ServerError::Unsupported(
-            "threading::serve needs threading mode".into(),
-        ));
-    };
+/// Serves in threading mode; `wait_on_close`: wait for the threads when the server stops.
+pub(crate) fn serve<I: Intake>(
+    intake: I,
+    shared: &Arc<Shared>,
+    state: &Arc<ShutdownState>,
+    wait_on_close: bool,
+) -> Result<(), ServerError> {
     let mut dispatcher = ThreadDispatcher {
-        handler: server.handler.clone(),
-        shared: server.shared.clone(),
-        signal: server.state.signal(),
+        shared: shared.clone(),
+        signal: state.signal(),
         active: Arc::new(AtomicUsize::new(0)),
-        wait_on_close: block_on_close && !daemon_threads,
+        wait_on_close,
     };
-    blocking::serve(&mut server, &mut dispatcher)
+    blocking::serve(intake, shared, state, &mut dispatcher)
 }
 
-/// Starts a thread per connection and counts the live ones.
-struct ThreadDispatcher<H> {
-    handler: H,
+/// Starts a thread per unit of work and counts the live ones.
+struct ThreadDispatcher {
     shared: Arc<Shared>,
     signal: ShutdownSignal,
-    /// Threads still serving a connection.
+    /// Threads still serving a unit.
     active: Arc<AtomicUsize>,
     /// Wait for the threads when the server stops.
     wait_on_close: bool,
@@ -60,40 +50,31 @@ impl Drop for ActiveGuard {
     }
 }
 
-impl<H: RequestHandler> Dispatcher for ThreadDispatcher<H> {
+impl<W: Work> Dispatcher<W> for ThreadDispatcher {
     fn active(&mut self) -> usize {
         self.active.load(Ordering::SeqCst)
     }
 
-    fn dispatch(&mut self, stream: StdStream, peer: Peer, local: ListenAddr, id: u64) {
+    fn dispatch(&mut self, work: W) {
         self.active.fetch_add(1, Ordering::SeqCst);
         let guard = ActiveGuard(self.active.clone());
-        let handler = self.handler.clone();
         let shared = self.shared.clone();
         let signal = self.signal.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("{}-conn-{id}", shared.info.name))
+            .name(format!("{}-conn", shared.info.name))
             .spawn(move || {
                 let _guard = guard;
                 let runtime = match current_thread_runtime() {
                     Ok(runtime) => runtime,
                     Err(e) => {
-                        tracing::error!(conn = id, "cannot start a connection runtime: {e}");
+                        tracing::error!("cannot start a connection runtime: {e}");
                         return;
                     }
                 };
-                runtime.block_on(async {
-                    match stream.into_stream(H::BLOCKING_IO) {
-                        Ok(stream) => {
-                            let conn = shared.connection(stream, peer, local, id, signal);
-                            run_bounded(handler, conn, &shared).await;
-                        }
-                        Err(e) => tracing::error!(conn = id, "cannot register connection: {e}"),
-                    }
-                });
+                runtime.block_on(work.run(shared, signal, true));
             });
         if let Err(e) = spawned {
-            tracing::error!(conn = id, "cannot start a connection thread: {e}");
+            tracing::error!("cannot start a connection thread: {e}");
         }
     }
 

@@ -122,6 +122,8 @@ pub struct Spec {
     pub max_connections: Option<(usize, bool)>,
     /// Shutdown timeout in milliseconds.
     pub shutdown_timeout_ms: u64,
+    /// The line a connection refused by `max_connections` is sent.
+    pub refusal: Option<String>,
 }
 
 impl Spec {
@@ -132,6 +134,7 @@ impl Spec {
             mode: mode.parse().expect("mode name"),
             max_connections: None,
             shutdown_timeout_ms: 5000,
+            refusal: None,
         }
     }
 
@@ -147,6 +150,12 @@ impl Spec {
         self
     }
 
+    /// Sets the refusal line.
+    pub fn refusal(mut self, line: &str) -> Self {
+        self.refusal = Some(line.to_string());
+        self
+    }
+
     /// Sets the shutdown timeout.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout_ms = timeout.as_millis() as u64;
@@ -155,10 +164,13 @@ impl Spec {
 
     /// The builder this spec describes, on 127.0.0.1:0.
     pub fn builder(&self) -> ServerBuilder {
-        let builder = wharf::Server::builder()
+        let mut builder = wharf::Server::builder()
             .listen("127.0.0.1:0".parse::<SocketAddr>().unwrap())
             .mode(self.mode)
             .shutdown_timeout(Duration::from_millis(self.shutdown_timeout_ms));
+        if let Some(line) = &self.refusal {
+            builder = builder.refusal(line.as_bytes());
+        }
         match self.max_connections {
             Some((limit, reject)) => builder.max_connections(
                 limit,

@@ -12,6 +12,7 @@
 //! - [`secure`]: TLS on the control connection (AUTH TLS, implicit) and on data connections.
 //! - [`bans`]: the brute-force defence at login (bans checked, failures counted).
 //! - [`homes`]: homes open in this process, shared by the sessions of one user.
+//! - [`listeners`]: the names of the daemon's listeners (plain FTP, implicit FTPS).
 //! - [`commands`]: one file per command group.
 
 mod ascii;
@@ -20,6 +21,7 @@ mod commands;
 mod control;
 mod data;
 mod homes;
+pub(crate) mod listeners;
 mod run;
 mod secure;
 mod slots;
@@ -51,8 +53,9 @@ pub(crate) struct Shared {
     pub(crate) guard: LoginGuard,
     /// Homes open in this process, one per logged-in user.
     pub(crate) homes: homes::OpenHomes,
-    /// Session counts when sessions share this process (every mode but forking).
-    pub(crate) counted_slots: Option<slots::SlotCounter>,
+    /// Session counts for sessions that share this process's memory (every mode but
+    /// forking, where only files count sessions across processes).
+    pub(crate) counted_slots: slots::SlotCounter,
 }
 
 /// The `wharf` request handler serving the FTP protocol; clone one per connection.
@@ -79,9 +82,6 @@ impl FtpHandler {
             duration: limits.ban_duration,
         };
         let guard = LoginGuard::new(&config.server.state_dir, policy);
-        // A forked session is alone in its process: only files count sessions across them.
-        let counted_slots = (!matches!(config.server.mode, wharf::Mode::Forking { .. }))
-            .then(slots::SlotCounter::default);
         Self {
             shared: Arc::new(Shared {
                 config,
@@ -89,7 +89,7 @@ impl FtpHandler {
                 tls,
                 guard,
                 homes: homes::OpenHomes::default(),
-                counted_slots,
+                counted_slots: slots::SlotCounter::default(),
             }),
         }
     }
@@ -104,14 +104,7 @@ impl RequestHandler for FtpHandler {
             user = tracing::field::Empty
         );
         let mut session = state::Session::new(Arc::clone(&self.shared), conn)?;
-        // Connections to the addresses after `server.listen` come from `tls.implicit_listen`.
-        let explicit = self.shared.config.server.listen.len();
-        session.implicit_tls = conn
-            .server()
-            .addrs
-            .iter()
-            .position(|addr| addr == conn.local_addr())
-            .is_some_and(|index| index >= explicit);
+        session.implicit_tls = listeners::is_implicit_tls(conn.listener_name());
         session.run(conn).instrument(span).await
     }
 }

@@ -41,7 +41,7 @@ impl Session {
 
     /// The loop itself; I/O errors end the session.
     async fn serve(&mut self, conn: &mut Connection) -> io::Result<()> {
-        let claimed = self.claim_slots().await;
+        let claimed = self.claim_slots(conn.capabilities().shares_memory).await;
         if self.implicit_tls {
             // Implicit FTPS: TLS from the first byte, so even a refusal is sent encrypted.
             let Some(tls) = self.session_tls() else {
@@ -111,7 +111,7 @@ impl Session {
     }
 
     /// Takes the server-wide and per-address session slots, or says why not.
-    async fn claim_slots(&mut self) -> Result<(), Reply> {
+    async fn claim_slots(&mut self, shares_memory: bool) -> Result<(), Reply> {
         let config = &self.shared.config;
         let state_dir = config.server.state_dir.clone();
         let (max_sessions, max_per_ip) = (
@@ -119,15 +119,19 @@ impl Session {
             config.limits.max_sessions_per_ip,
         );
         let ip = self.peer_ip;
-        let claimed = match &self.shared.counted_slots {
-            Some(counter) => Ok(counter.claim(ip, max_sessions, max_per_ip)),
-            None => tokio::task::spawn_blocking(move || {
+        let claimed = if shares_memory {
+            Ok(self
+                .shared
+                .counted_slots
+                .claim(ip, max_sessions, max_per_ip))
+        } else {
+            tokio::task::spawn_blocking(move || {
                 let dir = slots::slots_dir(&state_dir)?;
                 slots::claim(&dir, ip, max_sessions, max_per_ip)
             })
             .await
             .map_err(io::Error::other)
-            .and_then(|result| result),
+            .and_then(|result| result)
         };
         match claimed {
             Ok(Ok(slots)) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rustls::HandshakeKind;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use wharf::{Connection, Stream};
+use wharf::{Connection, Transport};
 
 use super::data::DataError;
 use super::state::Session;
@@ -113,12 +113,10 @@ impl Session {
 
 /// Reads the LF of a control line whose CR was the last byte seen before `AUTH TLS` was
 /// answered, if it is the next byte; a TLS record never starts with LF.
-async fn skip_late_lf(stream: &mut Stream) -> io::Result<()> {
-    if let Stream::Tcp(tcp) = stream {
-        let mut first = [0u8; 1];
-        if tcp.peek(&mut first).await? == 1 && first[0] == b'\n' {
-            tcp.read_exact(&mut first).await?;
-        }
+async fn skip_late_lf(transport: &mut Transport) -> io::Result<()> {
+    let mut first = [0u8; 1];
+    if transport.peek(&mut first).await? == 1 && first[0] == b'\n' {
+        transport.read_exact(&mut first).await?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use wharf::auth::UserRecord;
-use wharf::{Connection, HandlerError, Stream};
+use wharf::{Connection, HandlerError};
 
 use super::Shared;
 use super::data::DataPlan;
@@ -109,15 +109,15 @@ impl Session {
             .ok_or("FTP needs a TCP control connection")?
             .ip()
             .to_canonical();
-        let local_ip = match conn.stream() {
-            Some(Stream::Tcp(stream)) => {
-                // ABOR may come as TCP urgent data (Python's ftplib sends it with MSG_OOB); keep
-                // the urgent byte in the normal stream so the line is read whole.
-                socket2::SockRef::from(stream).set_out_of_band_inline(true)?;
-                stream.local_addr()?.ip().to_canonical()
-            }
-            _ => return Err("FTP needs a TCP control connection".into()),
-        };
+        let socket = conn.socket().ok_or("FTP needs a TCP control connection")?;
+        // ABOR may come as TCP urgent data (Python's ftplib sends it with MSG_OOB); keep the
+        // urgent byte in the normal stream so the line is read whole.
+        socket.set_out_of_band_inline(true)?;
+        let local_ip = socket
+            .local_addr()?
+            .ok_or("FTP needs a TCP control connection")?
+            .ip()
+            .to_canonical();
         let max_line = shared.config.limits.max_line_length;
         Ok(Self {
             shared,

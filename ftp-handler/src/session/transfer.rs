@@ -213,11 +213,13 @@ pub(crate) enum FileWrites {
 }
 
 impl FileWrites {
-    /// The placement for sessions served in `mode`.
-    pub(crate) fn for_mode(mode: &wharf::Mode) -> FileWrites {
-        match mode {
-            wharf::Mode::Async { .. } => FileWrites::Pool,
-            _ => FileWrites::Inline,
+    /// The placement for a session with these capabilities: inline where the session has a
+    /// thread of its own.
+    pub(crate) fn for_session(capabilities: wharf::Capabilities) -> FileWrites {
+        if capabilities.owns_thread {
+            FileWrites::Inline
+        } else {
+            FileWrites::Pool
         }
     }
 

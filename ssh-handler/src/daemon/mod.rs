@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wharf::auth::{AuthError, Authenticator};
-use wharf::{Connection, HandlerError, Mode, RequestHandler, Server, ServerError};
+use wharf::{Connection, HandlerError, RequestHandler, Server, ServerError};
 
 use crate::exec::{ExecLimits, Executor};
 use crate::native::tls::{self, TlsSetupError};
@@ -49,6 +49,11 @@ pub enum DaemonError {
     Server(#[from] ServerError),
 }
 
+/// Listeners of the native framed protocol.
+const NATIVE: &str = "native";
+/// Listeners of the SSH front end.
+const SSH: &str = "ssh";
+
 /// The connection handler: the SSH front end on the `--ssh-listen` addresses, the native
 /// protocol on the others.
 #[derive(Clone, Debug)]
@@ -57,25 +62,27 @@ pub struct RemoteCommandHandler {
     native: NativeFrontEnd,
     /// Serves SSH, when SSH addresses were given.
     ssh: Option<SshFrontEnd>,
-    /// How many of the server's addresses, from the first, are native ones.
-    native_listeners: usize,
 }
 
-impl RemoteCommandHandler {
-    /// Whether `conn` arrived on one of the SSH addresses (they come after the native ones).
-    fn is_ssh(&self, conn: &Connection) -> bool {
-        conn.server()
-            .addrs
-            .iter()
-            .position(|addr| addr == conn.local_addr())
-            .is_some_and(|index| index >= self.native_listeners)
+/// The name of the `index`th (from 0) listener of a protocol: `native`, `native-2`, ...,
+/// `ssh`, `ssh-2`, ...
+fn listener_name(protocol: &str, index: usize) -> String {
+    if index == 0 {
+        protocol.to_string()
+    } else {
+        format!("{protocol}-{}", index + 1)
     }
+}
+
+/// The protocol a listener named by [`listener_name`] speaks.
+fn listener_protocol(name: &str) -> &str {
+    name.split_once('-').map_or(name, |(protocol, _)| protocol)
 }
 
 impl RequestHandler for RemoteCommandHandler {
     async fn handle(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
         match &self.ssh {
-            Some(ssh) if self.is_ssh(conn) => ssh.serve(conn).await?,
+            Some(ssh) if listener_protocol(conn.listener_name()) == SSH => ssh.serve(conn).await?,
             _ => self.native.serve(conn).await?,
         }
         Ok(())
@@ -113,18 +120,17 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
         let inactivity = args.time_limit + SSH_INACTIVITY_MARGIN;
         Some(SshFrontEnd::new(key, authenticator, executor, inactivity))
     };
-    let handler = RemoteCommandHandler {
-        native,
-        ssh,
-        native_listeners: args.listen.len(),
-    };
+    let handler = RemoteCommandHandler { native, ssh };
     let mut builder = Server::builder()
         .name("wharf-sshd")
-        .mode(sized_mode(args.mode, args.max_connections))
+        .mode(args.mode.with_worker_limit(args.max_connections))
         .max_connections(args.max_connections, wharf::LimitPolicy::Wait)
         .shutdown_timeout(args.shutdown_timeout);
-    for addr in args.listen.iter().chain(&args.ssh_listen) {
-        builder = builder.listen(addr.clone());
+    for (index, addr) in args.listen.iter().enumerate() {
+        builder = builder.listen_as(listener_name(NATIVE, index), addr.clone());
+    }
+    for (index, addr) in args.ssh_listen.iter().enumerate() {
+        builder = builder.listen_as(listener_name(SSH, index), addr.clone());
     }
     Ok(builder.build(handler)?)
 }
@@ -132,32 +138,11 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
 /// Binds, logs `listening on ADDR` for each address, and serves until a signal.
 pub fn serve(args: &ServeArgs) -> Result<(), DaemonError> {
     let server = build_server(args)?;
-    let native = args.listen.len();
-    for (index, addr) in server.local_addrs().iter().enumerate() {
-        let protocol = if index < native { "native" } else { "ssh" };
-        tracing::info!(mode = %args.mode, protocol, "listening on {addr}");
+    for listener in server.listeners() {
+        let protocol = listener_protocol(&listener.name);
+        tracing::info!(mode = %args.mode, protocol, "listening on {}", listener.addr);
     }
     server.serve_forever()?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// The mode with its worker pool sized for `max_connections` (threads or child processes).
-fn sized_mode(mode: Mode, max_connections: usize) -> Mode {
-    match mode {
-        Mode::Threading {
-            daemon_threads,
-            block_on_close,
-            ..
-        } => Mode::Threading {
-            max_threads: max_connections,
-            daemon_threads,
-            block_on_close,
-        },
-        Mode::Forking { block_on_close, .. } => Mode::Forking {
-            max_children: max_connections,
-            block_on_close,
-        },
-        other => other,
-    }
 }

@@ -1,6 +1,6 @@
 //! The SSH front end: a stock OpenSSH client runs `ssh -p PORT user@host CMD` against it.
 //!
-//! - this file: russh's configuration and the bridge from a `wharf` connection to russh;
+//! - this file: russh's configuration, and russh run on the connection's own transport;
 //! - `session`: authentication and channel requests (exec accepted; shell, pty refused);
 //! - `relay`: one running command's output and exit status sent back on its channel;
 //! - [`host_key`]: the host key kept in the state directory.
@@ -14,14 +14,10 @@ use std::time::Duration;
 
 use russh::MethodKind;
 use russh::keys::PrivateKey;
-use tokio::io::{AsyncWriteExt, DuplexStream};
 use wharf::Connection;
 use wharf::auth::{AuthError, Authenticator};
 
 use crate::exec::Executor;
-
-/// Bytes buffered in each direction between the connection and russh.
-const BRIDGE_BUFFER: usize = 64 * 1024;
 
 /// Why an SSH session ended with an error.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +28,7 @@ pub enum SshError {
     /// The users file could not be read.
     #[error("cannot check the login: {0}")]
     Auth(#[from] AuthError),
-    /// Relaying bytes between the connection and the SSH layer failed.
+    /// Taking the connection's transport failed.
     #[error("connection I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -83,17 +79,17 @@ impl SshFrontEnd {
         }
     }
 
-    /// Serves one connection until the client disconnects.
+    /// Serves one connection until the client disconnects: russh owns the transport.
     pub async fn serve(&self, conn: &mut Connection) -> Result<(), SshError> {
         let peer = conn.peer().to_string();
         let handler = session::SshSession::new(self.authenticator.clone(), self.executor.clone());
-        let (ours, theirs) = tokio::io::duplex(BRIDGE_BUFFER);
+        let transport = conn.take_transport().await?;
         let config = Arc::clone(&self.config);
-        let ssh = async move {
-            let running = russh::server::run_stream(config, theirs, handler).await?;
+        let outcome = async move {
+            let running = russh::server::run_stream(config, transport, handler).await?;
             running.await
-        };
-        let outcome = bridge(conn, ours, ssh).await;
+        }
+        .await;
         match outcome {
             Ok(()) => Ok(()),
             Err(SshError::Russh(error)) if is_disconnect(&error) => {
@@ -103,35 +99,6 @@ impl SshFrontEnd {
             Err(error) => Err(error),
         }
     }
-}
-
-/// Moves bytes between the connection and russh's end of a pipe while `ssh` runs, then
-/// delivers what russh wrote last.
-async fn bridge(
-    conn: &mut Connection,
-    ours: DuplexStream,
-    ssh: impl Future<Output = Result<(), SshError>>,
-) -> Result<(), SshError> {
-    let (mut conn_read, mut conn_write) = tokio::io::split(conn);
-    let (mut ours_read, mut ours_write) = tokio::io::split(ours);
-    let inbound = async {
-        let copied = tokio::io::copy(&mut conn_read, &mut ours_write).await;
-        // The client is gone (or sent EOF): let russh see the end of its stream.
-        let _ = ours_write.shutdown().await;
-        copied
-    };
-    let outbound = async {
-        let copied = tokio::io::copy(&mut ours_read, &mut conn_write).await;
-        let _ = conn_write.flush().await;
-        copied
-    };
-    let work = async { tokio::join!(ssh, outbound) };
-    tokio::pin!(inbound, work);
-    let (ssh_result, _) = tokio::select! {
-        done = &mut work => done,
-        _ = &mut inbound => work.await,
-    };
-    ssh_result
 }
 
 /// Whether a russh error only says the peer went away.

@@ -90,7 +90,7 @@ pub(super) async fn store(
         data,
         upload,
         session.transfer_type == TransferType::Ascii,
-        FileWrites::for_mode(&conn.server().mode),
+        FileWrites::for_session(conn.capabilities()),
         session.shared.config.limits.idle_timeout,
         cancelled,
         Arc::clone(&progress),

@@ -1,15 +1,17 @@
-//! Binding listening sockets with the server's socket options.
+//! Binding listening sockets with the server's socket options, and accepting on them.
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::address::ListenAddr;
+use crate::address::{ListenAddr, Peer};
+use crate::blocking_io;
+use crate::connection::Stream;
 
 /// Socket options applied at bind time.
 #[derive(Debug, Clone, Copy)]
@@ -27,11 +29,11 @@ pub(crate) struct BindOptions {
 pub(crate) enum StdListener {
     /// TCP over IPv4 or IPv6.
     Tcp(std::net::TcpListener),
-    /// A Unix stream socket; the guard removes its file when dropped.
+    /// A Unix stream socket; the guard (absent for an inherited socket) removes its file when dropped.
     Unix(
         UnixListener,
         #[allow(dead_code, reason = "held for its Drop, which removes the socket file")]
-        UnixSocketFile,
+        Option<UnixSocketFile>,
     ),
 }
 
@@ -42,6 +44,72 @@ impl StdListener {
             StdListener::Tcp(l) => l.as_raw_fd(),
             StdListener::Unix(l, _) => l.as_raw_fd(),
         }
+    }
+
+    /// The descriptor, borrowed, for `poll` and readiness.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            StdListener::Tcp(l) => l.as_fd(),
+            StdListener::Unix(l, _) => l.as_fd(),
+        }
+    }
+
+    /// Accepts one waiting connection without blocking.
+    pub(crate) fn accept(&self) -> io::Result<(StdStream, Peer)> {
+        match self {
+            StdListener::Tcp(l) => l
+                .accept()
+                .map(|(s, peer)| (StdStream::Tcp(s), Peer::Ip(peer))),
+            StdListener::Unix(l, _) => l.accept().map(|(s, peer)| {
+                let path = peer.as_pathname().map(|p| p.to_path_buf());
+                (StdStream::Unix(s), Peer::Unix(path))
+            }),
+        }
+    }
+}
+
+/// An accepted std stream, before it is handed to a runtime.
+#[derive(Debug)]
+pub(crate) enum StdStream {
+    /// TCP.
+    Tcp(std::net::TcpStream),
+    /// Unix stream.
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl StdStream {
+    /// Registers the stream with the current tokio runtime, or (`blocking`) makes it a
+    /// blocking stream that reads and writes on the calling thread.
+    pub(crate) fn into_stream(self, blocking: bool) -> io::Result<Stream> {
+        Ok(match self {
+            StdStream::Tcp(s) if blocking => {
+                blocking_io::prepare(&s)?;
+                Stream::BlockingTcp(s)
+            }
+            StdStream::Unix(s) if blocking => {
+                blocking_io::prepare(&s)?;
+                Stream::BlockingUnix(s)
+            }
+            StdStream::Tcp(s) => {
+                s.set_nonblocking(true)?;
+                Stream::Tcp(tokio::net::TcpStream::from_std(s)?)
+            }
+            StdStream::Unix(s) => {
+                s.set_nonblocking(true)?;
+                Stream::Unix(tokio::net::UnixStream::from_std(s)?)
+            }
+        })
+    }
+
+    /// Writes `bytes` if the socket takes them at once, then closes it: a refusal line.
+    pub(crate) fn refuse(self, bytes: &[u8]) {
+        use std::io::Write;
+        // The socket is non-blocking: a peer that does not read loses the line, never
+        // stalls the accept loop.
+        let _ = match self {
+            StdStream::Tcp(mut s) => s.set_nonblocking(true).and_then(|()| s.write(bytes)),
+            StdStream::Unix(mut s) => s.set_nonblocking(true).and_then(|()| s.write(bytes)),
+        };
     }
 }
 
@@ -88,7 +156,7 @@ pub(crate) fn bind_stream(
             };
             socket.listen(options.backlog)?;
             Ok((
-                StdListener::Unix(socket.into(), guard),
+                StdListener::Unix(socket.into(), Some(guard)),
                 ListenAddr::Unix(path.clone()),
             ))
         }

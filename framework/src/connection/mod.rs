@@ -1,23 +1,35 @@
-//! One accepted stream connection as a handler sees it: the stream, addresses, id and signals.
+//! One accepted stream connection as a handler sees it: buffered I/O, the peer (the real
+//! client, after a PROXY header), addresses, the listener's name, socket options, TLS upgrade,
+//! ownership of the transport, the id and the shutdown signal.
+//!
+//! - [`transport`]: [`Transport`], the owned stream, and the [`SocketOptions`] view.
+//! - `deadline`: the read timeout.
+
+mod deadline;
+pub mod transport;
 
 use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, BufReader, BufWriter, ReadBuf};
-use tokio::time::Sleep;
 
 use crate::address::{ListenAddr, Peer};
-use crate::blocking_io;
-use crate::server::ServerInfo;
+use crate::shared::{BufferSizes, Capabilities, ListenerInfo, ServerInfo};
 use crate::shutdown::ShutdownSignal;
+
+use deadline::ReadDeadline;
+pub(crate) use transport::Stream;
+pub use transport::{IoStream, SocketOptions, Transport};
 
 /// The buffered transport: Python's `rfile` and `wfile` over one stream.
 type Buffered = BufReader<BufWriter<Stream>>;
 
-/// The error for I/O on a connection whose transport is gone (after a failed `upgrade`).
+/// The error for I/O on a connection whose transport is gone (taken, or a failed `upgrade`).
 fn closed() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "connection is closed")
 }
@@ -26,116 +38,17 @@ fn buffered(stream: Stream, sizes: BufferSizes) -> Buffered {
     BufReader::with_capacity(sizes.read, BufWriter::with_capacity(sizes.write, stream))
 }
 
-/// Capacities of a connection's read and write buffers, in bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferSizes {
-    /// The read buffer (Python's `rbufsize`).
-    pub read: usize,
-    /// The write buffer (Python's `wbufsize`).
-    pub write: usize,
-}
-
-impl Default for BufferSizes {
-    /// 8 KiB each, Python's `io.DEFAULT_BUFFER_SIZE`.
-    fn default() -> Self {
-        BufferSizes {
-            read: 8 * 1024,
-            write: 8 * 1024,
-        }
-    }
-}
-
-/// Any bidirectional byte stream a connection can be upgraded to (for example TLS).
-pub trait IoStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> IoStream for T {}
-
-/// The transport under a connection.
-pub enum Stream {
-    /// A TCP stream over IPv4 or IPv6.
-    Tcp(tokio::net::TcpStream),
-    /// A Unix-domain stream socket.
-    Unix(tokio::net::UnixStream),
-    /// A TCP stream in blocking mode, for a handler with `BLOCKING_IO` in threading or
-    /// forking mode.
-    BlockingTcp(std::net::TcpStream),
-    /// A Unix-domain stream socket in blocking mode, as `BlockingTcp`.
-    BlockingUnix(std::os::unix::net::UnixStream),
-    /// A stream wrapped by the handler, such as TLS over one of the others.
-    Wrapped(Box<dyn IoStream>),
-}
-
-impl std::fmt::Debug for Stream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stream::Tcp(s) => f.debug_tuple("Tcp").field(s).finish(),
-            Stream::Unix(s) => f.debug_tuple("Unix").field(s).finish(),
-            Stream::BlockingTcp(s) => f.debug_tuple("BlockingTcp").field(s).finish(),
-            Stream::BlockingUnix(s) => f.debug_tuple("BlockingUnix").field(s).finish(),
-            Stream::Wrapped(_) => f.write_str("Wrapped(..)"),
-        }
-    }
-}
-
-macro_rules! delegate {
-    ($self:ident, $s:ident => $e:expr, blocking $b:ident => $be:expr) => {
-        match $self.get_mut() {
-            Stream::Tcp($s) => $e,
-            Stream::Unix($s) => $e,
-            Stream::Wrapped($s) => $e,
-            Stream::BlockingTcp($b) => $be,
-            Stream::BlockingUnix($b) => $be,
-        }
-    };
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_read(cx, buf),
-            blocking s => blocking_io::poll_read(&*s, cx, buf))
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        delegate!(self, s => Pin::new(s).poll_write(cx, buf),
-            blocking s => blocking_io::poll_write(&*s, cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_flush(cx), blocking _s => Poll::Ready(Ok(())))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_shutdown(cx),
-            blocking s => Poll::Ready(s.shutdown(std::net::Shutdown::Write)))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs),
-            blocking s => blocking_io::poll_write_vectored(&*s, cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Tcp(s) => s.is_write_vectored(),
-            Stream::Unix(s) => s.is_write_vectored(),
-            Stream::Wrapped(s) => s.is_write_vectored(),
-            Stream::BlockingTcp(_) | Stream::BlockingUnix(_) => true,
-        }
-    }
+/// Where a connection came from, as the accept path learnt it.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The client: the socket's peer, or the address a trusted PROXY header named.
+    pub(crate) peer: Peer,
+    /// The socket's peer when it sent a PROXY header (the balancer), else `None`.
+    pub(crate) proxied_by: Option<SocketAddr>,
+    /// The socket's own local address.
+    pub(crate) local: ListenAddr,
+    /// The listener it was accepted on.
+    pub(crate) listener: Arc<ListenerInfo>,
 }
 
 /// An accepted connection: Python's `(request, client_address, server)`, with buffered I/O.
@@ -143,12 +56,12 @@ impl AsyncWrite for Stream {
 /// It reads and writes like a buffered stream (`AsyncBufRead` + `AsyncWrite`); written bytes
 /// reach the peer on `flush`.
 pub struct Connection {
-    /// The buffered stream; `None` only while `upgrade` swaps the transport.
+    /// The buffered stream; `None` once the transport is taken, or while `upgrade` swaps it.
     io: Option<Buffered>,
-    /// Who is on the other end.
-    peer: Peer,
-    /// The address this side of the connection is bound to.
-    local: ListenAddr,
+    /// The socket under the stream, kept across a TLS upgrade for [`Connection::socket`].
+    socket_fd: Option<RawFd>,
+    /// Peer, balancer, local address and listener.
+    origin: Origin,
     /// Unique within the server's lifetime, for logs.
     id: u64,
     /// Fires when the server starts shutting down.
@@ -165,8 +78,9 @@ impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("id", &self.id)
-            .field("peer", &self.peer)
-            .field("local", &self.local)
+            .field("peer", &self.origin.peer)
+            .field("local", &self.origin.local)
+            .field("listener", &self.origin.listener.name)
             .finish_non_exhaustive()
     }
 }
@@ -175,17 +89,16 @@ impl Connection {
     /// Wraps an accepted stream.
     pub(crate) fn new(
         stream: Stream,
-        peer: Peer,
-        local: ListenAddr,
+        origin: Origin,
         id: u64,
         shutdown: ShutdownSignal,
         server: Arc<ServerInfo>,
     ) -> Self {
         let read_timeout = server.read_timeout;
         Connection {
+            socket_fd: stream.raw_fd(),
             io: Some(buffered(stream, server.buffer_sizes)),
-            peer,
-            local,
+            origin,
             id,
             shutdown,
             server,
@@ -194,14 +107,31 @@ impl Connection {
         }
     }
 
-    /// The address of the peer.
+    /// The client: the socket's peer, or, behind a trusted balancer that sent a PROXY header,
+    /// the client the header named.
     pub fn peer(&self) -> &Peer {
-        &self.peer
+        &self.origin.peer
     }
 
-    /// The local address of this connection.
+    /// The balancer's address when a trusted PROXY header named the client, else `None`.
+    pub fn proxied_by(&self) -> Option<SocketAddr> {
+        self.origin.proxied_by
+    }
+
+    /// The socket's own local address (for a wildcard listener, the address the client
+    /// reached); for Unix sockets, the listener's path.
     pub fn local_addr(&self) -> &ListenAddr {
-        &self.local
+        &self.origin.local
+    }
+
+    /// The address of the listener the connection came in on, port 0 resolved.
+    pub fn listener_addr(&self) -> &ListenAddr {
+        &self.origin.listener.addr
+    }
+
+    /// The name of the listener the connection came in on (see `listen_as`).
+    pub fn listener_name(&self) -> &str {
+        &self.origin.listener.name
     }
 
     /// The connection's id, unique within the server's lifetime.
@@ -212,6 +142,11 @@ impl Connection {
     /// The server that accepted this connection.
     pub fn server(&self) -> &ServerInfo {
         &self.server
+    }
+
+    /// What the server's concurrency mode lets the handler count on.
+    pub fn capabilities(&self) -> Capabilities {
+        self.server.capabilities()
     }
 
     /// A signal that fires when the server begins a graceful shutdown.
@@ -235,19 +170,37 @@ impl Connection {
         self.read_deadline.disarm();
     }
 
-    /// The transport under the buffers (`None` after a failed `upgrade` closed it).
-    pub fn stream(&self) -> Option<&Stream> {
-        self.io.as_ref().map(|io| io.get_ref().get_ref())
+    /// Options of the socket under the connection (also under TLS); `None` once the transport
+    /// was taken.
+    pub fn socket(&self) -> Option<SocketOptions<'_>> {
+        self.io.as_ref()?;
+        let fd = self.socket_fd?;
+        // SAFETY: the descriptor belongs to the stream in `self.io`, which outlives the borrow.
+        Some(SocketOptions::new(unsafe { BorrowedFd::borrow_raw(fd) }))
     }
 
-    /// The transport under the buffers, mutably; bypassing the buffers loses buffered bytes.
-    pub fn stream_mut(&mut self) -> Option<&mut Stream> {
-        self.io.as_mut().map(|io| io.get_mut().get_mut())
+    /// A short name of the transport: `tcp`, `unix`, `blocking-tcp`, `blocking-unix`,
+    /// `wrapped` (after `upgrade`) or `closed`.
+    pub fn transport_kind(&self) -> &'static str {
+        self.io
+            .as_ref()
+            .map_or("closed", |io| io.get_ref().get_ref().kind())
     }
 
     /// The bytes read from the peer but not yet consumed.
     pub fn buffered_input(&self) -> &[u8] {
         self.io.as_ref().map_or(&[], |io| io.buffer())
+    }
+
+    /// Takes the transport out of the connection, for a library that needs an owned stream.
+    /// Pending output is flushed first; input read but not consumed comes first from the
+    /// transport. The connection is closed for reads and writes afterwards.
+    pub async fn take_transport(&mut self) -> io::Result<Transport> {
+        use tokio::io::AsyncWriteExt;
+        self.flush().await?;
+        let io = self.io.take().ok_or_else(closed)?;
+        let unread = io.buffer().to_vec();
+        Ok(Transport::new(io.into_inner().into_inner(), unread))
     }
 
     /// Replaces the transport with what `wrap` makes of it, for example a TLS stream.
@@ -256,7 +209,7 @@ impl Connection {
     /// past the upgrade point (they would be read in clear), and the connection is then closed.
     pub async fn upgrade<F, Fut, S>(&mut self, wrap: F) -> io::Result<()>
     where
-        F: FnOnce(Stream) -> Fut,
+        F: FnOnce(Transport) -> Fut,
         Fut: std::future::Future<Output = io::Result<S>>,
         S: IoStream,
     {
@@ -269,7 +222,7 @@ impl Connection {
                 "peer sent data before the stream upgrade completed",
             ));
         }
-        let wrapped = wrap(io.into_inner().into_inner()).await?;
+        let wrapped = wrap(Transport::new(io.into_inner().into_inner(), Vec::new())).await?;
         self.io = Some(buffered(
             Stream::Wrapped(Box::new(wrapped)),
             self.server.buffer_sizes,
@@ -284,55 +237,6 @@ impl Connection {
         }
     }
 }
-
-/// The deadline of a read that waits for data; its timer is allocated once and re-armed.
-#[derive(Default)]
-struct ReadDeadline {
-    /// The timer, allocated on the first wait.
-    sleep: Option<Pin<Box<Sleep>>>,
-    /// Whether the timer belongs to the current wait.
-    armed: bool,
-}
-
-impl ReadDeadline {
-    /// Forgets the current wait (the read made progress).
-    fn disarm(&mut self) {
-        self.armed = false;
-    }
-
-    /// After the inner read returned `Pending`: arms the timer on the first call of a wait and
-    /// reports `TimedOut` once it fires.
-    fn poll(&mut self, timeout: Option<Duration>, cx: &mut Context<'_>) -> Poll<io::Error> {
-        let Some(timeout) = timeout else {
-            return Poll::Pending;
-        };
-        let deadline = tokio::time::Instant::now() + timeout;
-        let sleep = match &mut self.sleep {
-            Some(sleep) => {
-                if !self.armed {
-                    sleep.as_mut().reset(deadline);
-                }
-                sleep
-            }
-            None => self
-                .sleep
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        self.armed = true;
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => {
-                self.armed = false;
-                Poll::Ready(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no data from the peer for {timeout:?}"),
-                ))
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-use std::future::Future as _;
 
 impl AsyncRead for Connection {
     fn poll_read(
