@@ -78,6 +78,11 @@ pub struct ServerConfig {
     /// How long shutdown waits for sessions before closing them.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
+    /// The account to switch to once the sockets are bound (by name or uid); unset keeps the
+    /// starting user.
+    pub user: Option<String>,
+    /// The group to switch to with `user` (by name or gid); unset: the user's primary group.
+    pub group: Option<String>,
 }
 
 /// `[passive]` settings.
@@ -166,6 +171,8 @@ impl Default for FtpdConfig {
                 state_dir: PathBuf::from("/var/lib/wharf-ftpd"),
                 greeting: "wharf-ftpd ready".to_string(),
                 shutdown_timeout: Duration::from_secs(10),
+                user: None,
+                group: None,
             },
             passive: PassiveConfig {
                 ports: None,
@@ -278,6 +285,9 @@ impl FtpdConfig {
                 key: "server.listen",
                 reason: format!("{addr}: FTP needs TCP addresses (data connections are TCP)"),
             });
+        }
+        if self.server.group.is_some() && self.server.user.is_none() {
+            return invalid("server.group", "needs server.user (the account to run as)");
         }
         if self.limits.max_sessions == 0 {
             return invalid("limits.max_sessions", "must be at least 1");

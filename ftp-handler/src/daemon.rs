@@ -85,6 +85,13 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
         .refusal(REFUSAL)
         .buffer_sizes(CONTROL_READ_BUFFER, CONTROL_WRITE_BUFFER)
         .shutdown_timeout(config.server.shutdown_timeout);
+    match &config.server.user {
+        Some(user) => builder = builder.run_as(user.clone(), config.server.group.clone()),
+        None if nix::unistd::geteuid().is_root() => tracing::warn!(
+            "running as root without server.user (--user): every session runs as root"
+        ),
+        None => {}
+    }
     for (index, addr) in config.server.listen.iter().enumerate() {
         builder = builder.listen_as(listeners::name(listeners::FTP, index), addr.clone());
     }

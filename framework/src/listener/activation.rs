@@ -119,6 +119,12 @@ pub(crate) fn take_inherited() -> io::Result<Vec<Inherited>> {
 
 /// Checks that `fd` is a listening stream socket and takes ownership of it.
 fn adopt(fd: RawFd) -> io::Result<(StdListener, ListenAddr)> {
+    // A descriptor that is not open must not be owned: closing it on the error path would
+    // close whatever the process opens there next.
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     // SAFETY: by the protocol, descriptors 3.. are ours to own from here on; `TAKEN` makes
     // sure only one owner is created per process.
     let socket = unsafe { Socket::from_raw_fd(fd) };

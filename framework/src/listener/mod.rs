@@ -89,7 +89,7 @@ pub(crate) fn bind_all(
         let (socket, addr, activated) = match inherited {
             Some(inherited) => {
                 tracing::info!(listener = %spec.name, addr = %inherited.addr,
-                    "listening on a socket from the service manager");
+                    "using a socket passed by the service manager");
                 (inherited.listener, inherited.addr, true)
             }
             None => {

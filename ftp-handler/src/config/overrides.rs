@@ -37,6 +37,12 @@ pub struct Overrides {
     /// Refuse login (534) and data connections (521) without TLS. Setting: tls.require_tls
     #[arg(long)]
     pub require_tls: bool,
+    /// Switch to this user (name or uid) once the sockets are bound. Setting: server.user
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Switch to this group (name or gid) with --user. Setting: server.group
+    #[arg(long, value_name = "NAME")]
+    pub group: Option<String>,
     /// Address for implicit FTPS (TLS from the first byte); repeat for several.
     /// Setting: tls.implicit_listen
     #[arg(long, value_name = "ADDR")]
@@ -72,6 +78,12 @@ impl Overrides {
         }
         if self.require_tls {
             config.tls.require_tls = true;
+        }
+        if let Some(user) = &self.user {
+            config.server.user = Some(user.clone());
+        }
+        if let Some(group) = &self.group {
+            config.server.group = Some(group.clone());
         }
         if !self.tls_implicit_listen.is_empty() {
             config.tls.implicit_listen = self.tls_implicit_listen.clone();
