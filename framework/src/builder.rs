@@ -16,6 +16,7 @@ use crate::intake::stream::StreamIntake;
 use crate::listener::{self, BindOptions, ListenerSpec};
 use crate::mode::Mode;
 use crate::privilege::RunAs;
+use crate::proxy::ProxyProtocol;
 use crate::server::Server;
 use crate::shared::{
     BufferSizes, ErrorHook, LimitPolicy, ListenerInfo, ServerInfo, ServiceHook, Shared, SocketType,
@@ -194,6 +195,8 @@ pub struct ServerBuilder {
     buffer_sizes: BufferSizes,
     refusal: Option<Arc<[u8]>>,
     socket_activation: bool,
+    /// PROXY protocol settings by listener name, applied at `build`.
+    proxy: Vec<(String, ProxyProtocol)>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -219,6 +222,7 @@ impl Default for ServerBuilder {
             buffer_sizes: BufferSizes::default(),
             refusal: None,
             socket_activation: true,
+            proxy: Vec::new(),
         }
     }
 }
@@ -253,7 +257,19 @@ impl ServerBuilder {
         self.listeners.push(ListenerSpec {
             name: name.into(),
             addr: addr.into(),
+            proxy: None,
         });
+        self
+    }
+
+    /// PROXY protocol on the TCP listener named `listener`: a connection from a trusted
+    /// sender must (or, if not required, may) start with a v1 or v2 header, and the client it
+    /// names becomes the connection's peer; a header from anyone else, a malformed, truncated,
+    /// late or missing required header closes the connection, with a log line saying why.
+    /// `verify_request` still sees the socket's own peer. Default: no PROXY protocol; `build`
+    /// fails if no listener has that name or it is a Unix listener.
+    pub fn proxy_protocol(mut self, listener: &str, settings: ProxyProtocol) -> Self {
+        self.proxy.push((listener.to_string(), settings));
         self
     }
 
@@ -307,9 +323,27 @@ impl ServerBuilder {
 
     /// Binds (or takes from the service manager) every listener, switches to the run-as
     /// account if one is set, and returns the server, ready to serve.
-    pub fn build<H: RequestHandler>(self, handler: H) -> Result<Server<H>, ServerError> {
+    pub fn build<H: RequestHandler>(mut self, handler: H) -> Result<Server<H>, ServerError> {
         if self.listeners.is_empty() {
             return Err(ServerError::NoAddress);
+        }
+        for (name, settings) in std::mem::take(&mut self.proxy) {
+            let spec = self
+                .listeners
+                .iter_mut()
+                .find(|spec| spec.name == name)
+                .ok_or_else(|| {
+                    ServerError::Unsupported(format!(
+                        "PROXY protocol for {name:?}, but no listener has that name"
+                    ))
+                })?;
+            if spec.addr.as_tcp().is_none() {
+                return Err(ServerError::Unsupported(format!(
+                    "PROXY protocol needs a TCP listener; {name:?} is {}",
+                    spec.addr
+                )));
+            }
+            spec.proxy = Some(Arc::new(settings));
         }
         let account = self.common.check()?;
         let bound = listener::bind_all(&self.listeners, self.common.bind, self.socket_activation)?;

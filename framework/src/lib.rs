@@ -17,6 +17,7 @@
 //! - [`server`], [`datagram_server`]: the bound [`Server`] and [`DatagramServer`].
 //! - [`builder`]: [`ServerBuilder`] and [`DatagramBuilder`], every option with its default.
 //! - [`frame`]: length-prefixed postcard frames, message boundaries for custom protocols.
+//! - [`proxy`]: PROXY protocol v1/v2 headers from trusted balancers ([`ProxyProtocol`]).
 //!
 //! ```no_run
 //! use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -62,6 +63,7 @@ mod listener;
 pub mod mode;
 pub mod packet;
 mod privilege;
+pub mod proxy;
 pub mod server;
 pub mod shared;
 pub mod shutdown;
@@ -80,6 +82,7 @@ pub use handler::{DatagramHandler, HandlerError, RequestHandler};
 pub use mode::Mode;
 pub use packet::{Datagram, DatagramReply};
 pub use privilege::{PrivilegeError, RunAs};
+pub use proxy::{Cidr, ProxyProtocol};
 pub use server::{RequestOutcome, Server};
 pub use shared::{BufferSizes, Capabilities, LimitPolicy, ListenerInfo, ServerInfo, SocketType};
 pub use shutdown::{ServerHandle, ShutdownSignal};

@@ -23,7 +23,7 @@ fn start(
     listener: &TcpListener,
     listen: &str,
     own_pid: bool,
-) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+) -> (Stop, String, Arc<Mutex<Vec<String>>>) {
     let fd = listener.as_raw_fd();
     let script = if own_pid {
         "export LISTEN_PID=$$; exec \"$0\" \"$@\""
@@ -60,6 +60,7 @@ fn start(
     let mut child = command.spawn().expect("spawn wharf-ftpd");
     let log = Arc::new(Mutex::new(Vec::new()));
     let listening = watch_log(child.stderr.take().expect("stderr"), Arc::clone(&log));
+    let child = Stop(child);
     let addr = listening
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| panic!("did not start: {:?}", log.lock().unwrap()));
@@ -78,12 +79,17 @@ fn layout() -> tempfile::TempDir {
     root
 }
 
-fn stop(mut child: Child) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = child.wait();
+/// Stops the daemon when dropped, also when an assertion fails first.
+struct Stop(Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+    }
 }
 
 #[test]
@@ -105,7 +111,7 @@ fn a_socket_from_the_service_manager_is_served_instead_of_binding() {
         "{:?}",
         log.lock().unwrap()
     );
-    stop(child);
+    drop(child);
 }
 
 #[test]
@@ -127,5 +133,5 @@ fn a_socket_announced_for_another_process_is_ignored() {
         std::io::Read::read(&mut &waiting, &mut byte).is_err(),
         "no greeting"
     );
-    stop(child);
+    drop(child);
 }

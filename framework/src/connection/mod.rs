@@ -72,6 +72,9 @@ pub struct Connection {
     read_timeout: Option<Duration>,
     /// Armed while a read waits, disarmed when the read makes progress.
     read_deadline: ReadDeadline,
+    /// The sender is not trusted to send a PROXY header: if its first bytes are one, the
+    /// connection is closed. Cleared after the first bytes.
+    refuse_proxy_header: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -104,7 +107,13 @@ impl Connection {
             server,
             read_timeout,
             read_deadline: ReadDeadline::default(),
+            refuse_proxy_header: false,
         }
+    }
+
+    /// Closes the connection if its first bytes are a PROXY header (the sender is not trusted).
+    pub(crate) fn refuse_proxy_header(&mut self) {
+        self.refuse_proxy_header = true;
     }
 
     /// The client: the socket's peer, or, behind a trusted balancer that sent a PROXY header,
@@ -238,22 +247,54 @@ impl Connection {
     }
 }
 
+/// The error for a PROXY header from a sender that is not trusted to send one.
+fn untrusted_header(origin: &Origin) -> io::Error {
+    tracing::warn!(listener = %origin.listener.name, peer = %origin.peer,
+        "connection refused: {}", crate::proxy::ProxyError::Untrusted);
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        crate::proxy::ProxyError::Untrusted,
+    )
+}
+
+impl Connection {
+    /// Checks the first bytes from an untrusted sender; `Err` (and the connection closed) if
+    /// they are a PROXY header.
+    fn probe_first_bytes(&mut self, first: &[u8]) -> io::Result<()> {
+        if !self.refuse_proxy_header || first.is_empty() {
+            return Ok(());
+        }
+        self.refuse_proxy_header = false;
+        if crate::proxy::starts_with_header(first) {
+            self.io = None;
+            return Err(untrusted_header(&self.origin));
+        }
+        Ok(())
+    }
+}
+
 impl AsyncRead for Connection {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
         let Connection {
             io,
             read_timeout,
             read_deadline,
             ..
-        } = self.get_mut();
+        } = this;
         let Some(io) = io.as_mut() else {
             return Poll::Ready(Err(closed()));
         };
         match Pin::new(io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                read_deadline.disarm();
+                Poll::Ready(this.probe_first_bytes(&buf.filled()[before..]))
+            }
             Poll::Ready(result) => {
                 read_deadline.disarm();
                 Poll::Ready(result)
@@ -265,12 +306,29 @@ impl AsyncRead for Connection {
 
 impl AsyncBufRead for Connection {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.refuse_proxy_header {
+            // Look at the first bytes before handing them out.
+            let first = match this.io.as_mut() {
+                Some(io) => match Pin::new(io).poll_fill_buf(cx) {
+                    Poll::Ready(Ok(first)) => first.to_vec(),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => {
+                        return this.read_deadline.poll(this.read_timeout, cx).map(Err);
+                    }
+                },
+                None => return Poll::Ready(Err(closed())),
+            };
+            if let Err(e) = this.probe_first_bytes(&first) {
+                return Poll::Ready(Err(e));
+            }
+        }
         let Connection {
             io,
             read_timeout,
             read_deadline,
             ..
-        } = self.get_mut();
+        } = this;
         let Some(io) = io.as_mut() else {
             return Poll::Ready(Err(closed()));
         };

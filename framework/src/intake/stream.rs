@@ -2,6 +2,7 @@
 //! mode runs them) registered, given their origin, and run through setup, handle and finish.
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::pin::pin;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::connection::{Connection, Origin};
 use crate::error::{ErrorReport, Failure, Phase};
 use crate::handler::{HandlerError, RequestHandler};
 use crate::listener::{BoundListener, StdStream};
+use crate::proxy::ProxyProtocol;
 use crate::shared::{ListenerInfo, Shared};
 use crate::shutdown::{ShutdownSignal, bounded_by_shutdown};
 use crate::strategy::{Intake, Work};
@@ -46,6 +48,7 @@ impl<H: RequestHandler> Intake for StreamIntake<H> {
             stream,
             peer,
             listener: listener.info.clone(),
+            proxy: listener.proxy.clone(),
             id: self.shared.next_id(),
         })
     }
@@ -63,9 +66,86 @@ impl<H: RequestHandler> Intake for StreamIntake<H> {
 pub(crate) struct StreamWork<H> {
     handler: H,
     stream: StdStream,
+    /// The socket's peer.
     peer: Peer,
     listener: Arc<ListenerInfo>,
+    /// The listener's PROXY protocol settings, if any.
+    proxy: Option<Arc<ProxyProtocol>>,
     id: u64,
+}
+
+/// Where the connection really comes from: the PROXY stage, run where the connection runs
+/// (never in the accept loop, which a slow sender must not stall).
+struct Proxied {
+    stream: StdStream,
+    peer: Peer,
+    proxied_by: Option<SocketAddr>,
+    /// The sender is not trusted: a header from it must close the connection.
+    refuse_header: bool,
+}
+
+/// Runs the PROXY stage of `stream` from `peer` on a listener with `settings`; `Err` closes
+/// the connection (the reason is logged).
+async fn proxy_stage(
+    stream: StdStream,
+    peer: Peer,
+    settings: &ProxyProtocol,
+    listener: &ListenerInfo,
+) -> Result<Proxied, ()> {
+    let plain = |stream, peer, refuse_header| Proxied {
+        stream,
+        peer,
+        proxied_by: None,
+        refuse_header,
+    };
+    let Some(sender) = peer.ip() else {
+        return Ok(plain(stream, peer, false));
+    };
+    if !settings.is_trusted(sender.ip()) {
+        return Ok(plain(stream, peer, true));
+    }
+    let tcp = match stream {
+        StdStream::Tcp(tcp) => tcp,
+        other => return Ok(plain(other, peer, false)),
+    };
+    let refused = |reason: &dyn std::fmt::Display| {
+        tracing::warn!(listener = %listener.name, %sender, "connection refused: {reason}");
+    };
+    let registered = tcp
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpStream::from_std(tcp));
+    let mut tcp = match registered {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            refused(&e);
+            return Err(());
+        }
+    };
+    let header = crate::proxy::read_header(&mut tcp, settings).await;
+    let stream = match tcp.into_std() {
+        Ok(tcp) => StdStream::Tcp(tcp),
+        Err(e) => {
+            refused(&e);
+            return Err(());
+        }
+    };
+    match header {
+        Ok(Some(addrs)) => {
+            tracing::debug!(listener = %listener.name, %sender, client = %addrs.source,
+                "PROXY header");
+            Ok(Proxied {
+                stream,
+                peer: Peer::Ip(addrs.source),
+                proxied_by: Some(sender),
+                refuse_header: false,
+            })
+        }
+        Ok(None) => Ok(plain(stream, peer, false)),
+        Err(e) => {
+            refused(&e);
+            Err(())
+        }
+    }
 }
 
 impl<H: RequestHandler> Work for StreamWork<H> {
@@ -90,8 +170,27 @@ impl<H: RequestHandler> Work for StreamWork<H> {
             stream,
             peer,
             listener,
+            proxy,
             id,
         } = self;
+        let proxied = match &proxy {
+            Some(settings) => match proxy_stage(stream, peer, settings, &listener).await {
+                Ok(proxied) => proxied,
+                Err(()) => return true,
+            },
+            None => Proxied {
+                stream,
+                peer,
+                proxied_by: None,
+                refuse_header: false,
+            },
+        };
+        let Proxied {
+            stream,
+            peer,
+            proxied_by,
+            refuse_header,
+        } = proxied;
         let local = match &stream {
             StdStream::Tcp(tcp) => tcp.local_addr().map(ListenAddr::Tcp),
             StdStream::Unix(_) => Ok(listener.addr.clone()),
@@ -110,11 +209,14 @@ impl<H: RequestHandler> Work for StreamWork<H> {
         };
         let origin = Origin {
             peer,
-            proxied_by: None,
+            proxied_by,
             local,
             listener,
         };
-        let conn = Connection::new(stream, origin, id, signal, shared.info.clone());
+        let mut conn = Connection::new(stream, origin, id, signal, shared.info.clone());
+        if refuse_header {
+            conn.refuse_proxy_header();
+        }
         run_bounded(handler, conn, &shared).await;
         true
     }

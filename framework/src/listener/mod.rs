@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::address::ListenAddr;
 use crate::error::ServerError;
+use crate::proxy::ProxyProtocol;
 use crate::shared::ListenerInfo;
 
 pub(crate) use bind::{BindOptions, StdListener, StdStream, bind_datagram};
@@ -22,6 +23,8 @@ pub(crate) struct ListenerSpec {
     pub(crate) name: String,
     /// Where to bind, unless the service manager passes a socket of this name.
     pub(crate) addr: ListenAddr,
+    /// PROXY protocol on this listener, if set.
+    pub(crate) proxy: Option<Arc<ProxyProtocol>>,
 }
 
 /// A listener ready to accept.
@@ -31,6 +34,8 @@ pub(crate) struct BoundListener {
     pub(crate) socket: StdListener,
     /// Name and resolved address, shared with every connection it accepts.
     pub(crate) info: Arc<ListenerInfo>,
+    /// PROXY protocol on this listener, if set.
+    pub(crate) proxy: Option<Arc<ProxyProtocol>>,
 }
 
 /// Binds every listener, or takes it from the service manager where `activation` is on and
@@ -105,6 +110,7 @@ pub(crate) fn bind_all(
                 addr,
                 activated,
             }),
+            proxy: spec.proxy.clone(),
         });
     }
     Ok(bound)

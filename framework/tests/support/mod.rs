@@ -124,6 +124,8 @@ pub struct Spec {
     pub shutdown_timeout_ms: u64,
     /// The line a connection refused by `max_connections` is sent.
     pub refusal: Option<String>,
+    /// Networks trusted to send a PROXY header on the listener (none: no PROXY protocol).
+    pub proxy_trusted: Vec<String>,
 }
 
 impl Spec {
@@ -135,6 +137,7 @@ impl Spec {
             max_connections: None,
             shutdown_timeout_ms: 5000,
             refusal: None,
+            proxy_trusted: Vec::new(),
         }
     }
 
@@ -156,6 +159,12 @@ impl Spec {
         self
     }
 
+    /// PROXY protocol from these networks (header required, 500 ms to send it).
+    pub fn proxy_from(mut self, networks: &[&str]) -> Self {
+        self.proxy_trusted = networks.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
     /// Sets the shutdown timeout.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout_ms = timeout.as_millis() as u64;
@@ -165,11 +174,20 @@ impl Spec {
     /// The builder this spec describes, on 127.0.0.1:0.
     pub fn builder(&self) -> ServerBuilder {
         let mut builder = wharf::Server::builder()
-            .listen("127.0.0.1:0".parse::<SocketAddr>().unwrap())
+            .listen_as("main", "127.0.0.1:0".parse::<SocketAddr>().unwrap())
             .mode(self.mode)
             .shutdown_timeout(Duration::from_millis(self.shutdown_timeout_ms));
         if let Some(line) = &self.refusal {
             builder = builder.refusal(line.as_bytes());
+        }
+        if !self.proxy_trusted.is_empty() {
+            let trusted = self
+                .proxy_trusted
+                .iter()
+                .map(|net| net.parse::<wharf::Cidr>().expect("network"));
+            let settings =
+                wharf::ProxyProtocol::new(trusted).header_timeout(Duration::from_millis(500));
+            builder = builder.proxy_protocol("main", settings);
         }
         match self.max_connections {
             Some((limit, reject)) => builder.max_connections(

@@ -112,19 +112,40 @@ pub(crate) fn check_active_target(target: SocketAddr, peer_ip: IpAddr) -> Result
     Ok(())
 }
 
+/// Who may open a session's passive data connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataPeers {
+    /// The client itself.
+    pub(crate) client: IpAddr,
+    /// The trusted balancer the control connection came through: it forwards the data
+    /// connection without a PROXY header, so it arrives from the balancer's address.
+    pub(crate) balancer: Option<IpAddr>,
+}
+
+impl DataPeers {
+    /// Whether a data connection from `from` belongs to this session.
+    fn admits(&self, from: IpAddr) -> bool {
+        let from = from.to_canonical();
+        from == self.client.to_canonical()
+            || self
+                .balancer
+                .is_some_and(|balancer| balancer.to_canonical() == from)
+    }
+}
+
 /// Makes the data connection of `plan`, within `timeout`. A passive listener only accepts a
-/// connection from `peer_ip`; others are dropped and waiting goes on.
+/// connection from the session's `peers`; others are dropped and waiting goes on.
 pub(crate) async fn connect(
     plan: DataPlan,
     local_ip: IpAddr,
-    peer_ip: IpAddr,
+    peers: DataPeers,
     timeout: Duration,
 ) -> Result<TcpStream, DataError> {
     let attempt = async {
         match plan {
             DataPlan::Passive(listener) => loop {
                 let (stream, from) = listener.accept().await?;
-                if from.ip().to_canonical() == peer_ip.to_canonical() {
+                if peers.admits(from.ip()) {
                     return Ok(stream);
                 }
                 tracing::warn!(%from, "refused data connection from a foreign address");
@@ -176,6 +197,26 @@ fn keep_unsent_low(stream: &TcpStream) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passive_connections_come_from_the_client_or_its_balancer_only() {
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let balancer: IpAddr = "10.0.0.2".parse().unwrap();
+        let direct = DataPeers {
+            client,
+            balancer: None,
+        };
+        assert!(direct.admits(client));
+        assert!(direct.admits("::ffff:203.0.113.7".parse().unwrap()));
+        assert!(!direct.admits(balancer));
+        let proxied = DataPeers {
+            client,
+            balancer: Some(balancer),
+        };
+        assert!(proxied.admits(client));
+        assert!(proxied.admits(balancer));
+        assert!(!proxied.admits("10.0.0.3".parse().unwrap()));
+    }
 
     #[tokio::test]
     async fn passive_listener_stays_in_range_and_skips_busy_ports() {

@@ -52,8 +52,12 @@ pub(crate) struct LoggedIn {
 pub(crate) struct Session {
     /// Configuration and authenticator.
     pub(crate) shared: Arc<Shared>,
-    /// The control connection's peer address: the only target of active mode.
+    /// The client's address (behind a trusted balancer, the one its PROXY header named): the
+    /// only target of active mode, and what bans, limits and logs see.
     pub(crate) peer_ip: IpAddr,
+    /// The trusted balancer the control connection came through, if any: passive data
+    /// connections forwarded by it (without a header) come from its address.
+    pub(crate) balancer_ip: Option<IpAddr>,
     /// The control connection's local address: where passive listeners bind.
     pub(crate) local_ip: IpAddr,
     /// Bounded line framing of the control channel.
@@ -109,6 +113,7 @@ impl Session {
             .ok_or("FTP needs a TCP control connection")?
             .ip()
             .to_canonical();
+        let balancer_ip = conn.proxied_by().map(|addr| addr.ip().to_canonical());
         let socket = conn.socket().ok_or("FTP needs a TCP control connection")?;
         // ABOR may come as TCP urgent data (Python's ftplib sends it with MSG_OOB); keep the
         // urgent byte in the normal stream so the line is read whole.
@@ -122,6 +127,7 @@ impl Session {
         Ok(Self {
             shared,
             peer_ip,
+            balancer_ip,
             local_ip,
             control: LineReader::new(max_line),
             queued: VecDeque::new(),

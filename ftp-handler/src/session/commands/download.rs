@@ -24,7 +24,11 @@ impl Session {
         let plan = self.data_plan.take().ok_or(DataError::NoPlan)?;
         self.check_data_protection()?;
         let timeout = self.shared.config.limits.data_accept_timeout;
-        data::connect(plan, self.local_ip, self.peer_ip, timeout).await
+        let peers = data::DataPeers {
+            client: self.peer_ip,
+            balancer: self.balancer_ip,
+        };
+        data::connect(plan, self.local_ip, peers, timeout).await
     }
 }
 
