@@ -265,7 +265,10 @@ mod tests {
         let error = connect(
             DataPlan::Passive(listener),
             "127.0.0.1".parse().unwrap(),
-            "127.0.0.1".parse().unwrap(),
+            DataPeers {
+                client: "127.0.0.1".parse().unwrap(),
+                balancer: None,
+            },
             Duration::from_millis(50),
         )
         .await
