@@ -58,6 +58,40 @@ pub struct FtpdConfig {
     pub tls: TlsConfig,
     /// `[log]`: logs besides the tracing output.
     pub log: LogConfig,
+    /// `[proxy_protocol]`: control connections from a load balancer.
+    pub proxy_protocol: ProxyProtocolConfig,
+}
+
+/// `[proxy_protocol]` settings: which balancers may put the client's address in front of a
+/// control connection (PROXY protocol v1 or v2).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProxyProtocolConfig {
+    /// Networks of the balancers whose headers are believed (`"CIDR"`); empty: no PROXY
+    /// protocol.
+    pub trusted: Vec<wharf::Cidr>,
+    /// Whether a connection from a trusted balancer must start with a header.
+    pub required: bool,
+    /// How long a trusted balancer may take to send the header.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub header_timeout: Duration,
+}
+
+impl Default for ProxyProtocolConfig {
+    fn default() -> Self {
+        FtpdConfig::default().proxy_protocol
+    }
+}
+
+impl ProxyProtocolConfig {
+    /// The framework's settings, or `None` when no balancer is trusted.
+    pub fn settings(&self) -> Option<wharf::ProxyProtocol> {
+        (!self.trusted.is_empty()).then(|| {
+            wharf::ProxyProtocol::new(self.trusted.iter().copied())
+                .required(self.required)
+                .header_timeout(self.header_timeout)
+        })
+    }
 }
 
 /// `[server]` settings.
@@ -200,6 +234,11 @@ impl Default for FtpdConfig {
                 require_session_reuse: true,
             },
             log: LogConfig { xferlog: None },
+            proxy_protocol: ProxyProtocolConfig {
+                trusted: Vec::new(),
+                required: true,
+                header_timeout: Duration::from_secs(5),
+            },
         }
     }
 }
@@ -285,6 +324,9 @@ impl FtpdConfig {
                 key: "server.listen",
                 reason: format!("{addr}: FTP needs TCP addresses (data connections are TCP)"),
             });
+        }
+        if !self.proxy_protocol.trusted.is_empty() && self.proxy_protocol.header_timeout.is_zero() {
+            return invalid("proxy_protocol.header_timeout", "must be more than zero");
         }
         if self.server.group.is_some() && self.server.user.is_none() {
             return invalid("server.group", "needs server.user (the account to run as)");

@@ -92,11 +92,26 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
         ),
         None => {}
     }
-    for (index, addr) in config.server.listen.iter().enumerate() {
-        builder = builder.listen_as(listeners::name(listeners::FTP, index), addr.clone());
-    }
-    for (index, addr) in config.tls.implicit_listen.iter().enumerate() {
-        builder = builder.listen_as(listeners::name(listeners::FTPS, index), addr.clone());
+    let proxy = config.proxy_protocol.settings();
+    let named = config
+        .server
+        .listen
+        .iter()
+        .enumerate()
+        .map(|(index, addr)| (listeners::name(listeners::FTP, index), addr))
+        .chain(
+            config
+                .tls
+                .implicit_listen
+                .iter()
+                .enumerate()
+                .map(|(index, addr)| (listeners::name(listeners::FTPS, index), addr)),
+        );
+    for (name, addr) in named {
+        builder = builder.listen_as(name.clone(), addr.clone());
+        if let Some(proxy) = &proxy {
+            builder = builder.proxy_protocol(&name, proxy.clone());
+        }
     }
     Ok(builder.build(FtpHandler::new(config, authenticator, tls))?)
 }

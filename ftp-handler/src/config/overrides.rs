@@ -37,6 +37,10 @@ pub struct Overrides {
     /// Refuse login (534) and data connections (521) without TLS. Setting: tls.require_tls
     #[arg(long)]
     pub require_tls: bool,
+    /// Trust PROXY protocol headers from this balancer network (CIDR); repeat for several.
+    /// Setting: proxy_protocol.trusted
+    #[arg(long, value_name = "CIDR")]
+    pub proxy_protocol_from: Vec<wharf::Cidr>,
     /// Switch to this user (name or uid) once the sockets are bound. Setting: server.user
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
@@ -78,6 +82,9 @@ impl Overrides {
         }
         if self.require_tls {
             config.tls.require_tls = true;
+        }
+        if !self.proxy_protocol_from.is_empty() {
+            config.proxy_protocol.trusted = self.proxy_protocol_from.clone();
         }
         if let Some(user) = &self.user {
             config.server.user = Some(user.clone());
