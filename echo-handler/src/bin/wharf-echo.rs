@@ -44,6 +44,9 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // A failed log write (stderr closed: the reader went away) must not turn into a panic
+        // of whatever task logged, such as the one that handles SIGTERM.
+        .log_internal_errors(false)
         .init();
     let args = Args::parse();
     if args.listen.is_empty() && args.unix.is_empty() && args.udp.is_none() {

@@ -82,6 +82,9 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A failed log write (stderr closed: the reader went away) must not turn into a panic
+        // of whatever task logged, such as the one that handles SIGTERM.
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

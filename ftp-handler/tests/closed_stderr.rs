@@ -1,0 +1,74 @@
+//! A daemon whose standard error was closed (the log reader went away) still serves and still
+//! stops on SIGTERM: failed log writes are dropped, never a panic in the task that logged.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::common::ftpd::{BIN, listening_on};
+use support::common::users::{self, Account};
+use support::raw::Raw;
+use wharf::auth::HashParams;
+
+#[test]
+fn sigterm_stops_a_daemon_whose_log_reader_is_gone() {
+    for mode in ["async", "threading", "forking"] {
+        let root = tempfile::tempdir().unwrap();
+        let account = Account {
+            name: "alice",
+            password: "secret",
+            quota_bytes: None,
+            quota_files: None,
+        };
+        let users_file = users::write_users(root.path(), &[account], &HashParams::PRODUCTION);
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--mode",
+                mode,
+                "--users",
+            ])
+            .arg(&users_file)
+            .arg("--state-dir")
+            .arg(users::state_dir(root.path()))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("log line").expect("read log");
+            if let Some(addr) = listening_on(&line) {
+                break addr.parse().expect("address");
+            }
+        };
+        drop(lines);
+        // Sessions log as they go: every line now fails to write.
+        let mut session = Raw::login(addr, "alice", "secret");
+        assert_eq!(session.cmd("PWD").code, 257, "{mode}");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let exited = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        if exited.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert!(exited.is_some(), "{mode}: still running 15 s after SIGTERM");
+        drop(session);
+    }
+}
