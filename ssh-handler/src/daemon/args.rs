@@ -54,4 +54,15 @@ pub struct ServeArgs {
     /// How long a shutdown waits for running commands before closing their connections.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Trust PROXY protocol headers (v1 or v2, required) from this balancer network (CIDR) on
+    /// every listener; repeat for several. Default: none.
+    #[arg(long, value_name = "CIDR")]
+    pub proxy_protocol_from: Vec<wharf::Cidr>,
+    /// Switch to this user (name or uid) once the sockets are bound. Default: keep the
+    /// starting user. Commands then run as this user too (switching per user needs root).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Switch to this group (name or gid) with --user. Default: the user's primary group.
+    #[arg(long, value_name = "NAME", requires = "user")]
+    pub group: Option<String>,
 }

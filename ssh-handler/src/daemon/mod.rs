@@ -126,11 +126,26 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
         .mode(args.mode.with_worker_limit(args.max_connections))
         .max_connections(args.max_connections, wharf::LimitPolicy::Wait)
         .shutdown_timeout(args.shutdown_timeout);
-    for (index, addr) in args.listen.iter().enumerate() {
-        builder = builder.listen_as(listener_name(NATIVE, index), addr.clone());
+    match &args.user {
+        Some(user) => builder = builder.run_as(user.clone(), args.group.clone()),
+        None if nix::unistd::geteuid().is_root() => tracing::warn!(
+            "running as root without --user: the daemon and its sessions keep root's privileges"
+        ),
+        None => {}
     }
-    for (index, addr) in args.ssh_listen.iter().enumerate() {
-        builder = builder.listen_as(listener_name(SSH, index), addr.clone());
+    let proxy = (!args.proxy_protocol_from.is_empty())
+        .then(|| wharf::ProxyProtocol::new(args.proxy_protocol_from.iter().copied()));
+    let named = (args.listen.iter().enumerate())
+        .map(|(index, addr)| (listener_name(NATIVE, index), addr))
+        .chain(
+            (args.ssh_listen.iter().enumerate())
+                .map(|(index, addr)| (listener_name(SSH, index), addr)),
+        );
+    for (name, addr) in named {
+        if let (Some(proxy), true) = (&proxy, addr.as_tcp().is_some()) {
+            builder = builder.proxy_protocol(&name, proxy.clone());
+        }
+        builder = builder.listen_as(name, addr.clone());
     }
     Ok(builder.build(handler)?)
 }
