@@ -1,0 +1,9 @@
+//! Test fixtures shared by the Wharf crates: real services started by the tests themselves on
+//! loopback, in temporary directories, and stopped when the fixture is dropped.
+//!
+//! - [`postgres`]: [`PgCluster`](postgres::PgCluster), a private PostgreSQL cluster.
+//! - [`port`]: free loopback ports.
+#![warn(missing_docs)]
+
+pub mod port;
+pub mod postgres;
