@@ -70,9 +70,6 @@ pub mod shutdown;
 mod signals;
 mod strategy;
 
-#[cfg(feature = "auth")]
-pub mod auth;
-
 pub use address::{ListenAddr, Peer};
 pub use builder::{DatagramBuilder, ServerBuilder};
 pub use connection::{Connection, IoStream, SocketOptions, Transport};

@@ -7,8 +7,8 @@ pub mod quota_command;
 
 use std::path::PathBuf;
 
-use wharf::auth::{AuthError, Authenticator};
 use wharf::{LimitPolicy, Mode, Server, ServerError};
+use wharf_users::{AuthError, Authenticator};
 
 use crate::config::FtpdConfig;
 use crate::session::{FtpHandler, listeners};

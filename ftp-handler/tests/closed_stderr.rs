@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use support::common::ftpd::{BIN, listening_on};
 use support::common::users::{self, Account};
 use support::raw::Raw;
-use wharf::auth::HashParams;
+use wharf_users::HashParams;
 
 #[test]
 fn sigterm_stops_a_daemon_whose_log_reader_is_gone() {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use support::common::ftpd::{BIN, FtpdProcess};
 use support::common::users::{self, Account};
 use support::raw::Raw;
-use wharf::auth::HashParams;
+use wharf_users::HashParams;
 
 /// nobody's uid and gid on Debian.
 const NOBODY: u32 = 65534;

@@ -5,9 +5,9 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use wharf::auth::UserRecord;
 use wharf_ftp::quota::{QuotaStore, UserQuota};
 use wharf_ftp::storage::{Jail, StorageError, UploadMode, VirtualPath};
+use wharf_users::UserRecord;
 
 /// A state directory and a home holding `f` with `original`, opened with `limit`.
 struct Setup {

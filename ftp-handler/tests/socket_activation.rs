@@ -14,7 +14,7 @@ use std::time::Duration;
 use support::common::ftpd::{BIN, watch_log};
 use support::common::users::{self, Account};
 use support::raw::Raw;
-use wharf::auth::HashParams;
+use wharf_users::HashParams;
 
 /// Starts `wharf-ftpd serve` with `listener` as descriptor 3; `own_pid`: `LISTEN_PID` names
 /// the daemon (set by the shell that then execs it), else another process.

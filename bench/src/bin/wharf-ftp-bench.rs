@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use wharf::auth::size::parse_size;
 use wharf_bench::affinity;
 use wharf_bench::fd_limit;
 use wharf_bench::ftp::report::{FtpRecord, Scale};
@@ -19,6 +18,7 @@ use wharf_bench::ftp::setup::Credentials;
 use wharf_bench::ftp::{SERVE_FTPD, SERVE_SINK, argon2_cost, chart, loopback, targets};
 use wharf_bench::machine::Machine;
 use wharf_ftp::config::{FtpdConfig, Overrides};
+use wharf_users::size::parse_size;
 
 /// FTP benchmark: wharf-ftpd's modes against vsftpd, pure-ftpd and pyftpdlib.
 #[derive(Debug, Parser)]

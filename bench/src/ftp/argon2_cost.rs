@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use serde::Serialize;
-use wharf::auth::verify_password;
+use wharf_users::verify_password;
 
 use crate::aggregate::median;
 
@@ -51,7 +51,7 @@ pub fn measure(hash: &str, password: &str, server_cpus: usize) -> Option<Argon2C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf::auth::{HashParams, hash_password};
+    use wharf_users::{HashParams, hash_password};
 
     #[test]
     fn the_ceiling_scales_with_cpus_and_names_the_parameters() {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nix::unistd::{Gid, Uid, User, chown};
-use wharf::auth::{HashParams, UserRecord, UsersFile, hash_password};
+use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 
 use super::servers::{FtpServer, FtpdProgram, Programs};
 
@@ -36,7 +36,7 @@ pub enum SetupError {
     NoSystemUser(String),
     /// A users file or hash could not be made.
     #[error("cannot make the users file: {0}")]
-    Users(#[from] wharf::auth::AuthError),
+    Users(#[from] wharf_users::AuthError),
     /// A helper program failed.
     #[error("{program} failed: {detail}")]
     Tool {

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wharf::ListenAddr;
-use wharf::auth::cli::UserCommand;
 use wharf_ftp::config::{FtpdConfig, Overrides};
 use wharf_ftp::daemon::quota_command::{self, QuotaCommand};
 use wharf_ftp::daemon::{self, Demo};
+use wharf_users::cli::UserCommand;
 
 /// The Wharf FTP daemon.
 #[derive(Debug, Parser)]
@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         Command::Quota(command) => {
             quota_command::run(command, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
         }
-        Command::User(command) => wharf::auth::cli::run(command, &mut std::io::stdout().lock())
+        Command::User(command) => wharf_users::cli::run(command, &mut std::io::stdout().lock())
             .map_err(anyhow::Error::from),
     };
     match result {

@@ -105,7 +105,7 @@ pub enum Command {
 
 /// Parses `--limit-rate` values with the same units as quotas (`512K`, `10MiB`).
 fn parse_rate(text: &str) -> Result<u64, String> {
-    match wharf::auth::size::parse_size(text) {
+    match wharf_users::size::parse_size(text) {
         Ok(0) => Err("the rate must be more than 0".to_string()),
         Ok(rate) => Ok(rate),
         Err(error) => Err(error.to_string()),

@@ -27,7 +27,7 @@ pub fn resolve(url: &FtpUrl, from_stdin: bool) -> Result<String, ClientError> {
     let Some(user) = &url.user else {
         return Ok(ANONYMOUS_PASSWORD.to_string());
     };
-    wharf::auth::cli::prompt_password(&format!("Password for {user}@{}: ", url.authority()))
+    wharf_users::cli::prompt_password(&format!("Password for {user}@{}: ", url.authority()))
         .map_err(|error| {
             ClientError::Password(format!(
                 "{error} (no terminal to ask on: use --password-stdin or {PASSWORD_ENV})"

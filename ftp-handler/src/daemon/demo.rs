@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use wharf::ListenAddr;
-use wharf::auth::{AuthError, HashParams, UserRecord, UsersFile, hash_password};
+use wharf_users::{AuthError, HashParams, UserRecord, UsersFile, hash_password};
 
 use super::DaemonError;
 use crate::config::FtpdConfig;

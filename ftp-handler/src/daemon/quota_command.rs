@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use wharf::auth::{AuthError, UserRecord, UsersFile};
+use wharf_users::{AuthError, UserRecord, UsersFile};
 
 use crate::config::{ConfigError, FtpdConfig, Overrides};
 use crate::quota::{QuotaError, QuotaLimits, QuotaStore, UsageReport};

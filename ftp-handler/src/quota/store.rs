@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use wharf::auth::{UserRecord, validate_name};
+use wharf_users::{UserRecord, validate_name};
 
 use super::error::QuotaError;
 use super::hook::UserQuota;

@@ -246,7 +246,7 @@ fn names_that_cannot_be_users_are_refused() {
 fn parallel_sessions_never_store_more_than_the_limit() {
     let fixture = fixture();
     let limit = 1000;
-    let record = wharf::auth::UserRecord {
+    let record = wharf_users::UserRecord {
         name: "alice".to_owned(),
         password_hash: String::new(),
         home: fixture.home.path().to_path_buf(),

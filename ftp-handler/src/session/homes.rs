@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use wharf::auth::UserRecord;
+use wharf_users::UserRecord;
 
 use crate::quota::UserQuota;
 use crate::storage::Jail;

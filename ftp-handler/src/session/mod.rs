@@ -34,8 +34,8 @@ mod zero_copy;
 use std::sync::Arc;
 
 use tracing::Instrument;
-use wharf::auth::Authenticator;
 use wharf::{Connection, HandlerError, RequestHandler};
+use wharf_users::Authenticator;
 
 use crate::config::FtpdConfig;
 use crate::defence::{BanPolicy, LoginGuard};

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wharf::auth::UserRecord;
 use wharf::{Connection, HandlerError};
+use wharf_users::UserRecord;
 
 use super::Shared;
 use super::data::DataPlan;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use tempfile::TempDir;
-use wharf::auth::HashParams;
+use wharf_users::HashParams;
 
 use super::common::ftpd::FtpdProcess;
 use super::common::users::{self, Account};

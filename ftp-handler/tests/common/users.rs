@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wharf::auth::{HashParams, UserRecord, UsersFile, hash_password};
+use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 
 /// One user to create.
 #[derive(Debug, Clone, Copy)]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
-use wharf::auth::HashParams;
+use wharf_users::HashParams;
 
 pub use common::ftpd::BIN;
 use common::ftpd::FtpdProcess;

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use tempfile::TempDir;
-use wharf::auth::HashParams;
+use wharf_users::HashParams;
 
 use common::ftpd::FtpdProcess;
 // Re-exported for the tests; each test crate uses a subset.

@@ -89,7 +89,7 @@ fn password(target: &Target) -> Result<String, String> {
         return Ok(password);
     }
     let prompt = format!("{}@{}'s password: ", target.user, target.host);
-    wharf::auth::cli::prompt_password(&prompt).map_err(|error| {
+    wharf_users::cli::prompt_password(&prompt).map_err(|error| {
         format!("cannot read the password from the terminal ({error}); set {PASSWORD_VARIABLE}")
     })
 }

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wharf::auth::cli::UserCommand;
 use wharf_ssh::daemon::{self, ServeArgs};
+use wharf_users::cli::UserCommand;
 
 /// The Wharf remote-command daemon (native protocol and SSH).
 #[derive(Debug, Parser)]
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             init_logging();
             daemon::serve(&args).map_err(anyhow::Error::from)
         }
-        Command::User(command) => wharf::auth::cli::run(command, &mut std::io::stdout().lock())
+        Command::User(command) => wharf_users::cli::run(command, &mut std::io::stdout().lock())
             .map_err(anyhow::Error::from),
     };
     match result {

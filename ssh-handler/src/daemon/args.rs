@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use wharf::auth::size::parse_size;
 use wharf::{ListenAddr, Mode};
+use wharf_users::size::parse_size;
 
 use super::duration::parse_duration;
 

@@ -9,8 +9,8 @@ pub mod duration;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use wharf::auth::{AuthError, Authenticator};
 use wharf::{Connection, HandlerError, RequestHandler, Server, ServerError};
+use wharf_users::{AuthError, Authenticator};
 
 use crate::exec::{ExecLimits, Executor};
 use crate::native::tls::{self, TlsSetupError};

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use wharf::auth::UserRecord;
+use wharf_users::UserRecord;
 
 pub use slots::CommandSlots;
 

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
-use wharf::auth::UserRecord;
+use wharf_users::UserRecord;
 
 /// The shell that interprets command lines, as OpenSSH's `exec` does with the login shell.
 const SHELL: &str = "/bin/sh";

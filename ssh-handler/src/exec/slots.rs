@@ -45,7 +45,7 @@ impl CommandSlots {
         self.per_user
     }
 
-    /// Takes a free slot of `user` (a name already validated by `wharf::auth`), or `None` when
+    /// Takes a free slot of `user` (a name already validated by `wharf-users`), or `None` when
     /// all are busy. Blocking, but only for a few non-waiting file operations.
     pub fn try_acquire(&self, user: &str) -> io::Result<Option<SlotGuard>> {
         for index in 0..self.per_user {

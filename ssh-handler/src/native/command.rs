@@ -1,7 +1,7 @@
 //! One command relayed over the native protocol: output out, input in, then the outcome.
 
 use tokio::sync::mpsc;
-use wharf::auth::UserRecord;
+use wharf_users::UserRecord;
 
 use super::{Frames, SessionError, read_or_report};
 use crate::exec::{self, Completion, ExecEvent, Executor, LimitReached, OutputStream};

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsAcceptor;
 use wharf::Connection;
-use wharf::auth::{AuthError, Authenticator, UserRecord, Verified};
 use wharf::frame::{FrameError, Framed};
+use wharf_users::{AuthError, Authenticator, UserRecord, Verified};
 
 use crate::exec::Executor;
 use crate::protocol::{

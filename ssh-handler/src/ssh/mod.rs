@@ -15,7 +15,7 @@ use std::time::Duration;
 use russh::MethodKind;
 use russh::keys::PrivateKey;
 use wharf::Connection;
-use wharf::auth::{AuthError, Authenticator};
+use wharf_users::{AuthError, Authenticator};
 
 use crate::exec::Executor;
 

@@ -10,7 +10,7 @@ use russh::server::{
 use russh::{Channel, ChannelId, Pty};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use wharf::auth::{Authenticator, UserRecord, Verified};
+use wharf_users::{Authenticator, UserRecord, Verified};
 
 use super::SshError;
 use super::relay;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tempfile::TempDir;
-use wharf::auth::{HashParams, UserRecord, UsersFile, hash_password};
+use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 
 /// Every concurrency mode of the framework.
 pub const MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];

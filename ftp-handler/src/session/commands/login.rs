@@ -4,7 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use wharf::Connection;
-use wharf::auth::Verified;
+use wharf_users::Verified;
 
 use super::Answer;
 use crate::protocol::command::Password;

@@ -1,4 +1,5 @@
-//! The shared users database of the FTP and remote-command services (cargo feature `auth`).
+//! The users database shared by the FTP and remote-command daemons, kept out of the framework
+//! (which knows no protocol and no user).
 //!
 //! - [`users_file`]: the TOML file of users, validated, edited under a lock, saved atomically.
 //! - [`password`]: argon2id PHC hashes and their cost parameters.
@@ -15,6 +16,8 @@
 //! allow_exec = false        # may run remote commands
 //! authorized_keys = ["ssh-ed25519 AAAA... alice@laptop"]   # optional
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod cli;
 mod error;

@@ -1,9 +1,8 @@
 //! The `Authenticator` against real users files: outcomes, re-hashing, reloads, limits, runtimes.
-#![cfg(feature = "auth")]
 
 use std::path::{Path, PathBuf};
 
-use wharf::auth::{
+use wharf_users::{
     AuthError, Authenticator, HashParams, UserRecord, UsersFile, Verified, hash_password,
     needs_rehash,
 };

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use clap::{Parser, Subcommand};
-//! use wharf::auth::cli::{self, UserCommand};
+//! use wharf_users::cli::{self, UserCommand};
 //!
 //! #[derive(Parser)]
 //! struct Arguments {

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use super::password_input::{PasswordSource, read_new_password};
 use super::{AddArgs, CliError, DelArgs, ExecArgs, ListArgs, PasswdArgs, QuotaArgs};
-use crate::auth::password::hash_password;
-use crate::auth::size::format_size;
-use crate::auth::user::validate_name;
-use crate::auth::{AuthError, HashParams, UserRecord, UsersFile};
+use crate::password::hash_password;
+use crate::size::format_size;
+use crate::user::validate_name;
+use crate::{AuthError, HashParams, UserRecord, UsersFile};
 
 /// `user add`: checks everything it can before asking for the password, then adds under the lock.
 pub(super) fn add(

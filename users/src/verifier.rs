@@ -27,9 +27,9 @@ pub enum Verified {
 /// `max_concurrent_hashes` at once, so a login storm cannot stall the sessions already in.
 ///
 /// ```no_run
-/// use wharf::auth::{Authenticator, HashParams, Verified};
+/// use wharf_users::{Authenticator, HashParams, Verified};
 ///
-/// # async fn login() -> Result<(), wharf::auth::AuthError> {
+/// # async fn login() -> Result<(), wharf_users::AuthError> {
 /// let authenticator = Authenticator::builder("/etc/wharf/users.toml")
 ///     .params(HashParams::PRODUCTION)
 ///     .max_concurrent_hashes(4)

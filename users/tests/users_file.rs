@@ -1,10 +1,9 @@
 //! The users file on a real disk: missing files, atomic saves, and concurrent locked writers.
-#![cfg(feature = "auth")]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use wharf::auth::{AuthError, HashParams, UserRecord, UsersFile, hash_password};
+use wharf_users::{AuthError, HashParams, UserRecord, UsersFile, hash_password};
 
 fn record(name: &str, hash: &str) -> UserRecord {
     UserRecord {

@@ -1,13 +1,12 @@
 //! The `user` subcommands, driven through `cli::run_with` against real temporary directories.
-#![cfg(feature = "auth")]
 
 use std::io::Cursor;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use wharf::auth::cli::{CliError, UserCommand, run_with};
-use wharf::auth::{AuthError, HashParams, UsersFile, verify_password};
+use wharf_users::cli::{CliError, UserCommand, run_with};
+use wharf_users::{AuthError, HashParams, UsersFile, verify_password};
 
 /// A stand-in for a daemon binary that embeds the subcommands.
 #[derive(Parser)]

@@ -271,8 +271,8 @@ impl UsersFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::HashParams;
-    use crate::auth::password::hash_password;
+    use crate::HashParams;
+    use crate::password::hash_password;
 
     fn record(name: &str) -> UserRecord {
         UserRecord {
