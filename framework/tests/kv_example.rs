@@ -30,9 +30,11 @@ fn example_binary() -> &'static Path {
             .expect("test binary in target/<profile>/deps");
         let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
         build
-            .args(["build", "--quiet", "-p", "wharf", "--example", "kv_store"])
+            // The whole workspace's features, as `cargo test --workspace` resolves them, so an
+            // up-to-date binary is not rebuilt with another feature set.
+            .args(["build", "--quiet", "--workspace", "--example", "kv_store"])
             .arg("--manifest-path")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"));
         match profile_dir.file_name().and_then(|name| name.to_str()) {
             Some("debug") | None => {}
             Some("release") => {
