@@ -295,3 +295,49 @@ fn assert_files_refused(cases: &[(&str, &str)]) {
         );
     }
 }
+
+/// The complete example file in docs/ftpd.md, as a reader would copy it.
+fn documented_example() -> String {
+    let guide = include_str!("../../../docs/ftpd.md");
+    let start = guide
+        .find("```toml\n[server]")
+        .expect("docs/ftpd.md has a complete example file");
+    let body = &guide[start + "```toml\n".len()..];
+    body[..body.find("```").expect("end of the example")].to_string()
+}
+
+#[test]
+fn the_documented_example_file_loads_with_every_value_it_shows() {
+    let (_dir, path) = toml_file(&documented_example());
+    let config = FtpdConfig::load_from(Some(&path), env(&[]), &Overrides::default())
+        .expect("the documented example loads");
+    assert_eq!(config.server.user.as_deref(), Some("wharf-ftp"));
+    assert_eq!(config.server.group.as_deref(), Some("wharf-ftp"));
+    let proxy = config.proxy_protocol.settings().expect("PROXY protocol on");
+    assert!(proxy.is_trusted("10.0.0.7".parse().unwrap()));
+    assert!(!proxy.is_trusted("10.0.1.7".parse().unwrap()));
+    assert!(proxy.is_required());
+    assert_eq!(proxy.timeout(), Duration::from_secs(5));
+}
+
+#[test]
+fn proxy_protocol_flags_and_bad_networks() {
+    let overrides = Overrides {
+        proxy_protocol_from: vec!["192.0.2.0/24".parse().unwrap()],
+        ..Overrides::default()
+    };
+    let config = FtpdConfig::load_from(None, env(&[]), &overrides).unwrap();
+    assert_eq!(config.proxy_protocol.trusted.len(), 1);
+    assert!(config.proxy_protocol.settings().is_some());
+    assert_files_refused(&[
+        (
+            "[proxy_protocol]\ntrusted = [\"10.0.0.0/33\"]",
+            "10.0.0.0/33",
+        ),
+        (
+            "[proxy_protocol]\ntrusted = [\"10.0.0.0/8\"]\nheader_timeout = 0",
+            "proxy_protocol.header_timeout",
+        ),
+        ("[server]\ngroup = \"nogroup\"", "server.group"),
+    ]);
+}
