@@ -146,6 +146,7 @@ mod tests {
     fn worker_pools_follow_max_sessions() {
         assert_eq!(sized_mode(Mode::forking(), 100).worker_limit(), Some(116));
         assert_eq!(sized_mode(Mode::threading(), 10).worker_limit(), Some(26));
-        assert_eq!(sized_mode(Mode::Sequential, 10), Mode::Sequential);
+        let sequential: Mode = "sequential".parse().unwrap();
+        assert_eq!(sized_mode(sequential, 10), sequential);
     }
 }
