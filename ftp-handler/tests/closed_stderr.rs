@@ -8,21 +8,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::common::ftpd::{BIN, listening_on};
-use support::common::users::{self, Account};
+use support::common::users;
 use support::raw::Raw;
-use wharf_users::HashParams;
 
 #[test]
 fn sigterm_stops_a_daemon_whose_log_reader_is_gone() {
     for mode in ["async", "threading", "forking"] {
         let root = tempfile::tempdir().unwrap();
-        let account = Account {
-            name: "alice",
-            password: "secret",
-            quota_bytes: None,
-            quota_files: None,
-        };
-        let users_file = users::write_users(root.path(), &[account], &HashParams::PRODUCTION);
+        let users_file = users::write_alice(root.path());
         let mut child = Command::new(BIN)
             .args([
                 "serve",

@@ -11,9 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::common::ftpd::{BIN, FtpdProcess};
-use support::common::users::{self, Account};
+use support::common::users;
 use support::raw::Raw;
-use wharf_users::HashParams;
 
 /// nobody's uid and gid on Debian.
 const NOBODY: u32 = 65534;
@@ -58,13 +57,7 @@ fn children(parent: u32) -> Vec<u32> {
 /// A users file, state dir and home under a root that nobody may traverse, all owned by nobody.
 fn layout() -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("tempdir");
-    let account = Account {
-        name: "alice",
-        password: "secret",
-        quota_bytes: None,
-        quota_files: None,
-    };
-    users::write_users(root.path(), &[account], &HashParams::PRODUCTION);
+    users::write_alice(root.path());
     std::fs::create_dir_all(users::state_dir(root.path())).expect("state");
     chown_tree(root.path(), NOBODY, NOBODY);
     root

@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::common::ftpd::{BIN, watch_log};
-use support::common::users::{self, Account};
+use support::common::users;
 use support::raw::Raw;
-use wharf_users::HashParams;
 
 /// Starts `wharf-ftpd serve` with `listener` as descriptor 3; `own_pid`: `LISTEN_PID` names
 /// the daemon (set by the shell that then execs it), else another process.
@@ -69,13 +68,7 @@ fn start(
 
 fn layout() -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("tempdir");
-    let account = Account {
-        name: "alice",
-        password: "secret",
-        quota_bytes: None,
-        quota_files: None,
-    };
-    users::write_users(root.path(), &[account], &HashParams::PRODUCTION);
+    users::write_alice(root.path());
     root
 }
 

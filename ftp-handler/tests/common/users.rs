@@ -53,3 +53,14 @@ pub fn write_users(root: &Path, accounts: &[Account<'_>], params: &HashParams) -
     file.save().expect("save users");
     path
 }
+
+/// Writes `ROOT/users.toml` with one user, `alice` / `secret`, without limits.
+pub fn write_alice(root: &Path) -> PathBuf {
+    let account = Account {
+        name: "alice",
+        password: "secret",
+        quota_bytes: None,
+        quota_files: None,
+    };
+    write_users(root, &[account], &HashParams::PRODUCTION)
+}
