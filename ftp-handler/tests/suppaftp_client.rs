@@ -27,9 +27,7 @@ async fn get(ftp: &mut AsyncFtpStream, name: &str) -> Vec<u8> {
     let mut stream = ftp.retr_as_stream(name).await.expect("RETR");
     let mut data = Vec::new();
     stream.read_to_end(&mut data).await.expect("read data");
-    ftp.finalize_retr_stream(stream)
-        .await
-        .expect("226 after RETR");
+    stream.finish().await.expect("226 after RETR");
     data
 }
 
@@ -165,14 +163,12 @@ async fn suppaftp_resumes_broken_transfers_in_both_directions() {
         // Upload broken off (a new file keeps its partial bytes), then REST + STOR.
         let mut stream = ftp.put_with_stream("upload.bin").await.expect("STOR");
         stream.write_all(&data[..half]).await.unwrap();
-        ftp.finalize_put_stream(stream)
-            .await
-            .expect("226 for the first half");
+        stream.finish().await.expect("226 for the first half");
         assert_eq!(ftp.size("upload.bin").await.unwrap(), half, "{mode}");
         ftp.resume_transfer(half).await.expect("REST");
         let mut stream = ftp.put_with_stream("upload.bin").await.expect("REST+STOR");
         stream.write_all(&data[half..]).await.unwrap();
-        ftp.finalize_put_stream(stream).await.expect("226");
+        stream.finish().await.expect("226");
         let stored = std::fs::read(daemon.home("alice").join("upload.bin")).unwrap();
         assert_eq!(sha256_hex(&stored), sha256_hex(&data), "{mode}: REST+STOR");
 

@@ -15,7 +15,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use rustls::{ClientConnection, HandshakeKind, StreamOwned};
-use suppaftp::{DataStream, TlsStream};
+use suppaftp::{DataStream, FtpError, TlsStream, TransferStream};
 
 use super::error::{ClientError, tls_failure};
 
@@ -27,10 +27,11 @@ pub trait DataIo: Read + Write {
     /// The underlying socket, for timeouts.
     fn socket(&self) -> &TcpStream;
 
-    /// Ends the transfer cleanly; an error means the last bytes may not have left.
-    fn close(self: Box<Self>) -> io::Result<()>;
+    /// Ends the transfer cleanly, then reads the server's final reply: the close's outcome
+    /// (an error means the last bytes may not have left) and the reply's.
+    fn close(self: Box<Self>) -> (io::Result<()>, Result<(), FtpError>);
 
-    /// Drops the connection without TLS close_notify, so the server can tell it was cut.
+    /// Cuts the connection without TLS close_notify, so the server can tell it was cut.
     fn abort(self: Box<Self>);
 }
 
@@ -69,13 +70,13 @@ pub fn prepare(
     }
 }
 
-/// suppaftp's rustls stream type is private; this names it by what it contains.
-impl<T> DataIo for DataStream<T>
+/// suppaftp's rustls stream type is named by what it contains.
+impl<T> DataIo for TransferStream<T>
 where
     T: TlsStream<InnerStream = StreamOwned<ClientConnection, TcpStream>>,
 {
     fn handshake(&mut self) -> io::Result<Option<bool>> {
-        match self {
+        match self.get_mut() {
             DataStream::Tcp(_) => Ok(None),
             DataStream::Ssl(tls) => {
                 let stream = tls.mut_ref();
@@ -91,18 +92,16 @@ where
     }
 
     fn socket(&self) -> &TcpStream {
-        self.get_ref()
+        self.get_ref().get_ref()
     }
 
-    fn close(self: Box<Self>) -> io::Result<()> {
-        match *self {
-            DataStream::Tcp(mut socket) => {
-                socket.flush()?;
-                half_close(&socket);
-                drain(&mut socket);
-                Ok(())
-            }
-            DataStream::Ssl(mut tls) => {
+    fn close(mut self: Box<Self>) -> (io::Result<()>, Result<(), FtpError>) {
+        let closed = match self.get_mut() {
+            DataStream::Tcp(socket) => socket.flush().map(|()| {
+                half_close(socket);
+                drain(socket);
+            }),
+            DataStream::Ssl(tls) => {
                 let stream = tls.mut_ref();
                 let sent = stream.flush().and_then(|()| {
                     stream.conn.send_close_notify();
@@ -113,19 +112,23 @@ where
                 });
                 if sent.is_ok() {
                     half_close(&stream.sock);
+                    // Through rustls, so the session tickets are kept for the next data
+                    // connection to resume.
                     drain_tls(stream);
                 }
-                // Hands the socket back so that suppaftp does not send close_notify again.
-                drop(tls.tcp_stream());
                 sent
             }
-        }
+        };
+        // suppaftp then closes the socket (its own close_notify attempt finds the write side
+        // shut) and reads the transfer's final reply.
+        (closed, (*self).finish())
     }
 
     fn abort(self: Box<Self>) {
-        if let DataStream::Ssl(tls) = *self {
-            drop(tls.tcp_stream());
-        }
+        // Both directions shut at the TCP level: no close_notify goes out, so a TLS server
+        // sees a truncated transfer; suppaftp then reads the server's reply to it.
+        let _ = self.socket().shutdown(Shutdown::Both);
+        drop(self);
     }
 }
 

@@ -110,7 +110,7 @@ impl Connection {
     fn classify(&self, action: impl Into<String>, error: FtpError) -> ClientError {
         if matches!(error, FtpError::BadResponse)
             && let Some(ftp) = &self.ftp
-            && control_closed(ftp.get_ref())
+            && control_closed(&ftp.get_ref())
         {
             return ClientError::ConnectionLost {
                 action: action.into(),
@@ -240,10 +240,8 @@ impl Connection {
     /// Closes a data connection and reads the transfer's final reply (226 or 250). The
     /// server's reply wins over a failed close: it says best what happened to the file.
     pub fn finish_data(&mut self, line: &str, data: DataChannel) -> Result<(), ClientError> {
-        let closed = data.close();
-        self.call(line.to_string(), |ftp| {
-            ftp.close_data_connection(std::io::empty())
-        })?;
+        let (closed, reply) = data.close();
+        self.call(line.to_string(), |_| reply)?;
         closed.map_err(|source| ClientError::ConnectionLost {
             action: line.to_string(),
             source,
