@@ -219,7 +219,8 @@ impl Connection {
         check_line(line)?;
         let timeout = self.login.timeout;
         let ftp = self.stream()?;
-        // suppaftp 7 panics on a malformed PASV/EPSV reply; contain it to this command.
+        // suppaftp (7, and not re-checked on 12) panics on a malformed PASV/EPSV reply; contain
+        // it to this command.
         let opened = catch_unwind(AssertUnwindSafe(|| {
             ftp.custom_data_command(line, &[Status::AboutToSend, Status::AlreadyOpen])
         }));
