@@ -17,6 +17,7 @@
 //! - [`server`], [`datagram_server`]: the bound [`Server`] and [`DatagramServer`].
 //! - [`builder`]: [`ServerBuilder`] and [`DatagramBuilder`], every option with its default.
 //! - [`frame`]: length-prefixed postcard frames, message boundaries for custom protocols.
+//! - `logging` (feature `logging`): the daemons' text or JSON log set-up.
 //! - [`proxy`]: PROXY protocol v1/v2 headers from trusted balancers ([`ProxyProtocol`]).
 //!
 //! ```no_run
@@ -60,6 +61,8 @@ pub mod frame;
 pub mod handler;
 mod intake;
 mod listener;
+#[cfg(feature = "logging")]
+pub mod logging;
 pub mod mode;
 pub mod packet;
 mod privilege;

@@ -38,17 +38,8 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        // A failed log write (stderr closed: the reader went away) must not turn into a panic
-        // of whatever task logged, such as the one that handles SIGTERM.
-        .log_internal_errors(false)
-        .init();
     let args = Args::parse();
+    wharf::logging::init(wharf::logging::LogFormat::Text, "warn");
     if args.listen.is_empty() && args.unix.is_empty() && args.udp.is_none() {
         bail!("nothing to listen on: give --listen ADDR, --unix PATH or --udp ADDR");
     }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wharf::ListenAddr;
+use wharf::logging::{self, LogFormat};
 use wharf_ftp::config::{FtpdConfig, Overrides};
 use wharf_ftp::daemon::quota_command::{self, QuotaCommand};
 use wharf_ftp::daemon::{self, Demo};
@@ -14,6 +15,10 @@ use wharf_users::cli::UserCommand;
 #[derive(Debug, Parser)]
 #[command(name = "wharf-ftpd", version, about)]
 struct Cli {
+    /// Log lines as `text` (the default) or `json` (one object per line, with the session's
+    /// fields), on standard error.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     command: Command,
@@ -49,13 +54,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { listen } => {
-            init_logging();
+            logging::init(cli.log_format, "info");
             Demo::prepare(Some(listen))
                 .and_then(|demo| demo.run(&mut std::io::stdout()))
                 .map_err(anyhow::Error::from)
         }
         Command::Serve { config, overrides } => {
-            init_logging();
+            logging::init(cli.log_format, "info");
             FtpdConfig::load(config.as_deref(), &overrides)
                 .map_err(anyhow::Error::from)
                 .and_then(|config| daemon::serve(config).map_err(anyhow::Error::from))
@@ -73,18 +78,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to standard error; `RUST_LOG` chooses the level (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // A failed log write (stderr closed: the reader went away) must not turn into a panic
-        // of whatever task logged, such as the one that handles SIGTERM.
-        .log_internal_errors(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

@@ -10,6 +10,9 @@ use wharf_users::cli::UserCommand;
 #[derive(Debug, Parser)]
 #[command(name = "wharf-sshd", version, about)]
 struct Cli {
+    /// Log lines as `text` (the default) or `json` (one object per line), on standard error.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: wharf::logging::LogFormat,
     /// What to do.
     #[command(subcommand)]
     command: Command,
@@ -29,7 +32,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => {
-            init_logging();
+            wharf::logging::init(cli.log_format, "info");
             daemon::serve(&args).map_err(anyhow::Error::from)
         }
         Command::User(command) => wharf_users::cli::run(command, &mut std::io::stdout().lock())
@@ -42,18 +45,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to standard error; `RUST_LOG` chooses the level (default `info`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // A failed log write (stderr closed: the reader went away) must not turn into a panic
-        // of whatever task logged, such as the one that handles SIGTERM.
-        .log_internal_errors(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }

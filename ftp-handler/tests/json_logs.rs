@@ -1,0 +1,79 @@
+//! `--log-format json`: every line on standard error is one JSON object, and a session's
+//! events carry its span's fields (peer, user) for log collectors.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::common::ftpd::BIN;
+use support::common::users;
+use support::raw::Raw;
+
+#[test]
+fn json_lines_carry_the_session_fields() {
+    let root = tempfile::tempdir().unwrap();
+    let users_file = users::write_alice(root.path());
+    let mut child = Command::new(BIN)
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--users",
+        ])
+        .arg(&users_file)
+        .arg("--state-dir")
+        .arg(users::state_dir(root.path()))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut parsed = Vec::new();
+    let addr = loop {
+        let line = lines.next().expect("a log line").expect("read");
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let message = event["fields"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        parsed.push(event);
+        if let Some(addr) = message.strip_prefix("listening on ") {
+            break addr.parse::<std::net::SocketAddr>().expect("address");
+        }
+    };
+    let mut session = Raw::login(addr, "alice", "secret");
+    assert_eq!(session.cmd("QUIT").code, 221);
+    drop(session);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in reader.join().unwrap() {
+        parsed
+            .push(serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")));
+    }
+    let in_session = parsed
+        .iter()
+        .find(|event| event["span"]["user"].as_str() == Some("alice"))
+        .unwrap_or_else(|| panic!("no event in alice's session span: {parsed:#?}"));
+    assert!(
+        in_session["span"]["peer"]
+            .as_str()
+            .is_some_and(|peer| peer.starts_with("127.0.0.1:")),
+        "{in_session}"
+    );
+}
