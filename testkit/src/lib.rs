@@ -2,8 +2,10 @@
 //! loopback, in temporary directories, and stopped when the fixture is dropped.
 //!
 //! - [`postgres`]: [`PgCluster`](postgres::PgCluster), a private PostgreSQL cluster.
+//! - [`haproxy`]: [`Haproxy`](haproxy::Haproxy), a TCP balancer in front of test daemons.
 //! - [`port`]: free loopback ports.
 #![warn(missing_docs)]
 
+pub mod haproxy;
 pub mod port;
 pub mod postgres;

@@ -1,4 +1,5 @@
-//! A test CA and a server certificate it signed for `127.0.0.1`, `::1` and `localhost`, written
+//! A test CA and a server certificate it signed for `127.0.0.1`, `::1`, `localhost` and the
+//! balancer tests' `127.0.0.10`, written
 //! as PEM files.
 
 use std::path::PathBuf;
@@ -24,7 +25,8 @@ pub struct Pki {
     pub ca_der: CertificateDer<'static>,
 }
 
-/// Makes a fresh CA and a server certificate for `127.0.0.1`, `::1` and `localhost`.
+/// Makes a fresh CA and a server certificate for `127.0.0.1`, `::1`, `localhost` and
+/// `127.0.0.10` (where the balancer tests' HAProxy listens).
 pub fn pki() -> Pki {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
@@ -39,6 +41,7 @@ pub fn pki() -> Pki {
         "localhost".to_string(),
         "127.0.0.1".to_string(),
         "::1".to_string(),
+        "127.0.0.10".to_string(),
     ])
     .expect("leaf params");
     leaf.distinguished_name
