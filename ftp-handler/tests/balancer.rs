@@ -282,3 +282,14 @@ fn ftps_passes_through_the_balancer_with_session_reuse_required() {
     }
     assert!(Path::new(&fleet.home().join("tls-1.bin")).exists());
 }
+
+#[test]
+fn the_documented_haproxy_configuration_is_valid() {
+    let binary = wharf_testkit::haproxy::binary().expect("haproxy: scripts/test installs it");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/cluster/haproxy.cfg");
+    let output = Command::new(binary)
+        .args(["-c", "-f", config])
+        .output()
+        .expect("run haproxy -c");
+    assert_ok(&output, "haproxy -c docs/cluster/haproxy.cfg");
+}
