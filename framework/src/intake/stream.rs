@@ -141,6 +141,11 @@ async fn proxy_stage(
             })
         }
         Ok(None) => Ok(plain(stream, peer, false)),
+        // A balancer's TCP health check connects and closes: nothing worth a warning.
+        Err(crate::proxy::ProxyError::Closed) => {
+            tracing::debug!(listener = %listener.name, %sender, "closed before a PROXY header");
+            Err(())
+        }
         Err(e) => {
             refused(&e);
             Err(())

@@ -97,6 +97,9 @@ pub enum ProxyError {
     /// The sender closed the connection before the header was complete.
     #[error("the connection closed before the PROXY header was complete")]
     Truncated,
+    /// The sender closed the connection without sending a byte (a TCP health check).
+    #[error("the connection closed before sending anything")]
+    Closed,
     /// The header did not arrive in time.
     #[error("no complete PROXY header within {0:?}")]
     TimedOut(Duration),

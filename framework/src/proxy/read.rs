@@ -154,7 +154,8 @@ async fn read_within(
         // Peeking leaves the bytes in the socket, so none past the header is ever taken.
         let n = stream.peek(&mut seen).await?;
         if n == 0 {
-            return Err(ProxyError::Truncated);
+            // Nothing is ever consumed before the header is whole: no byte came at all.
+            return Err(ProxyError::Closed);
         }
         let bytes = &seen[..n];
         let start = classify(bytes);
