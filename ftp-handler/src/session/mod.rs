@@ -13,11 +13,13 @@
 //! - [`bans`]: the brute-force defence at login (bans checked, failures counted).
 //! - [`homes`]: homes open in this process, shared by the sessions of one user.
 //! - [`listeners`]: the names of the daemon's listeners (plain FTP, implicit FTPS).
+//! - [`confine`]: Landlock for session processes (forking mode).
 //! - [`commands`]: one file per command group.
 
 mod ascii;
 mod bans;
 mod commands;
+mod confine;
 mod control;
 mod data;
 mod homes;
@@ -103,8 +105,44 @@ impl RequestHandler for FtpHandler {
             peer = %conn.peer(),
             user = tracing::field::Empty
         );
+        // A process of its own: confine it before a byte from the client is read.
+        let own_process = !conn.capabilities().shares_memory;
+        if own_process {
+            span.in_scope(|| self.confine_process())?;
+        }
         let mut session = state::Session::new(Arc::clone(&self.shared), conn)?;
         session.implicit_tls = listeners::is_implicit_tls(conn.listener_name());
+        session.own_process = own_process;
         session.run(conn).instrument(span).await
+    }
+}
+
+impl FtpHandler {
+    /// Step 1 of [`confine`]: this session process may reach only the homes of the users
+    /// known now, the state directory and the transfer log's directory. The users file is read
+    /// into memory first; a change to it after this point fails this session's login.
+    fn confine_process(&self) -> Result<(), HandlerError> {
+        let config = &self.shared.config;
+        let users = self.shared.authenticator.users()?;
+        let mut trees: Vec<&std::path::Path> =
+            users.iter().map(|user| user.home.as_path()).collect();
+        trees.push(&config.server.state_dir);
+        if let Some(dir) = config
+            .log
+            .xferlog
+            .as_deref()
+            .and_then(std::path::Path::parent)
+        {
+            trees.push(dir);
+        }
+        match confine::confine_to(&trees) {
+            Ok(outcome) => tracing::debug!(?outcome, "session process confined"),
+            Err(error) => {
+                tracing::error!(%error, "cannot confine the session process; closing it");
+                return Err(error.into());
+            }
+        }
+        confine::probe("start");
+        Ok(())
     }
 }

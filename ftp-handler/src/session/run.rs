@@ -2,6 +2,7 @@
 //! and dispatch to the command files.
 
 use std::io;
+use std::path::Path;
 
 use wharf::{Connection, HandlerError, ShutdownSignal};
 
@@ -104,10 +105,39 @@ impl Session {
                     self.count_bad_command(conn).await?
                 }
             };
+            if self.own_process && !self.narrowed && self.user.is_some() {
+                self.narrow_to_home()?;
+            }
             if flow == Flow::Close {
                 return Ok(());
             }
         }
+    }
+
+    /// Step 2 of [`super::confine`], after the login: this thread and those it starts later may
+    /// reach only the user's home, the state directory and the transfer log's directory.
+    fn narrow_to_home(&mut self) -> io::Result<()> {
+        self.narrowed = true;
+        let Some(user) = &self.user else {
+            return Ok(());
+        };
+        let config = &self.shared.config;
+        let mut trees = vec![
+            user.record.home.as_path(),
+            config.server.state_dir.as_path(),
+        ];
+        if let Some(dir) = config.log.xferlog.as_deref().and_then(Path::parent) {
+            trees.push(dir);
+        }
+        match super::confine::confine_to(&trees) {
+            Ok(outcome) => tracing::debug!(?outcome, "session narrowed to its home"),
+            Err(error) => {
+                tracing::error!(%error, "cannot narrow the session to its home; closing it");
+                return Err(io::Error::other(error));
+            }
+        }
+        super::confine::probe("login");
+        Ok(())
     }
 
     /// Takes the server-wide and per-address session slots, or says why not.

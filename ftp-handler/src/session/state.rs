@@ -102,6 +102,10 @@ pub(crate) struct Session {
     pub(crate) pbsz_set: bool,
     /// Data-connection protection set by PROT: clear until `PROT P`.
     pub(crate) protection: ProtectionLevel,
+    /// The session has a process to itself (forking mode), confined by [`super::confine`].
+    pub(crate) own_process: bool,
+    /// Step 2 of the confinement (down to the user's home) is done.
+    pub(crate) narrowed: bool,
 }
 
 impl Session {
@@ -150,6 +154,8 @@ impl Session {
             control_protected: false,
             pbsz_set: false,
             protection: ProtectionLevel::Clear,
+            own_process: false,
+            narrowed: false,
         })
     }
 

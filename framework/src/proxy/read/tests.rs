@@ -138,7 +138,10 @@ async fn truncated_malformed_missing_slow_and_oversize_headers_are_refused() {
     let (read, _) = exchange(b"PROXY TCP4 203.0.113.7 192.0", b"", &settings()).await;
     assert!(matches!(read, Err(ProxyError::Truncated)), "{read:?}");
     let (read, _) = exchange(b"", b"", &settings()).await;
-    assert!(matches!(read, Err(ProxyError::Closed)), "a health check: {read:?}");
+    assert!(
+        matches!(read, Err(ProxyError::Closed)),
+        "a health check: {read:?}"
+    );
     let header = v2("198.51.100.4:5000", "192.0.2.1:21", &[]);
     let (read, _) = exchange(&header[..20], b"", &settings()).await;
     assert!(matches!(read, Err(ProxyError::Truncated)), "{read:?}");

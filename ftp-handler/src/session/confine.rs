@@ -1,0 +1,98 @@
+//! Landlock for sessions that have a process each (forking mode), in two steps:
+//!
+//! 1. At the start of the session process, while it has one thread, before it reads anything
+//!    from the client: every thread it will ever run may reach only the homes of the users known
+//!    then, the state directory and the transfer log's directory. Not the users file (read into
+//!    memory just before), the TLS key, the system's files, or anything else.
+//! 2. Once its user has logged in, before the next command is read: the session's own thread
+//!    (the one that reads commands and walks paths) and every thread started after it, down to
+//!    that user's home, the state directory and the log directory. Threads started during the
+//!    login (password hashing, a blocking-pool worker) keep step 1.
+//!
+//! Defence in depth under the storage jail. Sessions sharing the daemon's process (async,
+//! threading, sequential modes) are not confined this way: a Landlock domain belongs to threads
+//! of one process, and theirs must reach every user's home (see docs/ftpd.md).
+
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus,
+};
+
+/// The newest Landlock ABI whose rights were reviewed for these rulesets.
+const TESTED_ABI: ABI = ABI::V7;
+
+/// Test-only: `:`-separated paths a session process tries to open after each step, each result
+/// logged, so a test reads the kernel's answer from inside the session process.
+pub(crate) const PROBE_VAR: &str = "WHARF_FTPD_TEST_LANDLOCK_PROBE";
+
+/// How a step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Every right is enforced.
+    Full,
+    /// Part of them (the kernel has an older Landlock).
+    Partial,
+    /// None: the kernel has no Landlock; only the storage jail holds.
+    Unavailable,
+}
+
+/// Why a step failed; the session is then closed (fail closed).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfineError {
+    /// A path to grant could not be opened.
+    #[error("cannot open {} to grant it: {source}", path.display())]
+    Grant {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: landlock::PathFdError,
+    },
+    /// The kernel refused the ruleset.
+    #[error("Landlock: {0}")]
+    Ruleset(#[from] landlock::RulesetError),
+}
+
+/// Confines the calling thread, and every thread it starts later, to full access beneath
+/// `trees`; a tree that does not exist (a home not made yet) is left out.
+pub(crate) fn confine_to(trees: &[&Path]) -> Result<Outcome, ConfineError> {
+    let all = AccessFs::from_all(TESTED_ABI);
+    let mut created = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(all)?
+        .create()?;
+    for tree in trees {
+        match PathFd::new(tree) {
+            Ok(fd) => created = created.add_rule(PathBeneath::new(fd, all))?,
+            Err(source) if tree.exists() => {
+                return Err(ConfineError::Grant {
+                    path: tree.to_path_buf(),
+                    source,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    let status = created.restrict_self()?;
+    Ok(match status.ruleset {
+        RulesetStatus::FullyEnforced => Outcome::Full,
+        RulesetStatus::PartiallyEnforced => Outcome::Partial,
+        RulesetStatus::NotEnforced => Outcome::Unavailable,
+    })
+}
+
+/// Test-only: logs whether each path in [`PROBE_VAR`] can be opened now, by this thread.
+pub(crate) fn probe(step: &str) {
+    let Ok(paths) = std::env::var(PROBE_VAR) else {
+        return;
+    };
+    for path in paths.split(':').filter(|path| !path.is_empty()) {
+        let result = match std::fs::File::open(path) {
+            Ok(_) => "opened".to_string(),
+            Err(error) => format!("refused ({error})"),
+        };
+        tracing::warn!(step, path, "landlock probe (test only): {result}");
+    }
+}
