@@ -112,6 +112,8 @@ pub struct ServerConfig {
     /// How long shutdown waits for sessions before closing them.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
+    /// Whether `226` waits until an upload's data and directory entry are on stable storage.
+    pub durable_uploads: bool,
     /// The account to switch to once the sockets are bound (by name or uid); unset keeps the
     /// starting user.
     pub user: Option<String>,
@@ -205,6 +207,7 @@ impl Default for FtpdConfig {
                 state_dir: PathBuf::from("/var/lib/wharf-ftpd"),
                 greeting: "wharf-ftpd ready".to_string(),
                 shutdown_timeout: Duration::from_secs(10),
+                durable_uploads: true,
                 user: None,
                 group: None,
             },

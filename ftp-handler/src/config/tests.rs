@@ -313,6 +313,10 @@ fn the_documented_example_file_loads_with_every_value_it_shows() {
         .expect("the documented example loads");
     assert_eq!(config.server.user.as_deref(), Some("wharf-ftp"));
     assert_eq!(config.server.group.as_deref(), Some("wharf-ftp"));
+    assert!(config.server.durable_uploads);
+    let (_dir, scratch) = toml_file("[server]\ndurable_uploads = false");
+    let scratch = FtpdConfig::load_from(Some(&scratch), env(&[]), &Overrides::default()).unwrap();
+    assert!(!scratch.server.durable_uploads);
     let proxy = config.proxy_protocol.settings().expect("PROXY protocol on");
     assert!(proxy.is_trusted("10.0.0.7".parse().unwrap()));
     assert!(!proxy.is_trusted("10.0.1.7".parse().unwrap()));

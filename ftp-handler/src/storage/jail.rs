@@ -24,6 +24,9 @@ pub struct Jail {
     root: Arc<Dir>,
     /// Told of every change in usage; may refuse writes.
     quota: Arc<dyn QuotaHook>,
+    /// Whether a committed upload is on stable storage (file and directory entry synced)
+    /// before `commit` returns.
+    durable: bool,
 }
 
 impl Jail {
@@ -34,6 +37,7 @@ impl Jail {
         Ok(Jail {
             root: Arc::new(root),
             quota: Arc::new(NoQuota),
+            durable: true,
         })
     }
 
@@ -41,6 +45,18 @@ impl Jail {
     pub fn with_quota(mut self, hook: Arc<dyn QuotaHook>) -> Jail {
         self.quota = hook;
         self
+    }
+
+    /// The same jail, syncing committed uploads to stable storage or not (the default is to
+    /// sync: a scratch server may trade that guarantee for speed).
+    pub fn with_durable_uploads(mut self, durable: bool) -> Jail {
+        self.durable = durable;
+        self
+    }
+
+    /// Whether committed uploads are synced to stable storage.
+    pub fn durable_uploads(&self) -> bool {
+        self.durable
     }
 
     /// The quota hook in use.

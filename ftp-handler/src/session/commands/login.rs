@@ -59,12 +59,16 @@ pub(super) async fn pass(
         Some(home) => Ok(home),
         None => {
             let state_dir = session.shared.config.server.state_dir.clone();
+            let durable = session.shared.config.server.durable_uploads;
             let user_record = record.clone();
             // The jail enforces the user's quota, with the limits read at this login.
             let opened = blocking(move || {
                 QuotaStore::open(&state_dir)
                     .and_then(|store| store.open_jail(&user_record))
-                    .map(|(jail, quota)| Arc::new(OpenHome::new(user_record.clone(), jail, quota)))
+                    .map(|(jail, quota)| {
+                        let jail = jail.with_durable_uploads(durable);
+                        Arc::new(OpenHome::new(user_record.clone(), jail, quota))
+                    })
                     .map_err(|error| {
                         tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
                         StorageError::from(error)

@@ -294,6 +294,35 @@ impl Upload {
         }
     }
 
+    /// With durable uploads, flushes the file's data (and size) to stable storage.
+    fn sync_file(&self) -> Result<(), StorageError> {
+        if !self.jail.durable_uploads() {
+            return Ok(());
+        }
+        self.file
+            .sync_data()
+            .map_err(|error| StorageError::from_io(&self.path, error))
+    }
+
+    /// With durable uploads, flushes the directory holding the target, so its entry (a new
+    /// name, a rename over the old file) survives a crash.
+    fn sync_directory(&self) -> Result<(), StorageError> {
+        if !self.jail.durable_uploads() {
+            return Ok(());
+        }
+        let parent = self
+            .host
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        // A directory opened read-only can be synced like a file.
+        self.jail
+            .root()
+            .open(parent)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|error| StorageError::from_io(&self.path, error))
+    }
+
     /// Finishes the upload: a replacing upload is renamed over the target in one step.
     pub fn commit(mut self) -> Result<CommitInfo, StorageError> {
         if self.ended {
@@ -321,10 +350,15 @@ impl Upload {
                 } else {
                     Ok(())
                 };
-                let result = result.and_then(|()| {
-                    root.rename(temp_host, root, &self.host)
-                        .map_err(|error| StorageError::from_io(&self.path, error))
-                });
+                // Durable: the bytes on disk before the name points at them, the name on disk
+                // before 226 (a power cut never brings back an acknowledged upload empty).
+                let result = result
+                    .and_then(|()| self.sync_file())
+                    .and_then(|()| {
+                        root.rename(temp_host, root, &self.host)
+                            .map_err(|error| StorageError::from_io(&self.path, error))
+                    })
+                    .and_then(|()| self.sync_directory());
                 if let Err(error) = result {
                     // Best effort: a leftover temp file is hidden and cleaned up with its directory.
                     let _ = root.remove_file(temp_host);
@@ -346,6 +380,9 @@ impl Upload {
                         path: self.path.clone(),
                     });
                 }
+                // A resumed or appended file (or one made in place): its bytes and its entry.
+                self.sync_file()?;
+                self.sync_directory()?;
                 let size = self
                     .file
                     .metadata()
