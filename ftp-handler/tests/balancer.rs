@@ -230,9 +230,7 @@ print("ftplib ok")
         host = fleet.control.ip(),
         port = fleet.control.port()
     );
-    let output = Command::new("python3")
-        .args(["-c", &ftplib])
-        .env_remove("PYTHONOPTIMIZE")
+    let output = support::common::python::script(&ftplib)
         .output()
         .expect("run python3");
     assert_ok(&output, "ftplib");

@@ -77,9 +77,7 @@ fn demo_offers_tls_with_the_certificate_whose_fingerprint_it_prints() {
     assert_eq!(fingerprint.split(':').count(), 32, "{banner}");
     assert!(banner.contains("--ssl-reqd"), "{banner}");
 
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(SCRIPT)
+    let output = common::python::script(SCRIPT)
         .arg(addr.port().to_string())
         .output()
         .expect("python3 must be installed to run this test");

@@ -7,8 +7,6 @@
 mod support;
 mod tls_support;
 
-use std::process::Command;
-
 use support::{Daemon, MODES};
 use tls_support::{pki, start_ftps};
 
@@ -90,9 +88,7 @@ print("ftplib ok")
 
 /// Runs the script against `daemon`; returns (success, output).
 fn run(daemon: &Daemon, ca: &str, version: &str, reuse: bool, expect: &str) -> (bool, String) {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(SCRIPT)
+    let output = support::common::python::script(SCRIPT)
         .arg(daemon.addr.ip().to_string())
         .arg(daemon.addr.port().to_string())
         .arg(ca)

@@ -2,8 +2,6 @@
 
 mod support;
 
-use std::process::Command;
-
 use support::{Daemon, MODES};
 
 /// The client session: every step asserts; the last line printed is `ftplib ok`.
@@ -100,9 +98,7 @@ print("ftplib ok")
 fn python_ftplib_session_in_every_mode() {
     for mode in MODES {
         let daemon = Daemon::start(mode, &[("alice", "secret")]);
-        let output = Command::new("python3")
-            .arg("-c")
-            .arg(SCRIPT)
+        let output = support::common::python::script(SCRIPT)
             .arg(daemon.addr.ip().to_string())
             .arg(daemon.addr.port().to_string())
             .arg(daemon.home("alice"))

@@ -159,9 +159,7 @@ ftp.quit()
 print("ok")
 "#
     );
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
+    let output = quota_support::common::python::script(&script)
         .arg(addr.ip().to_string())
         .arg(addr.port().to_string())
         .arg(LIMIT.to_string())

@@ -189,10 +189,8 @@ pub fn drive(cwd: &Path, home: &Path, steps: &[(&str, Option<&str>)], args: &[&s
         .iter()
         .map(|(wait, send)| (wait.to_string(), send.map(str::to_string)))
         .collect();
-    let mut command = Command::new("python3");
+    let mut command = common::python::script(PTY_DRIVER);
     command
-        .arg("-c")
-        .arg(PTY_DRIVER)
         .arg(json_steps(&steps))
         .arg(client_path())
         .args(args)
@@ -259,9 +257,7 @@ impl PyFtpd {
         let root = tempfile::tempdir().expect("temp dir");
         let state = tempfile::tempdir().expect("temp dir");
         let events = state.path().join("events");
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(PYFTPD)
+        let mut child = common::python::script(PYFTPD)
             .arg(root.path())
             .args(["--user", USER, "--password", PASSWORD, "--port"])
             .arg(port.to_string())

@@ -7,4 +7,5 @@
 pub mod ftpd;
 pub mod payload;
 pub mod pki;
+pub mod python;
 pub mod users;

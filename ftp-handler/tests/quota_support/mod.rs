@@ -224,10 +224,8 @@ impl Daemon {
 
     /// A Python command running `PRELUDE + script` with HOST PORT ARGS.
     fn python_command(&self, script: &str, args: &[&str]) -> Command {
-        let mut command = Command::new("python3");
+        let mut command = common::python::script(&format!("{PRELUDE}\n{script}"));
         command
-            .arg("-c")
-            .arg(format!("{PRELUDE}\n{script}"))
             .arg(self.addr.ip().to_string())
             .arg(self.addr.port().to_string())
             .args(args);
