@@ -221,6 +221,7 @@ impl ServerProcess {
             .args([
                 "--exact",
                 "server_process",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])
