@@ -114,6 +114,9 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Whether `226` waits until an upload's data and directory entry are on stable storage.
     pub durable_uploads: bool,
+    /// Whether the daemon confines itself with Landlock (async, threading and sequential
+    /// modes: the whole daemon; forking mode: each session process).
+    pub confine: bool,
     /// The account to switch to once the sockets are bound (by name or uid); unset keeps the
     /// starting user.
     pub user: Option<String>,
@@ -208,6 +211,7 @@ impl Default for FtpdConfig {
                 greeting: "wharf-ftpd ready".to_string(),
                 shutdown_timeout: Duration::from_secs(10),
                 durable_uploads: true,
+                confine: true,
                 user: None,
                 group: None,
             },

@@ -11,7 +11,7 @@ use wharf::{LimitPolicy, Mode, Server, ServerError};
 use wharf_users::{AuthError, Authenticator};
 
 use crate::config::FtpdConfig;
-use crate::session::{FtpHandler, listeners};
+use crate::session::{FtpHandler, confine, listeners};
 use crate::tls::{TlsError, TlsServer};
 
 pub use demo::{Demo, DemoError};
@@ -48,6 +48,9 @@ pub enum DaemonError {
     /// The server could not bind or run.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// Landlock could not be set up for the daemon.
+    #[error("cannot confine the daemon: {0}")]
+    Confine(String),
 }
 
 /// The mode with its worker pool sized for `max_sessions` (threads or child processes).
@@ -132,9 +135,45 @@ pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
 pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
     memory::return_big_blocks_to_the_system();
     let server = build_server(config.clone())?;
+    if config.server.confine && server.info().capabilities().shares_memory {
+        confine_daemon(&config)?;
+    }
     log_listening(&server, &config);
     server.serve_forever()?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Landlock for the whole daemon in the modes whose sessions share its process (forking-mode
+/// sessions confine themselves, more narrowly).
+fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
+    let users = wharf_users::UsersFile::load(&config.server.users_file)?;
+    // The directories holding the homes (the homes root), so a user added while the daemon
+    // runs, with a home beside the others, is reachable too; never `/` itself.
+    let mut homes: Vec<&std::path::Path> = users
+        .iter()
+        .map(|user| {
+            let home = user.home.as_path();
+            home.parent()
+                .filter(|parent| parent.parent().is_some())
+                .unwrap_or(home)
+        })
+        .collect();
+    homes.sort();
+    homes.dedup();
+    let outcome = confine::confine_daemon(
+        &homes,
+        &config.server.state_dir,
+        config.log.xferlog.as_deref(),
+        &config.server.users_file,
+    )
+    .map_err(|error| DaemonError::Confine(error.to_string()))?;
+    tracing::info!(
+        ?outcome,
+        homes = homes.len(),
+        "daemon confined with Landlock"
+    );
+    confine::probe("daemon");
     Ok(())
 }
 

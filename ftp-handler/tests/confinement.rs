@@ -128,20 +128,48 @@ fn a_forked_session_reaches_only_what_its_step_allows() {
 }
 
 #[test]
-fn sessions_sharing_the_daemon_process_are_not_probed() {
+fn a_daemon_whose_sessions_share_its_process_is_confined_as_a_whole() {
     let (root, probe) = layout();
-    let daemon = FtpdProcess::serve(
-        "threading",
-        &users::users_file(root.path()),
-        &users::state_dir(root.path()),
-        &[],
-        &[("WHARF_FTPD_TEST_LANDLOCK_PROBE", &probe)],
-    );
-    let mut session = Raw::login(daemon.addr, "alice", "secret");
-    assert_eq!(session.cmd("QUIT").code, 221);
-    assert!(
-        !daemon.log_text().contains("landlock probe"),
-        "{}",
-        daemon.log_text()
-    );
+    // A file outside every granted tree.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("outside.txt");
+    std::fs::write(&outside, "not for sessions").unwrap();
+    let probe = format!("{probe}:{}", outside.display());
+    for mode in ["async", "threading", "sequential"] {
+        let daemon = FtpdProcess::serve(
+            mode,
+            &users::users_file(root.path()),
+            &users::state_dir(root.path()),
+            &[],
+            &[("WHARF_FTPD_TEST_LANDLOCK_PROBE", &probe)],
+        );
+        let users_file = users::users_file(root.path()).display().to_string();
+        let bobs = users::home(root.path(), "bob")
+            .join("mine.txt")
+            .display()
+            .to_string();
+        assert!(
+            verdict(&daemon, "daemon", "/etc/shadow").contains("refused"),
+            "{mode}"
+        );
+        assert!(
+            verdict(&daemon, "daemon", &outside.display().to_string()).contains("refused"),
+            "{mode}: a file outside the homes, state and users directories"
+        );
+        assert!(
+            verdict(&daemon, "daemon", &bobs).contains("opened"),
+            "{mode}: every home"
+        );
+        assert!(
+            verdict(&daemon, "daemon", &users_file).contains("opened"),
+            "{mode}: the users file stays readable (logins re-read it)"
+        );
+        let mut session = Raw::login(daemon.addr, "alice", "secret");
+        let mut data = session.epsv(daemon.addr);
+        assert_eq!(session.cmd("STOR shared.txt").code, 150, "{mode}");
+        data.write_all(b"confined daemon").unwrap();
+        drop(data);
+        assert_eq!(session.reply().code, 226, "{mode}");
+        assert_eq!(session.cmd("QUIT").code, 221);
+    }
 }

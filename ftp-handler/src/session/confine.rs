@@ -10,8 +10,8 @@
 //!    login (password hashing, a blocking-pool worker) keep step 1.
 //!
 //! Defence in depth under the storage jail. Sessions sharing the daemon's process (async,
-//! threading, sequential modes) are not confined this way: a Landlock domain belongs to threads
-//! of one process, and theirs must reach every user's home (see docs/ftpd.md).
+//! threading, sequential modes) are confined as a whole instead ([`confine_daemon`]): to every
+//! home, the state and log directories, and reading the users file's directory.
 
 use std::path::{Path, PathBuf};
 
@@ -58,11 +58,22 @@ pub(crate) enum ConfineError {
 /// Confines the calling thread, and every thread it starts later, to full access beneath
 /// `trees`; a tree that does not exist (a home not made yet) is left out.
 pub(crate) fn confine_to(trees: &[&Path]) -> Result<Outcome, ConfineError> {
+    confine_with(trees, &[])
+}
+
+/// Like [`confine_to`], with read-only access beneath `readable` too.
+pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcome, ConfineError> {
     let all = AccessFs::from_all(TESTED_ABI);
+    let read = AccessFs::from_read(TESTED_ABI) & !landlock::BitFlags::from(AccessFs::Execute);
     let mut created = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(all)?
         .create()?;
+    for tree in readable {
+        if let Ok(fd) = PathFd::new(tree) {
+            created = created.add_rule(PathBeneath::new(fd, read))?;
+        }
+    }
     for tree in trees {
         match PathFd::new(tree) {
             Ok(fd) => created = created.add_rule(PathBeneath::new(fd, all))?,
@@ -81,6 +92,28 @@ pub(crate) fn confine_to(trees: &[&Path]) -> Result<Outcome, ConfineError> {
         RulesetStatus::PartiallyEnforced => Outcome::Partial,
         RulesetStatus::NotEnforced => Outcome::Unavailable,
     })
+}
+
+/// Confines the whole daemon (before its runtime and threads start) for modes whose sessions
+/// share its process: full access to `homes` (the directories holding them), the state directory and
+/// the transfer log's directory; reading (not writing) the directory of the users file, which
+/// sessions re-read when it changes.
+pub(crate) fn confine_daemon(
+    homes: &[&Path],
+    state_dir: &Path,
+    xferlog: Option<&Path>,
+    users_file: &Path,
+) -> Result<Outcome, ConfineError> {
+    let mut trees: Vec<&Path> = homes.to_vec();
+    trees.push(state_dir);
+    if let Some(dir) = xferlog.and_then(Path::parent) {
+        trees.push(dir);
+    }
+    let users_dir = users_file
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    confine_with(&trees, &[users_dir])
 }
 
 /// Test-only: logs whether each path in [`PROBE_VAR`] can be opened now, by this thread.

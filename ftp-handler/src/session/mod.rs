@@ -19,7 +19,7 @@
 mod ascii;
 mod bans;
 mod commands;
-mod confine;
+pub(crate) mod confine;
 mod control;
 mod data;
 mod homes;
@@ -106,7 +106,7 @@ impl RequestHandler for FtpHandler {
             user = tracing::field::Empty
         );
         // A process of its own: confine it before a byte from the client is read.
-        let own_process = !conn.capabilities().shares_memory;
+        let own_process = !conn.capabilities().shares_memory && self.shared.config.server.confine;
         if own_process {
             span.in_scope(|| self.confine_process())?;
         }
