@@ -3,11 +3,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::common::ftpd::{BIN, listening_on};
+use support::common::ftpd::{listening_on, spawn_serve};
 use support::common::users;
 use support::raw::Raw;
 
@@ -16,25 +14,12 @@ fn sigterm_stops_a_daemon_whose_log_reader_is_gone() {
     for mode in ["async", "threading", "forking"] {
         let root = tempfile::tempdir().unwrap();
         let users_file = users::write_alice(root.path());
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--mode",
-                mode,
-                "--users",
-            ])
-            .arg(&users_file)
-            .arg("--state-dir")
-            .arg(users::state_dir(root.path()))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (mut child, mut lines) = spawn_serve(
+            &[],
+            &users_file,
+            &users::state_dir(root.path()),
+            &["--mode", mode],
+        );
         let addr = loop {
             let line = lines.next().expect("log line").expect("read log");
             if let Some(addr) = listening_on(&line) {

@@ -3,11 +3,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::common::ftpd::BIN;
+use support::common::ftpd::spawn_serve;
 use support::common::users;
 use support::raw::Raw;
 
@@ -15,25 +13,12 @@ use support::raw::Raw;
 fn json_lines_carry_the_session_fields() {
     let root = tempfile::tempdir().unwrap();
     let users_file = users::write_alice(root.path());
-    let mut child = Command::new(BIN)
-        .args([
-            "--log-format",
-            "json",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-        ])
-        .arg(&users_file)
-        .arg("--state-dir")
-        .arg(users::state_dir(root.path()))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut child, mut lines) = spawn_serve(
+        &["--log-format", "json"],
+        &users_file,
+        &users::state_dir(root.path()),
+        &[],
+    );
     let mut parsed = Vec::new();
     let addr = loop {
         let line = lines.next().expect("a log line").expect("read");

@@ -166,3 +166,28 @@ impl Drop for FtpdProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Starts `wharf-ftpd [global flags] serve` on `127.0.0.1:0` over the users file and state
+/// directory, its standard error piped back to the test (which reads it, or closes it).
+pub fn spawn_serve(
+    global: &[&str],
+    users_file: &Path,
+    state_dir: &Path,
+    flags: &[&str],
+) -> (Child, std::io::Lines<BufReader<std::process::ChildStderr>>) {
+    let mut child = Command::new(BIN)
+        .args(global)
+        .args(["serve", "--listen", "127.0.0.1:0", "--users"])
+        .arg(users_file)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(flags)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wharf-ftpd");
+    let lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    (child, lines)
+}
