@@ -32,8 +32,13 @@ fn main() -> ExitCode {
             init_logging();
             daemon::serve(&args).map_err(anyhow::Error::from)
         }
-        Command::User(command) => wharf::auth::cli::run(command, &mut std::io::stdout().lock())
-            .map_err(anyhow::Error::from),
+        // A home created for an exec user belongs to the account its commands run as by default.
+        Command::User(command) => wharf::auth::cli::run_for_remote_commands(
+            command,
+            "nobody",
+            &mut std::io::stdout().lock(),
+        )
+        .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
