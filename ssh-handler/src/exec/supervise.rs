@@ -195,9 +195,11 @@ impl Supervisor {
 
     /// Ends the whole tree and reaps the supervisor; the shell's status, if it could be had.
     async fn kill_and_reap(&mut self) -> Option<ExitStatus> {
-        self.stdout = None;
-        self.stderr = None;
+        // The pipes stay open until the supervisor is reaped: closed earlier, they would kill the
+        // command with SIGPIPE before the supervisor's SIGKILL, and it would report that.
         let Some(tree) = self.tree else {
+            self.stdout = None;
+            self.stderr = None;
             // Already reaped (a limit hit while draining): tokio returns the status again.
             return self.child.wait().await.ok().and_then(status_of);
         };
@@ -219,6 +221,8 @@ impl Supervisor {
             }
         };
         self.tree = None;
+        self.stdout = None;
+        self.stderr = None;
         match reaped {
             Ok(status) => status_of(status),
             Err(error) => {
