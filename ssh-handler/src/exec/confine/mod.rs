@@ -253,7 +253,8 @@ impl Confinement {
             self.check_home(&user.name, &home)?;
         }
         let tmp = match (&inner.tmp_base, identity) {
-            (Some(base), Some(owner)) => {
+            // Mounted over /tmp, the directory would hide a home that lies under /tmp.
+            (Some(base), Some(owner)) if !home.starts_with("/tmp") => {
                 Some(PrivateTmp::create(base, owner).map_err(ConfineError::TmpDir)?)
             }
             _ => None,
