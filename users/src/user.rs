@@ -43,6 +43,60 @@ impl fmt::Debug for UserRecord {
     }
 }
 
+/// How one user's remote commands run: identity, network and resource limits (all optional).
+///
+/// Kept beside [`UserRecord`] rather than in it so code that builds records field by field keeps
+/// compiling; [`super::UsersFile::command_settings`] gives a user's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommandSettings {
+    /// The uid commands run as when the daemon runs as root; `None`: the daemon's `command_user`.
+    pub uid: Option<u32>,
+    /// The gid commands run as; `None`: the same number as `uid` (or `command_user`'s group).
+    pub gid: Option<u32>,
+    /// Whether commands may open TCP connections and bind TCP ports (denied by default).
+    pub allow_network: bool,
+    /// CPU seconds of each process (RLIMIT_CPU); `None`: the daemon's default.
+    pub limit_cpu_seconds: Option<u64>,
+    /// Bytes of address space of each process (RLIMIT_AS); `None`: the daemon's default.
+    pub limit_address_space: Option<u64>,
+    /// Processes of the command's uid (RLIMIT_NPROC); `None`: the daemon's default.
+    pub limit_processes: Option<u64>,
+    /// Open files of each process (RLIMIT_NOFILE); `None`: the daemon's default.
+    pub limit_open_files: Option<u64>,
+    /// Largest file a process may write, in bytes (RLIMIT_FSIZE); `None`: the daemon's default.
+    pub limit_file_size: Option<u64>,
+}
+
+impl CommandSettings {
+    /// Whether nothing differs from the defaults (such users get no extra keys in the file).
+    pub fn is_default(&self) -> bool {
+        *self == CommandSettings::default()
+    }
+
+    /// The rules the settings must follow to be stored; `Err` holds the reason.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let limits = [
+            ("limit_cpu_seconds", self.limit_cpu_seconds),
+            ("limit_address_space", self.limit_address_space),
+            ("limit_processes", self.limit_processes),
+            ("limit_open_files", self.limit_open_files),
+            ("limit_file_size", self.limit_file_size),
+        ];
+        for (field, value) in limits {
+            check_quota_range(field, value)?;
+            if value == Some(0) {
+                return Err(format!("{field} 0 would forbid every command"));
+            }
+        }
+        // u32::MAX is (uid_t)-1, which setuid(2) reads as "no change".
+        if self.uid == Some(u32::MAX) || self.gid == Some(u32::MAX) {
+            return Err(format!("uid and gid must be below {}", u32::MAX));
+        }
+        Ok(())
+    }
+}
+
 /// Checks a user name: 1..=64 characters of `[A-Za-z0-9._-]`, not starting with `.` or `-`.
 ///
 /// The rule keeps names safe as file names (quota state, logs) and as command-line arguments.

@@ -11,6 +11,8 @@ use super::password::validate_hash;
 use super::storage::{FileStamp, read_with_stamp, write_atomically};
 use super::user::{UserRecord, check_quota_range, check_record, validate_name};
 
+pub use super::user::CommandSettings;
+
 /// First lines of every saved file, since a save rewrites the file and drops hand-written comments.
 const HEADER: &str = "# Wharf users file: edit with `wharf-ftpd user ...` or `wharf-sshd user ...`.\n\
 # Password hashes are argon2id PHC strings; comments in this file are not preserved.\n\n";
@@ -44,6 +46,51 @@ struct StoredUser {
     /// See [`UserRecord::authorized_keys`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     authorized_keys: Vec<String>,
+    /// See [`CommandSettings::uid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uid: Option<u32>,
+    /// See [`CommandSettings::gid`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gid: Option<u32>,
+    /// See [`CommandSettings::allow_network`].
+    #[serde(default, skip_serializing_if = "is_false")]
+    allow_network: bool,
+    /// See [`CommandSettings::limit_cpu_seconds`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit_cpu_seconds: Option<u64>,
+    /// See [`CommandSettings::limit_address_space`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit_address_space: Option<u64>,
+    /// See [`CommandSettings::limit_processes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit_processes: Option<u64>,
+    /// See [`CommandSettings::limit_open_files`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit_open_files: Option<u64>,
+    /// See [`CommandSettings::limit_file_size`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit_file_size: Option<u64>,
+}
+
+/// Serde's `skip_serializing_if` for flags that are off by default.
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
+impl StoredUser {
+    /// The command settings this table holds.
+    fn command_settings(&self) -> CommandSettings {
+        CommandSettings {
+            uid: self.uid,
+            gid: self.gid,
+            allow_network: self.allow_network,
+            limit_cpu_seconds: self.limit_cpu_seconds,
+            limit_address_space: self.limit_address_space,
+            limit_processes: self.limit_processes,
+            limit_open_files: self.limit_open_files,
+            limit_file_size: self.limit_file_size,
+        }
+    }
 }
 
 /// The users database as one file: a sorted map of validated [`UserRecord`]s and where it lives.
@@ -53,6 +100,8 @@ pub struct UsersFile {
     path: PathBuf,
     /// The users, sorted by name.
     users: BTreeMap<String, UserRecord>,
+    /// Command settings of the users that have any; absent means [`CommandSettings::default`].
+    commands: BTreeMap<String, CommandSettings>,
 }
 
 impl UsersFile {
@@ -61,6 +110,7 @@ impl UsersFile {
         UsersFile {
             path: path.into(),
             users: BTreeMap::new(),
+            commands: BTreeMap::new(),
         }
     }
 
@@ -110,7 +160,9 @@ impl UsersFile {
             }
         };
         let mut users = BTreeMap::new();
+        let mut commands = BTreeMap::new();
         for (name, stored) in document.users {
+            let settings = stored.command_settings();
             let record = UserRecord {
                 name: name.clone(),
                 password_hash: stored.password,
@@ -120,16 +172,23 @@ impl UsersFile {
                 allow_exec: stored.allow_exec,
                 authorized_keys: stored.authorized_keys,
             };
-            if let Err(reason) = check_record(&record) {
+            if let Err(reason) = check_record(&record).and_then(|()| settings.check()) {
                 return Err(AuthError::InvalidEntry {
                     path,
                     user: name,
                     reason,
                 });
             }
+            if !settings.is_default() {
+                commands.insert(name.clone(), settings);
+            }
             users.insert(name, record);
         }
-        Ok(UsersFile { path, users })
+        Ok(UsersFile {
+            path,
+            users,
+            commands,
+        })
     }
 
     /// The TOML text [`UsersFile::save`] writes.
@@ -139,6 +198,7 @@ impl UsersFile {
                 .users
                 .iter()
                 .map(|(name, record)| {
+                    let settings = self.command_settings(name);
                     let stored = StoredUser {
                         password: record.password_hash.clone(),
                         home: record.home.clone(),
@@ -146,6 +206,14 @@ impl UsersFile {
                         quota_files: record.quota_files,
                         allow_exec: record.allow_exec,
                         authorized_keys: record.authorized_keys.clone(),
+                        uid: settings.uid,
+                        gid: settings.gid,
+                        allow_network: settings.allow_network,
+                        limit_cpu_seconds: settings.limit_cpu_seconds,
+                        limit_address_space: settings.limit_address_space,
+                        limit_processes: settings.limit_processes,
+                        limit_open_files: settings.limit_open_files,
+                        limit_file_size: settings.limit_file_size,
                     };
                     (name.clone(), stored)
                 })
@@ -212,9 +280,39 @@ impl UsersFile {
 
     /// Removes a user and returns its record (the home directory is not touched).
     pub fn remove(&mut self, name: &str) -> Result<UserRecord, AuthError> {
-        self.users
+        let removed = self
+            .users
             .remove(name)
-            .ok_or_else(|| self.unknown_user(name))
+            .ok_or_else(|| self.unknown_user(name))?;
+        self.commands.remove(name);
+        Ok(removed)
+    }
+
+    /// How `name`'s remote commands run; the defaults for a user without settings (or unknown).
+    pub fn command_settings(&self, name: &str) -> CommandSettings {
+        self.commands.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Replaces `name`'s command settings (uid, gid, network, resource limits).
+    pub fn set_command_settings(
+        &mut self,
+        name: &str,
+        settings: CommandSettings,
+    ) -> Result<(), AuthError> {
+        if !self.users.contains_key(name) {
+            return Err(self.unknown_user(name));
+        }
+        settings.check().map_err(|reason| AuthError::InvalidEntry {
+            path: self.path.clone(),
+            user: name.to_owned(),
+            reason,
+        })?;
+        if settings.is_default() {
+            self.commands.remove(name);
+        } else {
+            self.commands.insert(name.to_owned(), settings);
+        }
+        Ok(())
     }
 
     /// Replaces a user's password hash with `hash` (an argon2id PHC string).
@@ -327,6 +425,44 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn command_settings_round_trip_and_default_to_nothing() {
+        let mut users = UsersFile::empty("/x/users.toml");
+        users.add(record("alice")).unwrap();
+        users.add(record("bob")).unwrap();
+        let settings = CommandSettings {
+            uid: Some(2001),
+            allow_network: true,
+            limit_processes: Some(40),
+            limit_address_space: Some(1 << 30),
+            ..CommandSettings::default()
+        };
+        users
+            .set_command_settings("alice", settings.clone())
+            .unwrap();
+        let text = users.to_toml().unwrap();
+        assert!(text.contains("uid = 2001"), "{text}");
+        assert!(text.contains("allow_network = true"), "{text}");
+        assert_eq!(text.matches("limit_").count(), 2, "{text}");
+        let again = UsersFile::from_toml("/x/users.toml", &text).unwrap();
+        assert_eq!(again.command_settings("alice"), settings);
+        assert!(again.command_settings("bob").is_default());
+        let zero = CommandSettings {
+            limit_open_files: Some(0),
+            ..CommandSettings::default()
+        };
+        assert!(matches!(
+            users.set_command_settings("alice", zero),
+            Err(AuthError::InvalidEntry { .. })
+        ));
+        assert!(matches!(
+            users.set_command_settings("carol", CommandSettings::default()),
+            Err(AuthError::UnknownUser { .. })
+        ));
+        users.remove("alice").unwrap();
+        assert!(users.command_settings("alice").is_default());
     }
 
     #[test]

@@ -35,8 +35,13 @@ fn main() -> ExitCode {
             wharf::logging::init(cli.log_format, "info");
             daemon::serve(&args).map_err(anyhow::Error::from)
         }
-        Command::User(command) => wharf_users::cli::run(command, &mut std::io::stdout().lock())
-            .map_err(anyhow::Error::from),
+        // A home created for an exec user belongs to the account its commands run as by default.
+        Command::User(command) => wharf_users::cli::run_for_remote_commands(
+            command,
+            "nobody",
+            &mut std::io::stdout().lock(),
+        )
+        .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -65,4 +65,38 @@ pub struct ServeArgs {
     /// Switch to this group (name or gid) with --user. Default: the user's primary group.
     #[arg(long, value_name = "NAME", requires = "user")]
     pub group: Option<String>,
+    /// Account commands run as when the daemon is root and the user has no uid of its own.
+    #[arg(long, value_name = "NAME", default_value = "nobody")]
+    pub command_user: String,
+    /// Allow commands to run as uid 0 or gid 0 (a user's uid = 0, or a root --command-user).
+    #[arg(long)]
+    pub allow_root_commands: bool,
+    /// Run commands without Landlock when the kernel lacks it (each command logs a warning);
+    /// without this flag such commands are refused.
+    #[arg(long)]
+    pub unconfined_commands: bool,
+    /// CPU seconds of each process of a command (RLIMIT_CPU); users may override it.
+    #[arg(long, value_name = "N", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit_cpu_seconds: u64,
+    /// Address space of each process of a command (RLIMIT_AS: 512MiB, 2G).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_limit_size)]
+    pub limit_address_space: u64,
+    /// Processes of a command's uid (RLIMIT_NPROC: counted per uid, by the kernel).
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit_processes: u64,
+    /// Open files of each process of a command (RLIMIT_NOFILE).
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit_open_files: u64,
+    /// Largest file a command may write (RLIMIT_FSIZE: 100MiB, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_limit_size)]
+    pub limit_file_size: u64,
+}
+
+/// A size limit: the size syntax, zero refused (it would forbid every command).
+fn parse_limit_size(text: &str) -> Result<u64, String> {
+    match parse_size(text) {
+        Ok(0) => Err("a limit of 0 would forbid every command".to_owned()),
+        Ok(size) => Ok(size),
+        Err(error) => Err(error.to_string()),
+    }
 }

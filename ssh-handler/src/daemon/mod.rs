@@ -1,9 +1,11 @@
 //! `wharf-sshd serve`: one `wharf` server, both front ends, the handler that picks between them.
 //!
 //! - [`args`]: the flags of `serve` and their defaults;
-//! - [`duration`]: the duration syntax of those flags.
+//! - [`duration`]: the duration syntax of those flags;
+//! - [`confinement`]: how commands are confined, from those flags and the kernel.
 
 pub mod args;
+pub mod confinement;
 pub mod duration;
 
 use std::path::PathBuf;
@@ -12,7 +14,7 @@ use std::time::Duration;
 use wharf::{Connection, HandlerError, RequestHandler, Server, ServerError};
 use wharf_users::{AuthError, Authenticator};
 
-use crate::exec::{ExecLimits, Executor};
+use crate::exec::{ConfineError, ExecLimits, Executor};
 use crate::native::tls::{self, TlsSetupError};
 use crate::native::{NativeFrontEnd, Timeouts};
 use crate::ssh::SshFrontEnd;
@@ -44,6 +46,9 @@ pub enum DaemonError {
     /// The SSH host key could not be loaded or created.
     #[error(transparent)]
     HostKey(#[from] HostKeyError),
+    /// Commands could not be set up to run confined.
+    #[error("cannot confine commands: {0}")]
+    Confinement(#[from] ConfineError),
     /// The server could not bind or run.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -102,7 +107,8 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
         max_output_bytes: args.max_output,
         max_commands_per_user: args.max_commands_per_user,
     };
-    let executor = Executor::new(&args.state_dir, limits).map_err(state_error)?;
+    let confinement = confinement::from_args(args, &authenticator)?;
+    let executor = Executor::new(&args.state_dir, limits, confinement).map_err(state_error)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,

@@ -1,9 +1,12 @@
 //! The execution core both front ends share: run a user's command under limits and stream it.
 //!
 //! - [`slots`]: the per-user cap on concurrent commands (lock files, valid in every mode).
-//! - `process`: spawning in the user's home with a clean environment and its own process group.
+//! - [`confine`]: Landlock, identity, resource limits, private `/tmp`, and the supervisor
+//!   process that ends a command's whole process tree.
+//! - `process`: spawning in the user's home with a clean environment, confined.
 //! - `supervise`: streaming output in bounded chunks, stdin, the time and output limits.
 
+pub mod confine;
 mod process;
 pub mod slots;
 mod supervise;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use wharf_users::UserRecord;
 
+pub use confine::{ConfineError, Confinement, ConfinementConfig, ResourceLimits};
 pub use slots::CommandSlots;
 
 /// Largest chunk of output or input moved at once, in bytes.
@@ -137,6 +141,9 @@ pub enum ExecError {
     /// The shell could not be started (missing home directory, out of processes).
     #[error("cannot start the command: {0}")]
     Spawn(#[source] std::io::Error),
+    /// The command cannot be confined as required (see [`ConfineError`]).
+    #[error(transparent)]
+    Confinement(#[from] ConfineError),
 }
 
 /// Starts commands under [`ExecLimits`]; cheap to clone.
@@ -146,6 +153,8 @@ pub struct Executor {
     limits: ExecLimits,
     /// The per-user concurrency cap.
     slots: CommandSlots,
+    /// How commands are confined.
+    confinement: Confinement,
 }
 
 /// A command that is running: its events and its standard input.
@@ -160,10 +169,19 @@ pub struct RunningCommand {
 }
 
 impl Executor {
-    /// An executor whose slot files live under `state_dir`.
-    pub fn new(state_dir: &Path, limits: ExecLimits) -> std::io::Result<Self> {
+    /// An executor whose slot files live under `state_dir`, confining commands as `confinement`
+    /// says.
+    pub fn new(
+        state_dir: &Path,
+        limits: ExecLimits,
+        confinement: Confinement,
+    ) -> std::io::Result<Self> {
         let slots = CommandSlots::new(state_dir, limits.max_commands_per_user)?;
-        Ok(Executor { limits, slots })
+        Ok(Executor {
+            limits,
+            slots,
+            confinement,
+        })
     }
 
     /// The limits commands run under.
@@ -195,11 +213,20 @@ impl Executor {
                 user: user.name.clone(),
                 limit: self.slots.per_user(),
             })?;
-        let child = process::spawn(user, command_line).map_err(ExecError::Spawn)?;
+        let prepared = self.confinement.prepare(user)?;
+        let uid = prepared.identity.map(|identity| identity.uid);
+        let landlocked = prepared.landlocked;
+        let (child, tmp) =
+            process::spawn(user, command_line, prepared).map_err(ExecError::Spawn)?;
         let (event_sender, events) = mpsc::channel(EVENT_QUEUE);
         let (stdin, stdin_receiver) = mpsc::channel(STDIN_QUEUE);
-        tracing::info!(user = %user.name, cmd = %command_line, pid = child.id(), "command started");
-        let supervisor = supervise::Supervisor::new(child, self.limits, event_sender)?;
+        if landlocked {
+            tracing::info!(user = %user.name, cmd = %command_line, pid = child.id(), uid, "command started");
+        } else {
+            tracing::warn!(user = %user.name, cmd = %command_line, pid = child.id(), uid,
+                "command started UNCONFINED (no Landlock: --unconfined-commands)");
+        }
+        let supervisor = supervise::Supervisor::new(child, tmp, self.limits, event_sender)?;
         tokio::spawn(supervisor.run(stdin_receiver, slot));
         Ok(RunningCommand {
             events,

@@ -1,12 +1,14 @@
-//! Starting a command: `/bin/sh -c` in the user's home, a clean environment, its own process group.
+//! Starting a command: `/bin/sh -c` in the user's home, a clean environment, confined.
 
 use std::io;
 use std::process::Stdio;
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 use wharf_users::UserRecord;
+
+use super::confine::{Prepared, PrivateTmp};
 
 /// The shell that interprets command lines, as OpenSSH's `exec` does with the login shell.
 const SHELL: &str = "/bin/sh";
@@ -14,12 +16,17 @@ const SHELL: &str = "/bin/sh";
 /// The only search path commands get; nothing from the daemon's environment leaks through.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// Spawns `command_line` for `user` with piped stdin, stdout and stderr.
+/// Spawns `command_line` for `user` with piped stdin, stdout and stderr, under `confinement`.
 ///
 /// The environment is exactly `PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL` and `LANG`; the
-/// working directory is the user's home; the child leads a new process group so the whole
-/// tree can be killed at once.
-pub(crate) fn spawn(user: &UserRecord, command_line: &str) -> io::Result<Child> {
+/// working directory is the user's home. The process spawned is the command's supervisor (see
+/// `confine::child`), leading a new process group; the shell runs under it. Returns the
+/// private `/tmp` too, to be dropped once the supervisor has exited.
+pub(crate) fn spawn(
+    user: &UserRecord,
+    command_line: &str,
+    confinement: Prepared,
+) -> io::Result<(Child, Option<PrivateTmp>)> {
     let mut command = Command::new(SHELL);
     command
         .arg("-c")
@@ -36,39 +43,46 @@ pub(crate) fn spawn(user: &UserRecord, command_line: &str) -> io::Result<Child> 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true);
-    command.spawn()
+        // SIGKILL would kill the supervisor before it ends the tree; see CommandTree instead.
+        .kill_on_drop(false);
+    let tmp = confinement.install(&mut command);
+    Ok((command.spawn()?, tmp))
 }
 
-/// The process group of a running command; dropping it kills every process still in it.
-#[derive(Debug)]
-pub(crate) struct ProcessGroup {
-    /// The group id (the pid of the shell that leads it).
-    id: Pid,
+/// The supervisor of a running command, by pid; ending it ends every process of the command.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CommandTree {
+    /// The supervisor's pid, which is also the process group id.
+    supervisor: Pid,
 }
 
-impl ProcessGroup {
-    /// The group led by `child` (spawned with [`spawn`]); `None` if it already exited.
+impl CommandTree {
+    /// The tree supervised by `child` (spawned with [`spawn`]); `None` if it already exited.
     pub(crate) fn of(child: &Child) -> Option<Self> {
         let pid = i32::try_from(child.id()?).ok()?;
-        Some(ProcessGroup {
-            id: Pid::from_raw(pid),
+        Some(CommandTree {
+            supervisor: Pid::from_raw(pid),
         })
     }
 
-    /// Sends SIGKILL to every process of the group; a group already empty is not an error.
-    pub(crate) fn kill(&self) {
-        match killpg(self.id, Signal::SIGKILL) {
+    /// Asks the supervisor to SIGKILL every process of the command and exit. Call it only while
+    /// the supervisor is not reaped yet (its pid cannot have been reused).
+    pub(crate) fn end(&self) {
+        match kill(self.supervisor, Signal::SIGTERM) {
             Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
             Err(error) => {
-                tracing::warn!(pgid = self.id.as_raw(), %error, "cannot kill a command's process group")
+                tracing::warn!(pid = self.supervisor.as_raw(), %error, "cannot ask a command's supervisor to end it")
             }
         }
     }
-}
 
-impl Drop for ProcessGroup {
-    fn drop(&mut self) {
-        self.kill();
+    /// The last resort when the supervisor does not answer: SIGKILL its process group.
+    pub(crate) fn force(&self) {
+        match killpg(self.supervisor, Signal::SIGKILL) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(error) => {
+                tracing::warn!(pgid = self.supervisor.as_raw(), %error, "cannot kill a command's process group")
+            }
+        }
     }
 }

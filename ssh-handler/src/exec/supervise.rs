@@ -8,26 +8,29 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 
-use super::process::ProcessGroup;
+use super::confine::PrivateTmp;
+use super::process::CommandTree;
 use super::slots::SlotGuard;
 use super::{
     CHUNK_SIZE, Completion, ExecError, ExecEvent, ExecLimits, ExitStatus, LimitReached,
     OutputStream,
 };
 
-/// How long output may keep coming after the command's shell exited (from processes that left
-/// its process group); then the pipes are abandoned.
+/// How long output may keep coming after the command's supervisor exited (it ends the whole
+/// tree first, so the pipes are normally closed already); then the pipes are abandoned.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// How long to wait for a killed process group's leader to be reaped.
+/// How long to wait for a command's supervisor to end the tree and be reaped.
 const REAP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything needed to watch one command until it ends.
 pub(super) struct Supervisor {
-    /// The shell running the command.
+    /// The command's supervisor process (it mirrors the shell's exit).
     child: Child,
-    /// Its process group, killed on every way out.
-    group: Option<ProcessGroup>,
+    /// The supervisor by pid while it is not reaped: ended on every way out.
+    tree: Option<CommandTree>,
+    /// The command's private `/tmp`, removed once the tree is gone.
+    tmp: Option<PrivateTmp>,
     /// The write end of its standard input.
     stdin: Option<ChildStdin>,
     /// The read end of its standard output (`None` once at end of file).
@@ -44,16 +47,17 @@ pub(super) struct Supervisor {
 enum LoopEnd {
     /// The shell exited and the output was drained (or the drain grace expired).
     Exited(std::process::ExitStatus),
-    /// A limit was reached; the group must be killed and reaped.
+    /// A limit was reached; the tree must be ended and the supervisor reaped.
     Limit(LimitReached),
     /// The front end is gone, or waiting failed: nothing more to report.
     Abandoned,
 }
 
 impl Supervisor {
-    /// Takes the pipes of a freshly spawned child.
+    /// Takes the pipes of a freshly spawned child and the `/tmp` to remove after it.
     pub(super) fn new(
         mut child: Child,
+        tmp: Option<PrivateTmp>,
         limits: ExecLimits,
         events: mpsc::Sender<ExecEvent>,
     ) -> Result<Self, ExecError> {
@@ -62,7 +66,8 @@ impl Supervisor {
         let stdout = child.stdout.take().ok_or_else(missing)?;
         let stderr = child.stderr.take().ok_or_else(missing)?;
         Ok(Supervisor {
-            group: ProcessGroup::of(&child),
+            tree: CommandTree::of(&child),
+            tmp,
             child,
             stdin: Some(stdin),
             stdout: Some(stdout),
@@ -91,10 +96,13 @@ impl Supervisor {
                 status,
                 limit: Some(limit),
             }),
-            LoopEnd::Abandoned => None,
+            LoopEnd::Abandoned => {
+                // Processes of the command do not outlive it, and its /tmp goes after them.
+                let _ = self.kill_and_reap().await;
+                None
+            }
         };
-        // Processes the shell left behind do not outlive the command.
-        drop(self.group.take());
+        drop(self.tmp.take());
         drop(slot);
         let event = match completion {
             Some(completion) => {
@@ -102,7 +110,7 @@ impl Supervisor {
                 ExecEvent::Finished(completion)
             }
             None => {
-                tracing::info!("command abandoned or lost; its process group was killed");
+                tracing::info!("command abandoned or lost; its process tree was killed");
                 ExecEvent::Failed("the server lost track of the command".to_owned())
             }
         };
@@ -130,12 +138,10 @@ impl Supervisor {
                 waited = self.child.wait(), if exited.is_none() => {
                     match waited {
                         Ok(status) => {
+                            // The supervisor ended the tree before exiting; its pid is free now.
                             exited = Some(status);
+                            self.tree = None;
                             drain_deadline = Some(Instant::now() + DRAIN_GRACE);
-                            // Background processes still in the group would hold the pipes open.
-                            if let Some(group) = &self.group {
-                                group.kill();
-                            }
                         }
                         Err(error) => {
                             tracing::error!(%error, "cannot wait for a command");
@@ -187,23 +193,53 @@ impl Supervisor {
         }
     }
 
-    /// Kills the whole group and reaps the shell; its status, if it could be had.
+    /// Ends the whole tree and reaps the supervisor; the shell's status, if it could be had.
     async fn kill_and_reap(&mut self) -> Option<ExitStatus> {
-        if let Some(group) = &self.group {
-            group.kill();
-        }
+        // The pipes stay open until the supervisor is reaped: closed earlier, they would kill the
+        // command with SIGPIPE before the supervisor's SIGKILL, and it would report that.
+        let Some(tree) = self.tree else {
+            self.stdout = None;
+            self.stderr = None;
+            // Already reaped (a limit hit while draining): tokio returns the status again.
+            return self.child.wait().await.ok().and_then(status_of);
+        };
+        tree.end();
+        let reaped = match timeout(REAP_TIMEOUT, self.child.wait()).await {
+            Ok(reaped) => reaped,
+            Err(_) => {
+                tracing::error!(
+                    "a command's supervisor did not end it in {REAP_TIMEOUT:?}; killing its process group"
+                );
+                tree.force();
+                match timeout(REAP_TIMEOUT, self.child.wait()).await {
+                    Ok(reaped) => reaped,
+                    Err(_) => {
+                        tracing::error!("a killed command did not exit in {REAP_TIMEOUT:?}");
+                        return None;
+                    }
+                }
+            }
+        };
+        self.tree = None;
         self.stdout = None;
         self.stderr = None;
-        match timeout(REAP_TIMEOUT, self.child.wait()).await {
-            Ok(Ok(status)) => status_of(status),
-            Ok(Err(error)) => {
+        match reaped {
+            Ok(status) => status_of(status),
+            Err(error) => {
                 tracing::error!(%error, "cannot reap a killed command");
                 None
             }
-            Err(_) => {
-                tracing::error!("a killed command did not exit in {REAP_TIMEOUT:?}");
-                None
-            }
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    /// A supervision cut short (its task dropped) still ends the command's tree.
+    fn drop(&mut self) {
+        if let Some(tree) = self.tree.take()
+            && self.child.id().is_some()
+        {
+            tree.end();
         }
     }
 }

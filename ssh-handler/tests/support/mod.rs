@@ -83,6 +83,7 @@ pub fn write_users(root: &Path, users: &[TestUser]) -> PathBuf {
     for user in users {
         let home = root.join("home").join(user.name);
         std::fs::create_dir_all(&home).expect("home");
+        give_to_command_user(&home);
         file.add(UserRecord {
             name: user.name.to_string(),
             // The server's own parameters, so logins never trigger a hash upgrade.
@@ -97,6 +98,26 @@ pub fn write_users(root: &Path, users: &[TestUser]) -> PathBuf {
     }
     file.save().expect("save users");
     path
+}
+
+/// Run as root, the daemon runs commands as `nobody` (the default `--command-user`): a home must
+/// belong to it, as `wharf-sshd user add` makes it, for commands to write there.
+pub fn give_to_command_user(home: &Path) {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .expect("user database")
+        .expect("a nobody account");
+    std::os::unix::fs::chown(home, Some(nobody.uid.as_raw()), Some(nobody.gid.as_raw()))
+        .expect("chown home");
+}
+
+/// Temporary directories are 0700; commands running as another uid must reach their homes
+/// inside (the users file stays 0600 and the state directory the daemon's).
+pub fn make_traversable(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).expect("chmod root");
 }
 
 impl Daemon {
@@ -131,6 +152,7 @@ impl Daemon {
         ssh: bool,
     ) -> Daemon {
         let users_file = root.path().join("users.toml");
+        make_traversable(root.path());
         if !users_file.exists() {
             write_users(root.path(), users);
         }

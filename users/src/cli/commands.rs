@@ -10,7 +10,18 @@ use super::{AddArgs, CliError, DelArgs, ExecArgs, ListArgs, PasswdArgs, QuotaArg
 use crate::password::hash_password;
 use crate::size::format_size;
 use crate::user::validate_name;
+use crate::users_file::CommandSettings;
 use crate::{AuthError, HashParams, UserRecord, UsersFile};
+
+/// Who owns a home directory that `user add` creates.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum HomeOwner<'a> {
+    /// Whoever runs the command (`wharf-ftpd`, and `--uid` not given).
+    Invoker,
+    /// For `--allow-exec` users without `--uid`, when run as root: this system account, the one
+    /// their remote commands run as.
+    CommandUser(&'a str),
+}
 
 /// `user add`: checks everything it can before asking for the password, then adds under the lock.
 pub(super) fn add(
@@ -18,6 +29,7 @@ pub(super) fn add(
     params: &HashParams,
     input: &mut dyn BufRead,
     out: &mut dyn Write,
+    owner: HomeOwner<'_>,
 ) -> Result<(), CliError> {
     validate_name(&args.name)?;
     if UsersFile::load_or_empty(&args.users)?
@@ -34,9 +46,11 @@ pub(super) fn add(
     for key_file in &args.authorized_keys {
         authorized_keys.extend(read_authorized_keys(key_file)?);
     }
+    // Resolved before the password prompt, so a missing account fails early.
+    let home_owner = home_owner(&args, owner)?;
     let password = read_new_password(password_source(args.password_stdin, input), &args.name)?;
     let password_hash = hash_password(&password, params)?;
-    let home = create_home(&args.home)?;
+    let home = create_home(&args.home, home_owner)?;
     let record = UserRecord {
         name: args.name.clone(),
         password_hash,
@@ -46,7 +60,16 @@ pub(super) fn add(
         allow_exec: args.allow_exec,
         authorized_keys,
     };
-    UsersFile::update(&args.users, |users| users.add(record))?;
+    let settings = CommandSettings {
+        uid: args.uid,
+        gid: args.gid,
+        allow_network: args.allow_network,
+        ..CommandSettings::default()
+    };
+    UsersFile::update(&args.users, |users| {
+        users.add(record)?;
+        users.set_command_settings(&args.name, settings)
+    })?;
     writeln!(
         out,
         "added user {} (home {}, {})",
@@ -174,10 +197,32 @@ fn password_source(from_stdin: bool, input: &mut dyn BufRead) -> PasswordSource<
     }
 }
 
-/// Makes `home` absolute and creates it (mode 0700, parents as needed) if it does not exist.
-fn create_home(home: &Path) -> Result<PathBuf, AuthError> {
+/// The uid and gid a newly created home should belong to; `None`: leave it to the invoker.
+fn home_owner(args: &AddArgs, owner: HomeOwner<'_>) -> Result<Option<(u32, u32)>, CliError> {
+    if let Some(uid) = args.uid {
+        return Ok(Some((uid, args.gid.unwrap_or(uid))));
+    }
+    match owner {
+        HomeOwner::CommandUser(name) if args.allow_exec && nix::unistd::geteuid().is_root() => {
+            let account = nix::unistd::User::from_name(name)
+                .map_err(|errno| {
+                    AuthError::io("look up the account", Path::new(name), errno.into())
+                })?
+                .ok_or_else(|| CliError::UnknownAccount {
+                    name: name.to_owned(),
+                })?;
+            Ok(Some((account.uid.as_raw(), account.gid.as_raw())))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Makes `home` absolute and creates it (mode 0700, parents as needed) if it does not exist; a
+/// home it creates is given to `owner` (the parents stay the invoker's).
+fn create_home(home: &Path, owner: Option<(u32, u32)>) -> Result<PathBuf, AuthError> {
     let absolute =
         std::path::absolute(home).map_err(|source| AuthError::io("resolve", home, source))?;
+    let existed = absolute.exists();
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -189,6 +234,11 @@ fn create_home(home: &Path) -> Result<PathBuf, AuthError> {
             &absolute,
             std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
         ));
+    }
+    if let (false, Some((uid, gid))) = (existed, owner) {
+        std::os::unix::fs::chown(&absolute, Some(uid), Some(gid)).map_err(|source| {
+            AuthError::io("give the home directory to its uid", &absolute, source)
+        })?;
     }
     Ok(absolute)
 }

@@ -66,7 +66,8 @@ pub struct AddArgs {
     /// The users file (TOML).
     #[arg(long, value_name = "FILE")]
     pub users: PathBuf,
-    /// Home directory; created with mode 0700 if missing, stored as an absolute path.
+    /// Home directory; created with mode 0700 if missing (owned by --uid when given), stored as
+    /// an absolute path.
     #[arg(long, value_name = "DIR")]
     pub home: PathBuf,
     /// Byte quota: bytes or K/M/G/T units, powers of 1024 (512, 10MiB, 1G). Default: unlimited.
@@ -84,6 +85,16 @@ pub struct AddArgs {
     /// Read the password from the first line of standard input instead of the terminal.
     #[arg(long)]
     pub password_stdin: bool,
+    /// Numeric uid the user's remote commands run as (when the daemon runs as root); a missing
+    /// home is created owned by it. Default: the daemon's command user.
+    #[arg(long, value_name = "UID")]
+    pub uid: Option<u32>,
+    /// Numeric gid of those commands (and of a created home). Default: the same number as --uid.
+    #[arg(long, value_name = "GID", requires = "uid")]
+    pub gid: Option<u32>,
+    /// Allow the user's remote commands to open and accept TCP connections. Default: denied.
+    #[arg(long)]
+    pub allow_network: bool,
 }
 
 /// Arguments of `user passwd`.
@@ -201,6 +212,12 @@ pub enum CliError {
         /// The key file.
         path: PathBuf,
     },
+    /// The account that should own a new home is not in the system's user database.
+    #[error("no system account {name:?} to own the home directory (give --uid)")]
+    UnknownAccount {
+        /// The account name.
+        name: String,
+    },
     /// Writing the report to the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
@@ -213,6 +230,25 @@ pub fn run(command: UserCommand, out: &mut dyn Write) -> Result<(), CliError> {
     run_with(command, &HashParams::PRODUCTION, &mut stdin.lock(), out)
 }
 
+/// Like [`run`], for the remote-command daemon: `user add --allow-exec` without `--uid`, run as
+/// root, creates a missing home owned by `command_user` (the account such commands run as), so
+/// the commands can write in it.
+pub fn run_for_remote_commands(
+    command: UserCommand,
+    command_user: &str,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let stdin = io::stdin();
+    let owner = commands::HomeOwner::CommandUser(command_user);
+    dispatch(
+        command,
+        &HashParams::PRODUCTION,
+        &mut stdin.lock(),
+        out,
+        owner,
+    )
+}
+
 /// Runs a `user` subcommand with explicit hash parameters and input (`--password-stdin` reads
 /// `input`); for binaries with configured parameters, and for tests.
 pub fn run_with(
@@ -221,8 +257,19 @@ pub fn run_with(
     input: &mut dyn io::BufRead,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
+    dispatch(command, params, input, out, commands::HomeOwner::Invoker)
+}
+
+/// Runs one subcommand; `owner` says who owns a home `user add` creates without `--uid`.
+fn dispatch(
+    command: UserCommand,
+    params: &HashParams,
+    input: &mut dyn io::BufRead,
+    out: &mut dyn Write,
+    owner: commands::HomeOwner<'_>,
+) -> Result<(), CliError> {
     match command {
-        UserCommand::Add(args) => commands::add(args, params, input, out),
+        UserCommand::Add(args) => commands::add(args, params, input, out, owner),
         UserCommand::Passwd(args) => commands::passwd(args, params, input, out),
         UserCommand::Del(args) => commands::del(args, out),
         UserCommand::List(args) => commands::list(args, out),
@@ -275,6 +322,36 @@ mod tests {
         assert_eq!(args.quota_files, Some(5));
         assert!(args.allow_exec && args.password_stdin);
         assert_eq!(args.authorized_keys.len(), 2);
+        assert_eq!(
+            (args.uid, args.gid, args.allow_network),
+            (None, None, false)
+        );
+    }
+
+    #[test]
+    fn add_parses_the_command_identity_and_network() {
+        let command = parse(&[
+            "add",
+            "bob",
+            "--users",
+            "u",
+            "--home",
+            "/h",
+            "--uid",
+            "2001",
+            "--gid",
+            "300",
+            "--allow-network",
+        ])
+        .unwrap();
+        let UserCommand::Add(args) = command else {
+            panic!("not add: {command:?}");
+        };
+        assert_eq!(
+            (args.uid, args.gid, args.allow_network),
+            (Some(2001), Some(300), true)
+        );
+        assert!(parse(&["add", "b", "--users", "u", "--home", "/h", "--gid", "3"]).is_err());
     }
 
     #[test]
