@@ -58,20 +58,14 @@ impl PrivateTmp {
 }
 
 impl Drop for PrivateTmp {
+    /// Removes the directory at once: the command's tree is gone by now, and a connection
+    /// process (forking mode) may exit right after, so a deferred removal could never run.
     fn drop(&mut self) {
-        let path = std::mem::take(&mut self.path);
-        // A command may leave many files: remove them off the async threads when there are some.
-        let remove = move || {
-            // remove_dir_all does not follow symlinks, so a command cannot aim it elsewhere.
-            if let Err(error) = std::fs::remove_dir_all(&path)
-                && error.kind() != io::ErrorKind::NotFound
-            {
-                tracing::warn!(path = %path.display(), %error, "cannot remove a command's temporary directory");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(remove)),
-            Err(_) => remove(),
+        // remove_dir_all does not follow symlinks, so a command cannot aim it elsewhere.
+        if let Err(error) = std::fs::remove_dir_all(&self.path)
+            && error.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), %error, "cannot remove a command's temporary directory");
         }
     }
 }
