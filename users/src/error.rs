@@ -123,6 +123,15 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// Whether this is the database failing (unreachable, or answering with an error), as
+    /// opposed to a problem with a file or a record.
+    pub fn is_database(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Database { .. } | AuthError::DatabaseUnavailable { .. }
+        )
+    }
+
     /// Builds an [`AuthError::Io`] for `action` on `path`.
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         AuthError::Io {

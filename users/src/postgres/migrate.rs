@@ -25,6 +25,10 @@ pub async fn apply(client: &mut Client) -> Result<Vec<i32>, tokio_postgres::Erro
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
+    // `IF NOT EXISTS` would otherwise send a notice at every start.
+    transaction
+        .batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
     transaction
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS wharf_schema_migrations (

@@ -25,6 +25,13 @@ pub use url::PgUrl;
 
 use crate::AuthError;
 
+/// Stops this process's database runtime and waits for its thread (its connections close; the
+/// next use starts again). A daemon calls it before confining itself with Landlock, so that no
+/// thread started earlier stays outside the confinement.
+pub fn stop_runtime() {
+    runtime::stop();
+}
+
 /// Connections one process keeps at most: a login needs one for a moment.
 const POOL_SIZE: usize = 8;
 /// How long a caller waits for a free or a new connection before giving up.
@@ -130,6 +137,34 @@ impl Database {
     {
         let task = self.task(action, work);
         runtime::run_blocking(task).map_err(|reason| self.unavailable(reason))?
+    }
+
+    /// Starts `work` on the database runtime without waiting for it (lease renewals, clean-ups
+    /// from `Drop`); a failure is logged.
+    pub fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        match runtime::handle() {
+            Ok(handle) => {
+                handle.spawn(work);
+            }
+            Err(error) => {
+                tracing::error!(database = self.location(), %error, "cannot start the database runtime");
+            }
+        }
+    }
+
+    /// Runs `work` with a pooled connection on the database runtime without waiting for it; a
+    /// failure is logged with `action`.
+    pub fn spawn_with_client<F, Fut>(&self, action: &'static str, work: F)
+    where
+        F: FnOnce(Client) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), AuthError>> + Send + 'static,
+    {
+        let task = self.task(action, work);
+        self.spawn(async move {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "database work in the background failed: {action}");
+            }
+        });
     }
 
     /// The error for a failed `action`, naming the database.

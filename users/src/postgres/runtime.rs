@@ -46,6 +46,21 @@ pub(crate) fn handle() -> std::io::Result<Handle> {
     Ok(handle)
 }
 
+/// Stops this process's database runtime, if it started one, and waits for its thread; the
+/// next use starts a new one. For a daemon about to confine itself: threads started before
+/// would stay outside the confinement.
+pub(crate) fn stop() {
+    let taken = BACKGROUND
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    match taken {
+        Some(background) if background.pid == std::process::id() => drop(background.runtime),
+        Some(inherited) => std::mem::forget(inherited),
+        None => {}
+    }
+}
+
 /// Runs `work` on the database runtime and waits for it from any runtime.
 pub(crate) async fn run<T: Send + 'static>(
     work: impl Future<Output = T> + Send + 'static,
