@@ -9,6 +9,7 @@ pub mod duration;
 pub mod listen;
 mod overrides;
 pub mod port_range;
+pub mod storage;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -60,6 +61,8 @@ pub struct FtpdConfig {
     pub log: LogConfig,
     /// `[proxy_protocol]`: control connections from a load balancer.
     pub proxy_protocol: ProxyProtocolConfig,
+    /// `[storage]`: the local disk or an S3-compatible object store.
+    pub storage: storage::StorageConfig,
 }
 
 /// `[proxy_protocol]` settings: which balancers may put the client's address in front of a
@@ -246,6 +249,7 @@ impl Default for FtpdConfig {
                 required: true,
                 header_timeout: Duration::from_secs(5),
             },
+            storage: storage::defaults(),
         }
     }
 }

@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use wharf_ftp::quota::{QuotaStore, UserQuota};
-use wharf_ftp::storage::{Jail, StorageError, UploadMode, VirtualPath};
+use wharf_ftp::storage::{LocalJail, StorageError, UploadMode, VirtualPath};
 use wharf_users::UserRecord;
 
 /// A state directory and a home holding `f` with `original`, opened with `limit`.
 struct Setup {
     _state: tempfile::TempDir,
     home: tempfile::TempDir,
-    jail: Jail,
+    jail: LocalJail,
     quota: Arc<UserQuota>,
 }
 

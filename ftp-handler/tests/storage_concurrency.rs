@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use storage_support::{empty_home, path, temp_files};
-use wharf_ftp::storage::{Jail, StorageError, UploadMode};
+use wharf_ftp::storage::{LocalJail, StorageError, UploadMode};
 
 #[test]
 fn a_second_upload_to_the_same_file_is_told_it_is_busy() {
@@ -55,7 +55,7 @@ const CHUNK: usize = 4096;
 
 /// Runs [`WRITERS`] threads uploading distinct content (all `a`, all `b`, ...) to one path with
 /// `mode`, each retrying while told the file is busy; returns how many committed.
-fn race_writers(jail: &Jail, target: &str, mode: UploadMode) -> usize {
+fn race_writers(jail: &LocalJail, target: &str, mode: UploadMode) -> usize {
     let barrier = Arc::new(Barrier::new(WRITERS));
     let handles: Vec<_> = (0..WRITERS)
         .map(|writer| {

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 
 use storage_support::{Fixture, path};
-use wharf_ftp::storage::{Jail, StorageError, VirtualPath};
+use wharf_ftp::storage::{LocalJail, StorageError, VirtualPath};
 
 #[test]
 fn directory_operations_and_their_errors() {
@@ -139,7 +139,7 @@ fn open_read_honours_offsets() {
 #[test]
 fn opening_a_missing_home_fails_cleanly() {
     let root = tempfile::tempdir().expect("temp dir");
-    let error = Jail::open(&root.path().join("absent")).expect_err("no home");
+    let error = LocalJail::open(&root.path().join("absent")).expect_err("no home");
     assert_eq!(error.reply().0, 550);
 }
 
@@ -147,7 +147,7 @@ fn opening_a_missing_home_fails_cleanly() {
 fn jail_and_uploads_move_between_threads() {
     fn shareable<T: Clone + Send + Sync + 'static>() {}
     fn movable<T: Send + 'static>() {}
-    shareable::<Jail>();
+    shareable::<LocalJail>();
     movable::<wharf_ftp::storage::Upload>();
     movable::<StorageError>();
     let fixture = Fixture::new();

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use wharf_ftp::storage::{Jail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath};
+use wharf_ftp::storage::{LocalJail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath};
 
 /// A byte-limited hook that keeps its count in memory (the real one lives in the state dir).
 #[derive(Debug)]
@@ -60,12 +60,12 @@ impl QuotaHook for LimitHook {
     }
 }
 
-fn setup(limit: u64) -> (tempfile::TempDir, PathBuf, Jail, Arc<LimitHook>) {
+fn setup(limit: u64) -> (tempfile::TempDir, PathBuf, LocalJail, Arc<LimitHook>) {
     let root = tempfile::tempdir().expect("temp dir");
     let home = root.path().join("home");
     fs::create_dir(&home).expect("home");
     fs::write(home.join("existing"), vec![b'e'; 1000]).expect("existing file");
-    let jail = Jail::open(&home).expect("jail");
+    let jail = LocalJail::open(&home).expect("jail");
     let hook = LimitHook::new(limit, jail.usage().expect("initial usage"));
     let jail = jail.with_quota(hook.clone());
     (root, home, jail, hook)

@@ -8,7 +8,7 @@ use wharf_users::{AuthError, UserRecord, UsersFile};
 
 use crate::config::{ConfigError, FtpdConfig, Overrides};
 use crate::quota::{QuotaError, QuotaLimits, QuotaStore, UsageReport};
-use crate::storage::{Jail, Usage};
+use crate::storage::{Usage, open_home};
 
 /// Show or rebuild users' disk usage as the quota store counts it.
 #[derive(Debug, Clone, Subcommand)]
@@ -60,6 +60,9 @@ pub enum QuotaCommandError {
     /// Some users failed (the others were done and printed).
     #[error("{}", describe_failures(.0))]
     Failed(Vec<(String, QuotaError)>),
+    /// No runtime could be started for the storage requests.
+    #[error("cannot start a runtime: {0}")]
+    Runtime(#[source] io::Error),
     /// Writing the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
@@ -90,10 +93,19 @@ pub fn run(command: QuotaCommand, out: &mut dyn Write) -> Result<(), QuotaComman
         ],
         None => users.iter().collect(),
     };
+    config.storage.validate()?;
     let store = QuotaStore::open(&config.server.state_dir)?;
+    // Object storage is reached through a runtime; entered, the quota store's blocking calls
+    // run their requests on its worker.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(QuotaCommandError::Runtime)?;
+    let _entered = runtime.enter();
     let mut failures = Vec::new();
     for record in selected {
-        let line = match one_user(&store, record, rebuild) {
+        let line = match one_user(&store, &config, record, rebuild) {
             Ok(line) => line,
             Err(error) => {
                 failures.push((record.name.clone(), error));
@@ -110,14 +122,21 @@ pub fn run(command: QuotaCommand, out: &mut dyn Write) -> Result<(), QuotaComman
 }
 
 /// Shows or rebuilds one user; returns the line to print.
-fn one_user(store: &QuotaStore, record: &UserRecord, rebuild: bool) -> Result<String, QuotaError> {
-    let jail = Jail::open(&record.home).map_err(|source| QuotaError::Home {
-        user: record.name.clone(),
-        source,
-    })?;
+fn one_user(
+    store: &QuotaStore,
+    config: &FtpdConfig,
+    record: &UserRecord,
+    rebuild: bool,
+) -> Result<String, QuotaError> {
+    let jail =
+        open_home(&config.storage, &record.home, true).map_err(|source| QuotaError::Home {
+            user: record.name.clone(),
+            source,
+        })?;
+    let jail = jail.as_ref();
     let limits = QuotaLimits::of(record);
     if rebuild {
-        let usage = store.rebuild(&record.name, &jail)?;
+        let usage = store.rebuild(&record.name, jail)?;
         return Ok(format!(
             "{}\t{}\trebuilt from disk",
             record.name,
@@ -128,7 +147,7 @@ fn one_user(store: &QuotaStore, record: &UserRecord, rebuild: bool) -> Result<St
         usage,
         sessions,
         rebuilt,
-    } = store.report(&record.name, &jail)?;
+    } = store.report(&record.name, jail)?;
     let note = if rebuilt { "\trebuilt from disk" } else { "" };
     Ok(format!(
         "{}\t{}\tsessions {sessions}{note}",

@@ -16,12 +16,12 @@
 //! ```
 //! use std::sync::Arc;
 //! use wharf_ftp::quota::{QuotaLimits, QuotaStore};
-//! use wharf_ftp::storage::{Jail, StorageError, UploadMode, VirtualPath};
+//! use wharf_ftp::storage::{LocalJail, StorageError, UploadMode, VirtualPath};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let state = tempfile::tempdir()?;
 //! let home = tempfile::tempdir()?;
 //! let store = QuotaStore::open(state.path())?;
-//! let jail = Jail::open(home.path())?;
+//! let jail = LocalJail::open(home.path())?;
 //! let limits = QuotaLimits { bytes: Some(8), files: None };
 //! let quota = Arc::new(store.attach("alice", limits, &jail)?);
 //! let jail = jail.with_quota(quota.clone());

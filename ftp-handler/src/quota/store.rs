@@ -22,7 +22,7 @@ use wharf_users::{UserRecord, validate_name};
 use super::error::QuotaError;
 use super::hook::UserQuota;
 use super::record::{Record, Stored};
-use crate::storage::{Jail, Usage};
+use crate::storage::{Jail, LocalJail, StorageBackend, Usage, wait};
 
 /// The store's folder inside the state directory.
 pub const QUOTA_DIR: &str = "quota";
@@ -81,14 +81,14 @@ impl QuotaStore {
         &self.dir
     }
 
-    /// Attaches a session of `user`, whose files `jail` holds: the returned hook checks and
+    /// Attaches a session of `user`, whose files `jail` (any backend) holds: the returned hook checks and
     /// counts every change against `limits`. If no other session of the user is alive, the
     /// usage is first rebuilt from disk when it was never counted or a session died attached.
     pub fn attach(
         &self,
         user: &str,
         limits: QuotaLimits,
-        jail: &Jail,
+        jail: &dyn StorageBackend,
     ) -> Result<UserQuota, QuotaError> {
         let (record_path, sessions_path) = self.paths(user)?;
         let record_file = open_store_file(&record_path)?;
@@ -127,10 +127,13 @@ impl QuotaStore {
         ))
     }
 
-    /// Opens `record`'s home as a jail that checks and counts every change against the user's
-    /// limits; the attachment is returned too, for reports (SITE QUOTA).
-    pub fn open_jail(&self, record: &UserRecord) -> Result<(Jail, Arc<UserQuota>), QuotaError> {
-        let jail = Jail::open(&record.home).map_err(|source| QuotaError::Home {
+    /// Opens `record`'s home as a local jail that checks and counts every change against the
+    /// user's limits; the attachment is returned too, for reports (SITE QUOTA).
+    pub fn open_jail(
+        &self,
+        record: &UserRecord,
+    ) -> Result<(LocalJail, Arc<UserQuota>), QuotaError> {
+        let jail = LocalJail::open(&record.home).map_err(|source| QuotaError::Home {
             user: record.name.clone(),
             source,
         })?;
@@ -138,10 +141,22 @@ impl QuotaStore {
         Ok((jail.with_quota(quota.clone()), quota))
     }
 
+    /// Attaches a session of `record`'s user to `storage` (any backend, opened on its home):
+    /// the returned storage checks and counts every change against the user's limits.
+    pub fn attach_storage(
+        &self,
+        record: &UserRecord,
+        storage: &Jail,
+    ) -> Result<(Jail, Arc<UserQuota>), QuotaError> {
+        let quota =
+            Arc::new(self.attach(&record.name, QuotaLimits::of(record), storage.as_ref())?);
+        Ok((storage.with_quota(quota.clone()), quota))
+    }
+
     /// Recounts `user`'s usage from the files in `jail` (after removing the temp files of dead
     /// uploads) and stores it. Refused with [`QuotaError::Busy`] while a session of the user
     /// runs, since its uploads in flight could not be counted exactly.
-    pub fn rebuild(&self, user: &str, jail: &Jail) -> Result<Usage, QuotaError> {
+    pub fn rebuild(&self, user: &str, jail: &dyn StorageBackend) -> Result<Usage, QuotaError> {
         let (record_path, sessions_path) = self.paths(user)?;
         let record_file = open_store_file(&record_path)?;
         let sessions_file = open_store_file(&sessions_path)?;
@@ -163,7 +178,7 @@ impl QuotaStore {
 
     /// `user`'s usage now. With no session of the user alive, the record is first repaired as
     /// [`attach`](Self::attach) would (so a report after a crash matches the disk).
-    pub fn report(&self, user: &str, jail: &Jail) -> Result<UsageReport, QuotaError> {
+    pub fn report(&self, user: &str, jail: &dyn StorageBackend) -> Result<UsageReport, QuotaError> {
         let (record_path, sessions_path) = self.paths(user)?;
         let record_file = open_store_file(&record_path)?;
         let sessions_file = open_store_file(&sessions_path)?;
@@ -210,7 +225,7 @@ fn refresh_when_idle(
     user: &str,
     record_file: &File,
     record_path: &Path,
-    jail: &Jail,
+    jail: &dyn StorageBackend,
 ) -> Result<UsageReport, QuotaError> {
     let locked = lock_record(record_file, record_path)?;
     let stored = read(&locked, record_path)?;
@@ -235,12 +250,12 @@ fn refresh_when_idle(
 
 /// A record counted from disk while other sessions may be uploading (their bytes in flight
 /// are missed until the user is next idle); only for a record that was lost or damaged.
-fn best_effort_rebuild(user: &str, jail: &Jail) -> Result<Record, QuotaError> {
+fn best_effort_rebuild(user: &str, jail: &dyn StorageBackend) -> Result<Record, QuotaError> {
     tracing::warn!(
         user,
         "quota record missing or damaged while sessions run; recounting the home"
     );
-    let usage = jail.usage().map_err(|source| QuotaError::Home {
+    let usage = wait(jail.usage()).map_err(|source| QuotaError::Home {
         user: user.to_owned(),
         source,
     })?;
@@ -248,13 +263,13 @@ fn best_effort_rebuild(user: &str, jail: &Jail) -> Result<Record, QuotaError> {
 }
 
 /// The home's usage with nothing in flight: dead uploads' temp files removed, then counted.
-fn count_home(user: &str, jail: &Jail) -> Result<Usage, QuotaError> {
+fn count_home(user: &str, jail: &dyn StorageBackend) -> Result<Usage, QuotaError> {
     let home_error = |source| QuotaError::Home {
         user: user.to_owned(),
         source,
     };
-    jail.remove_stale_temp_files().map_err(home_error)?;
-    jail.usage().map_err(home_error)
+    wait(jail.remove_stale_uploads()).map_err(home_error)?;
+    wait(jail.usage()).map_err(home_error)
 }
 
 /// A record holding `usage` and no sessions.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::record::{Record, Stored};
 use super::*;
-use crate::storage::{Jail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath};
+use crate::storage::{LocalJail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath};
 
 /// A state directory, a home and the store.
 struct Fixture {
@@ -27,8 +27,8 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
-    fn jail(&self) -> Jail {
-        Jail::open(self.home.path()).unwrap()
+    fn jail(&self) -> LocalJail {
+        LocalJail::open(self.home.path()).unwrap()
     }
 
     fn attach(&self, bytes: Option<u64>, files: Option<u64>) -> UserQuota {
@@ -50,7 +50,7 @@ impl Fixture {
 }
 
 fn disk_usage(home: &Path) -> Usage {
-    Jail::open(home).unwrap().usage().unwrap()
+    LocalJail::open(home).unwrap().usage().unwrap()
 }
 
 #[test]

@@ -89,7 +89,7 @@ mod tests {
 
     fn open(store: &QuotaStore, record: &UserRecord) -> Arc<OpenHome> {
         let (jail, quota) = store.open_jail(record).unwrap();
-        Arc::new(OpenHome::new(record.clone(), jail, quota))
+        Arc::new(OpenHome::new(record.clone(), Arc::new(jail), quota))
     }
 
     #[test]

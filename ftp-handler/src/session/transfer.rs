@@ -19,7 +19,9 @@ use super::state::{MAX_QUEUED_LINES, Session, storage_reply};
 use super::upload_buffer::UploadBuffer;
 use super::zero_copy;
 use crate::protocol::{Command, Reply, ReplyCode};
-use crate::storage::{StorageError, Upload};
+use crate::storage::{
+    Chunk, DownloadBody, LocalFile, StorageError, UploadSink, VirtualPath, WritePlacement,
+};
 
 /// Bytes moved per read or write of a download that does not go out with `sendfile`.
 const CHUNK: usize = 256 * 1024;
@@ -76,15 +78,15 @@ pub(crate) type Progress = Arc<AtomicU64>;
 
 /// What a download sends.
 pub(crate) enum Source {
-    /// A file opened by the jail, positioned at the restart offset.
-    File(std::fs::File),
+    /// A file from storage, from the restart offset on.
+    Stored(DownloadBody),
     /// A listing built in memory.
     Memory(Vec<u8>),
 }
 
-/// Sends `source` on the data connection, then closes it; returns the bytes sent. A file in
-/// binary mode on a clear connection goes out with `sendfile` (no copy through this process);
-/// otherwise through one buffer, reused for every chunk.
+/// Sends `source` on the data connection, then closes it; returns the bytes sent. A local file
+/// in binary mode on a clear connection goes out with `sendfile` (no copy through this
+/// process); anything else through one buffer, reused for every chunk.
 pub(crate) async fn send(
     mut data: DataStream,
     source: Source,
@@ -105,12 +107,14 @@ pub(crate) async fn send(
             total = bytes.len() as u64;
             progress.store(total, Ordering::Relaxed);
         }
-        Source::File(file) => {
-            if let (DataStream::Clear(stream), None) = (&data, &encoder) {
-                total = send_file_zero_copy(stream, &file, idle, &mut cancel, &progress).await?;
+        Source::Stored(body) => {
+            if let (DownloadBody::File(file), DataStream::Clear(stream), None) =
+                (&body, &data, &encoder)
+            {
+                total = send_file_zero_copy(stream, file, idle, &mut cancel, &progress).await?;
             }
             // The rest (all of it, unless sendfile ran) through a buffer.
-            let mut file = tokio::fs::File::from_std(file);
+            let mut file = body.into_reader();
             let mut buf = vec![0u8; CHUNK];
             loop {
                 let read = tokio::select! {
@@ -143,7 +147,7 @@ pub(crate) async fn send(
 /// A read error of the file being sent.
 fn file_error(error: io::Error) -> TransferError {
     TransferError::Storage(StorageError::Io {
-        path: crate::storage::VirtualPath::root(),
+        path: VirtualPath::root(),
         source: error,
     })
 }
@@ -153,7 +157,7 @@ fn file_error(error: io::Error) -> TransferError {
 /// this file (the caller copies the rest).
 async fn send_file_zero_copy(
     stream: &TcpStream,
-    file: &std::fs::File,
+    file: &LocalFile,
     idle: Duration,
     cancel: &mut oneshot::Receiver<()>,
     progress: &Progress,
@@ -197,130 +201,75 @@ async fn write_data(
     }
 }
 
-/// The result of writing one chunk: the upload and the buffer come back.
-type Written = (Upload, UploadBuffer, Result<(), StorageError>);
-
-/// Where an upload's file writes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FileWrites {
-    /// On tokio's blocking pool, overlapping the next network read: a thread shared by many
-    /// sessions (async mode) must never wait for the disk.
-    Pool,
-    /// On the session's own thread, in turn with the reads (threading, forking and sequential
-    /// modes): nothing else waits on that thread, and a handoff per chunk costs two context
-    /// switches (measured: single-session STOR 15-20% faster on one CPU).
-    Inline,
-}
-
-impl FileWrites {
-    /// The placement for a session with these capabilities: inline where the session has a
-    /// thread of its own.
-    pub(crate) fn for_session(capabilities: wharf::Capabilities) -> FileWrites {
-        if capabilities.owns_thread {
-            FileWrites::Inline
-        } else {
-            FileWrites::Pool
-        }
-    }
-
-    /// Starts writing `chunk[..length]` into `upload` where this placement says.
-    fn start(self, upload: Upload, chunk: UploadBuffer, length: usize) -> Writing {
-        match self {
-            FileWrites::Pool => Writing::Pool(tokio::task::spawn_blocking(move || {
-                write_chunk(upload, chunk, length)
-            })),
-            FileWrites::Inline => Writing::Done(write_chunk(upload, chunk, length)),
-        }
-    }
-}
-
-/// A chunk's write: running on the pool, or already done inline.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per upload, on its task's stack; boxing would allocate per chunk"
-)]
-enum Writing {
-    /// On the blocking pool.
-    Pool(JoinHandle<Written>),
-    /// Done on the session's thread.
-    Done(Written),
-}
-
-impl Writing {
-    /// Waits for the write to finish.
-    async fn finish(self) -> Result<Written, TransferError> {
-        match self {
-            Writing::Pool(task) => task.await.map_err(write_task_lost),
-            Writing::Done(written) => Ok(written),
-        }
-    }
-}
-
-/// Writes `chunk[..length]` into `upload` (nothing for an empty chunk).
-fn write_chunk(mut upload: Upload, chunk: UploadBuffer, length: usize) -> Written {
-    let written = if length > 0 {
-        upload.write_all(&chunk[..length])
+/// Where an upload's blocking file writes run for a session with these capabilities: inline
+/// where the session has a thread of its own, else on the blocking pool.
+pub(crate) fn write_placement(capabilities: wharf::Capabilities) -> WritePlacement {
+    if capabilities.owns_thread {
+        WritePlacement::Inline
     } else {
-        Ok(())
-    };
-    (upload, chunk, written)
+        WritePlacement::Pool
+    }
 }
 
 /// Receives the data connection into `upload` until the client closes it; returns the upload,
 /// not yet committed. On failure the upload has already been aborted.
 ///
-/// With [`FileWrites::Pool`], reading the next chunk overlaps writing the previous one to the
-/// file; either way the two buffers take turns, so in binary mode nothing is allocated per
-/// chunk, only when a fast sender makes the buffers grow ([`UploadBuffer`]).
+/// Reading the next chunk runs beside writing the previous one (which, for the local backend
+/// with [`WritePlacement::Pool`], happens on the blocking pool); the two buffers take turns, so
+/// in binary mode nothing is allocated per chunk, only when a fast sender makes the buffers
+/// grow ([`UploadBuffer`]).
 pub(crate) async fn receive(
     mut data: DataStream,
-    upload: Upload,
+    mut upload: Box<dyn UploadSink>,
     ascii: bool,
-    writes: FileWrites,
     idle: Duration,
     mut cancel: oneshot::Receiver<()>,
     progress: Progress,
-) -> Result<Upload, TransferError> {
+) -> Result<Box<dyn UploadSink>, TransferError> {
     let mut decoder = ascii.then(AsciiDecoder::default);
     let mut buf = UploadBuffer::first();
     // The second buffer; `None` while a write holds it.
     let mut spare: Option<UploadBuffer> = None;
-    let mut upload = Some(upload);
-    let mut writing: Option<Writing> = None;
+    // The chunk read last time, written while the next one is read.
+    let mut pending: Option<Chunk> = None;
     loop {
-        let read = tokio::select! {
-            _ = &mut cancel => Err(TransferError::Aborted),
-            read = tokio::time::timeout(idle, data.read(&mut buf)) => match read {
-                Ok(Ok(count)) => Ok(count),
-                Ok(Err(error)) => Err(TransferError::DataConnection(error)),
-                Err(_) => Err(TransferError::Stalled(idle)),
-            },
+        let reading = async {
+            tokio::select! {
+                _ = &mut cancel => Err(TransferError::Aborted),
+                read = tokio::time::timeout(idle, data.read(&mut buf)) => match read {
+                    Ok(Ok(count)) => Ok(count),
+                    Ok(Err(error)) => Err(TransferError::DataConnection(error)),
+                    Err(_) => Err(TransferError::Stalled(idle)),
+                },
+            }
         };
-        // The previous chunk must be on disk before the next one is handed over.
-        if let Some(task) = writing.take() {
-            let (returned, buffer, written) = task.finish().await?;
+        let writing = async {
+            match pending.take() {
+                Some(chunk) => Some(upload.write(chunk).await),
+                None => None,
+            }
+        };
+        let (read, written) = tokio::join!(reading, writing);
+        // The previous chunk is stored before the next one is handed over.
+        if let Some((chunk, written)) = written {
             if decoder.is_none() {
-                spare = Some(buffer);
+                spare = chunk.into_buffer::<UploadBuffer>();
             }
             if let Err(error) = written {
-                abort_upload(returned).await;
+                upload.abort().await;
                 return Err(TransferError::Storage(error));
             }
-            upload = Some(returned);
         }
-        let Some(mut current) = upload.take() else {
-            return Err(write_task_lost("the upload was lost"));
-        };
         let count = match read {
             Ok(count) => count,
             Err(error) => {
-                abort_upload(current).await;
+                upload.abort().await;
                 return Err(error);
             }
         };
         progress.fetch_add(count as u64, Ordering::Relaxed);
         let eof = count == 0;
-        let (chunk, length) = match decoder.as_mut() {
+        let (buffer, length) = match decoder.as_mut() {
             Some(decoder) => {
                 let decoded = if eof {
                     decoder.finish()
@@ -335,13 +284,13 @@ pub(crate) async fn receive(
                 (std::mem::replace(&mut buf, next), count)
             }
         };
+        let chunk = Chunk::new(Box::new(buffer), length);
         if eof {
             if length > 0 {
                 // The last line end held back by TYPE A decoding.
-                let (returned, _, written) = writes.start(current, chunk, length).finish().await?;
-                current = returned;
+                let (_, written) = upload.write(chunk).await;
                 if let Err(error) = written {
-                    abort_upload(current).await;
+                    upload.abort().await;
                     return Err(TransferError::Storage(error));
                 }
             }
@@ -352,25 +301,9 @@ pub(crate) async fn receive(
                 Ok(Err(error)) => tracing::debug!(%error, "closing an upload's data connection"),
                 Err(_) => tracing::debug!("closing an upload's data connection timed out"),
             }
-            return Ok(current);
+            return Ok(upload);
         }
-        writing = Some(writes.start(current, chunk, length));
-    }
-}
-
-/// A write task that panicked or vanished: a local error (the upload is dropped, which
-/// interrupts it).
-fn write_task_lost(reason: impl std::fmt::Display) -> TransferError {
-    TransferError::Storage(StorageError::Io {
-        path: crate::storage::VirtualPath::root(),
-        source: io::Error::other(format!("upload task failed: {reason}")),
-    })
-}
-
-/// Aborts an upload off the async threads (it may remove a temp file).
-pub(crate) async fn abort_upload(upload: Upload) {
-    if let Err(join) = tokio::task::spawn_blocking(move || upload.abort()).await {
-        tracing::warn!(%join, "aborting an upload failed");
+        pending = Some(chunk);
     }
 }
 
@@ -461,7 +394,7 @@ fn joined<T>(
 ) -> Result<T, TransferError> {
     result.unwrap_or_else(|join| {
         Err(TransferError::Storage(StorageError::Io {
-            path: crate::storage::VirtualPath::root(),
+            path: VirtualPath::root(),
             source: io::Error::other(format!("transfer task failed: {join}")),
         }))
     })

@@ -147,6 +147,16 @@ impl DerefMut for UploadBuffer {
     }
 }
 
+impl crate::storage::ChunkBuffer for UploadBuffer {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
 impl Drop for UploadBuffer {
     fn drop(&mut self) {
         if self.granted > 0 {

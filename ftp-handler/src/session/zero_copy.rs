@@ -7,7 +7,7 @@
 //! pyftpdlib's `sendfile` loops.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ const WRITABLE_RECHECK: Duration = Duration::from_millis(20);
 
 /// Sends the next bytes of `file` (from its current position, which advances) to `stream`,
 /// waiting until the socket can take some. `Ok(0)` is the end of the file.
-pub(crate) async fn send_some(stream: &TcpStream, file: &std::fs::File) -> io::Result<usize> {
+pub(crate) async fn send_some(stream: &TcpStream, file: &impl AsFd) -> io::Result<usize> {
     loop {
         let signalled = match tokio::time::timeout(WRITABLE_RECHECK, stream.writable()).await {
             Ok(ready) => ready.map(|()| true)?,
@@ -57,13 +57,13 @@ pub(crate) async fn send_some(stream: &TcpStream, file: &std::fs::File) -> io::R
 }
 
 /// One `sendfile(2)` call from the file's position.
-fn sendfile(stream: &TcpStream, file: &std::fs::File) -> io::Result<usize> {
+fn sendfile(stream: &TcpStream, file: &impl AsFd) -> io::Result<usize> {
     // SAFETY: both descriptors are open for the whole call (borrowed from owners that outlive
     // it); a null offset makes the kernel use and advance the file position.
     let sent = unsafe {
         libc::sendfile(
             stream.as_raw_fd(),
-            file.as_raw_fd(),
+            file.as_fd().as_raw_fd(),
             std::ptr::null_mut(),
             SENDFILE_CHUNK,
         )

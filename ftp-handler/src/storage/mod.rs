@@ -1,20 +1,21 @@
-//! Storage: the user's files behind a capability jail.
+//! Storage: the user's files behind one async trait, on the local disk or in object storage.
 //!
+//! - [`backend`]: [`StorageBackend`], what the session asks of any storage, and [`Jail`], the
+//!   `Arc<dyn StorageBackend>` a session holds; uploads are [`UploadSink`]s.
+//! - [`local`]: [`LocalJail`], the home directory behind a `cap-std` capability (the default).
+//! - [`object`]: [`ObjectStore`], S3-compatible object storage through OpenDAL, the home a
+//!   key prefix.
+//! - [`open`]: [`open_home`], the backend for a user as the configuration says.
 //! - [`path`]: [`VirtualPath`], the session's view of paths (home = `/`), pure resolution.
-//! - [`jail`]: [`Jail`], every file operation confined to the home through `cap-std`.
-//! - [`upload`]: [`Upload`], atomic replace, resumable partial files, exclusive per-file lock.
 //! - [`quota`]: [`QuotaHook`], how a quota layer sees and refuses usage changes.
-//! - [`error`]: [`StorageError`] and its single mapping to FTP replies.
+//! - [`error`]: [`StorageError`]; the FTP replies for it are chosen in the protocol layer.
 //! - [`entry`]: [`Entry`], the facts every listing format is built from.
 //!
-//! All calls are synchronous; the session runs slow ones (uploads, listings, reads) on a
-//! blocking thread. Every error maps to its FTP reply through [`StorageError::reply`].
-//!
 //! ```
-//! use wharf_ftp::storage::{Jail, UploadMode, VirtualPath};
+//! use wharf_ftp::storage::{LocalJail, UploadMode, VirtualPath};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let home = tempfile::tempdir()?;
-//! let jail = Jail::open(home.path())?;
+//! let jail = LocalJail::open(home.path())?;
 //! let cwd = VirtualPath::root();
 //! let target = VirtualPath::resolve(&cwd, "../../notes.txt")?; // `..` stops at the home
 //! let mut upload = jail.begin_upload(&target, UploadMode::Replace)?;
@@ -27,19 +28,24 @@
 //! # }
 //! ```
 
+pub mod backend;
 pub mod entry;
 pub mod error;
-pub mod jail;
-mod lock;
+pub mod local;
 mod names;
+pub mod object;
+pub mod open;
 pub mod path;
 pub mod quota;
-mod sweep;
-pub mod upload;
 
+pub use backend::{
+    Capabilities, Chunk, ChunkBuffer, CommitInfo, Download, DownloadBody, Jail, LocalFile,
+    StorageBackend, UploadMode, UploadSink, WritePlacement,
+};
 pub use entry::{Entry, EntryKind};
 pub use error::StorageError;
-pub use jail::Jail;
+pub use local::{LocalJail, Upload};
+pub use object::ObjectStore;
+pub use open::{open_home, wait};
 pub use path::{PathError, VirtualPath};
 pub use quota::{NoQuota, QuotaHook, Usage};
-pub use upload::{CommitInfo, Upload, UploadMode};

@@ -2,7 +2,7 @@
 //!
 //! Resolution is pure string work; it only guarantees that the result is absolute, normalised and
 //! free of `.`/`..`. Confinement to the home is enforced separately by the capability-based
-//! [`Jail`](super::Jail), so a bug here can never open a door.
+//! backend ([`LocalJail`](super::LocalJail), [`ObjectStore`](super::ObjectStore)), so a bug here can never open a door.
 
 use std::fmt;
 

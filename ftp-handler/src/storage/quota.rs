@@ -1,6 +1,6 @@
 //! The hook through which a quota layer sees, and may refuse, every change in a user's usage.
 //!
-//! The [`Jail`](super::Jail) calls [`QuotaHook::reserve`] *before* it creates a file or writes a
+//! Every backend calls [`QuotaHook::reserve`] *before* it creates a file or writes a
 //! chunk, so a refusal means nothing was written; it calls [`QuotaHook::release`] after bytes or
 //! files leave the home (delete, overwrite, aborted temp file, truncation on resume). Usage
 //! therefore always counts committed plus in-progress bytes.
@@ -9,7 +9,7 @@ use std::fmt;
 
 use super::error::StorageError;
 
-/// Bytes and files used in a home, as counted by [`Jail::usage`](super::Jail::usage).
+/// Bytes and files used in a home, as counted by [`StorageBackend::usage`](super::StorageBackend::usage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     /// Total size of the regular files.

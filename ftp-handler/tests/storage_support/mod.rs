@@ -9,7 +9,7 @@ use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use wharf_ftp::storage::{Jail, StorageError, VirtualPath};
+use wharf_ftp::storage::{LocalJail, StorageError, VirtualPath};
 
 pub const SECRET: &[u8] = b"outside secret, never to be seen";
 
@@ -18,7 +18,7 @@ pub struct Fixture {
     _root: tempfile::TempDir,
     pub home: PathBuf,
     pub outside: PathBuf,
-    pub jail: Jail,
+    pub jail: LocalJail,
 }
 
 impl Fixture {
@@ -38,7 +38,7 @@ impl Fixture {
         symlink(&outside, home.join("link_outside_abs")).expect("absolute link out");
         symlink("sub", home.join("link_sub")).expect("link inside");
         symlink("missing", home.join("dangling")).expect("dangling link");
-        let jail = Jail::open(&home).expect("open jail");
+        let jail = LocalJail::open(&home).expect("open jail");
         Fixture {
             _root: root,
             home,
@@ -81,16 +81,16 @@ pub fn path(text: &str) -> VirtualPath {
 }
 
 /// An empty home in a fresh temp dir: (guard, host home path, jail).
-pub fn empty_home() -> (tempfile::TempDir, PathBuf, Jail) {
+pub fn empty_home() -> (tempfile::TempDir, PathBuf, LocalJail) {
     let root = tempfile::tempdir().expect("temp dir");
     let home = root.path().join("home");
     fs::create_dir(&home).expect("home");
-    let jail = Jail::open(&home).expect("jail");
+    let jail = LocalJail::open(&home).expect("jail");
     (root, home, jail)
 }
 
 /// The whole content of a file, read through the jail.
-pub fn read_all(jail: &Jail, target: &VirtualPath) -> Vec<u8> {
+pub fn read_all(jail: &LocalJail, target: &VirtualPath) -> Vec<u8> {
     let (mut file, _) = jail.open_read(target, 0).expect("open");
     let mut content = Vec::new();
     file.read_to_end(&mut content).expect("read");

@@ -3,19 +3,11 @@
 use crate::listing::ftp_timestamp;
 use crate::protocol::reply::quote_path;
 use crate::protocol::{Reply, ReplyCode};
-use crate::session::state::{Session, blocking, storage_reply};
-use crate::storage::{Entry, Jail, StorageError, VirtualPath};
+use crate::session::state::{Session, storage_reply};
+use crate::storage::{Entry, Jail, VirtualPath};
 
-/// Resolves `arg` and runs a blocking jail operation on it; errors become their reply.
-async fn with_path<T, F>(
-    session: &Session,
-    arg: &str,
-    operation: F,
-) -> Result<(VirtualPath, T), Reply>
-where
-    T: Send + 'static,
-    F: FnOnce(&Jail, &VirtualPath) -> Result<T, StorageError> + Send + 'static,
-{
+/// The session's storage and `arg` resolved, or the reply refusing them.
+fn target(session: &Session, arg: &str) -> Result<(Jail, VirtualPath), Reply> {
     let Some(jail) = session.jail().cloned() else {
         return Err(Reply::new(
             ReplyCode::NOT_LOGGED_IN,
@@ -25,48 +17,60 @@ where
     let path = session
         .resolve(arg)
         .map_err(|error| storage_reply(&error))?;
-    let target = path.clone();
-    let value = blocking(move || operation(&jail, &target))
-        .await
-        .map_err(|error| storage_reply(&error))?;
-    Ok((path, value))
+    Ok((jail, path))
 }
 
 /// MKD: creates a directory.
 pub(super) async fn mkd(session: &Session, arg: &str) -> Reply {
-    match with_path(session, arg, |jail, path| jail.create_dir(path)).await {
-        Ok((path, ())) => Reply::new(
+    let (jail, path) = match target(session, arg) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    match jail.create_dir(&path).await {
+        Ok(()) => Reply::new(
             ReplyCode::PATH_CREATED,
             format!("{} created.", quote_path(path.as_str())),
         ),
-        Err(reply) => reply,
+        Err(error) => storage_reply(&error),
     }
 }
 
 /// RMD: removes an empty directory.
 pub(super) async fn rmd(session: &Session, arg: &str) -> Reply {
-    match with_path(session, arg, |jail, path| jail.remove_dir(path)).await {
-        Ok(_) => Reply::new(ReplyCode::FILE_ACTION_OK, "Directory removed."),
-        Err(reply) => reply,
+    let (jail, path) = match target(session, arg) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    match jail.remove_dir(&path).await {
+        Ok(()) => Reply::new(ReplyCode::FILE_ACTION_OK, "Directory removed."),
+        Err(error) => storage_reply(&error),
     }
 }
 
 /// DELE: removes a file.
 pub(super) async fn dele(session: &Session, arg: &str) -> Reply {
-    match with_path(session, arg, |jail, path| jail.remove_file(path)).await {
-        Ok(_) => Reply::new(ReplyCode::FILE_ACTION_OK, "File deleted."),
-        Err(reply) => reply,
+    let (jail, path) = match target(session, arg) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    match jail.remove_file(&path).await {
+        Ok(()) => Reply::new(ReplyCode::FILE_ACTION_OK, "File deleted."),
+        Err(error) => storage_reply(&error),
     }
 }
 
 /// RNFR: remembers an existing source for the next command, which should be RNTO.
 pub(super) async fn rnfr(session: &mut Session, arg: &str) -> Reply {
-    match with_path(session, arg, |jail, path| jail.metadata(path)).await {
-        Ok((path, _)) => {
+    let (jail, path) = match target(session, arg) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    match jail.metadata(&path).await {
+        Ok(_) => {
             session.rename_from = Some(path);
             Reply::new(ReplyCode::PENDING_FURTHER_INFORMATION, "Ready for RNTO.")
         }
-        Err(reply) => reply,
+        Err(error) => storage_reply(&error),
     }
 }
 
@@ -75,15 +79,23 @@ pub(super) async fn rnto(session: &Session, from: Option<VirtualPath>, arg: &str
     let Some(from) = from else {
         return Reply::new(ReplyCode::BAD_SEQUENCE, "RNFR required first.");
     };
-    match with_path(session, arg, move |jail, to| jail.rename(&from, to)).await {
-        Ok(_) => Reply::new(ReplyCode::FILE_ACTION_OK, "Rename successful."),
-        Err(reply) => reply,
+    let (jail, to) = match target(session, arg) {
+        Ok(found) => found,
+        Err(reply) => return reply,
+    };
+    match jail.rename(&from, &to).await {
+        Ok(()) => Reply::new(ReplyCode::FILE_ACTION_OK, "Rename successful."),
+        Err(error) => storage_reply(&error),
     }
 }
 
 /// The entry of a regular file, or the reply refusing it.
 async fn file_entry(session: &Session, arg: &str) -> Result<Entry, Reply> {
-    let (path, entry) = with_path(session, arg, |jail, path| jail.metadata(path)).await?;
+    let (jail, path) = target(session, arg)?;
+    let entry = jail
+        .metadata(&path)
+        .await
+        .map_err(|error| storage_reply(&error))?;
     if entry.is_file() {
         Ok(entry)
     } else {

@@ -1,11 +1,10 @@
 //! HASH (draft-bryan-ftpext-hash) and the legacy XSHA256/XSHA512/XSHA1/XMD5 commands.
 
-use crate::protocol::hash::{FileDigest, HashAlgorithm, digest_blocking};
+use crate::protocol::hash::{FileDigest, HashAlgorithm};
 use crate::protocol::{Reply, ReplyCode};
-use crate::session::state::{Session, blocking, storage_reply};
-use crate::storage::StorageError;
+use crate::session::state::{Session, storage_reply};
 
-/// Hashes a whole file off the async threads.
+/// Hashes a whole file: beside it where the backend can, else streamed from it.
 async fn digest(
     session: &Session,
     arg: &str,
@@ -20,12 +19,9 @@ async fn digest(
     let path = session
         .resolve(arg)
         .map_err(|error| storage_reply(&error))?;
-    blocking(move || {
-        let (mut file, _size) = jail.open_read(&path, 0)?;
-        digest_blocking(algorithm, &mut file).map_err(|source| StorageError::Io { path, source })
-    })
-    .await
-    .map_err(|error| storage_reply(&error))
+    jail.digest(&path, algorithm)
+        .await
+        .map_err(|error| storage_reply(&error))
 }
 
 /// HASH: `213 ALGORITHM 0-SIZE HEX NAME` with the algorithm chosen by OPTS HASH.

@@ -10,7 +10,7 @@ use crate::listing::{FactRole, facts, ls_line, nlst_line};
 use crate::protocol::command::ListArgs;
 use crate::protocol::{Reply, ReplyCode};
 use crate::session::control;
-use crate::session::state::{Flow, Session, blocking, storage_reply};
+use crate::session::state::{Flow, Session, storage_reply};
 use crate::session::transfer::Source;
 use crate::storage::{Entry, StorageError, VirtualPath};
 
@@ -37,13 +37,8 @@ async fn entries(
         Some(arg) => session.resolve(arg)?,
         None => session.cwd.clone(),
     };
-    let target = path.clone();
-    let (entry, listing) = blocking(move || {
-        let entry = jail.metadata(&target)?;
-        let listing = jail.list(&target)?;
-        Ok((entry, listing))
-    })
-    .await?;
+    let entry = jail.metadata(&path).await?;
+    let listing = jail.list(&path).await?;
     Ok((path, entry, listing))
 }
 

@@ -7,6 +7,7 @@ use wharf::Connection;
 use wharf_users::Verified;
 
 use super::Answer;
+use crate::config::storage::BackendKind;
 use crate::defence::{Lease, LeaseRefusal};
 use crate::protocol::command::Password;
 use crate::protocol::{Reply, ReplyCode};
@@ -15,7 +16,7 @@ use crate::session::control;
 use crate::session::homes::OpenHome;
 use crate::session::slots::Held;
 use crate::session::state::{Flow, LoggedIn, Session, blocking};
-use crate::storage::StorageError;
+use crate::storage::{StorageError, open_home};
 
 /// USER: remembers the name; the reply is the same whether the user exists or not.
 pub(super) fn user(session: &mut Session, name: String) -> Reply {
@@ -68,27 +69,33 @@ pub(super) async fn pass(
             return Ok(Answer::Sent(Flow::Close));
         }
     };
-    let opened = match session.shared.homes.find(&record) {
+    // Local homes are shared by the sessions of one user in this process (descriptors); an
+    // object-storage home is opened per session, so its HTTP connections live on the
+    // session's own runtime (threading mode runs one per session).
+    let shared_home = session.shared.config.storage.backend == BackendKind::Local;
+    let found = shared_home
+        .then(|| session.shared.homes.find(&record))
+        .flatten();
+    let opened = match found {
         Some(home) => Ok(home),
         None => {
             let state_dir = session.shared.config.server.state_dir.clone();
             let durable = session.shared.config.server.durable_uploads;
+            let storage_config = session.shared.config.storage.clone();
             let user_record = record.clone();
-            // The jail enforces the user's quota, with the limits read at this login.
+            // The storage enforces the user's quota, with the limits read at this login.
             let opened = blocking(move || {
+                let storage = open_home(&storage_config, &user_record.home, durable)?;
                 QuotaStore::open(&state_dir)
-                    .and_then(|store| store.open_jail(&user_record))
-                    .map(|(jail, quota)| {
-                        let jail = jail.with_durable_uploads(durable);
-                        Arc::new(OpenHome::new(user_record.clone(), jail, quota))
-                    })
+                    .and_then(|store| store.attach_storage(&user_record, &storage))
+                    .map(|(jail, quota)| Arc::new(OpenHome::new(user_record.clone(), jail, quota)))
                     .map_err(|error| {
                         tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
                         StorageError::from(error)
                     })
             })
             .await;
-            if let Ok(home) = &opened {
+            if shared_home && let Ok(home) = &opened {
                 session.shared.homes.keep(home);
             }
             opened

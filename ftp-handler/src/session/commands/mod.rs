@@ -23,6 +23,7 @@ mod retr;
 mod security;
 mod settings;
 mod stor;
+mod storage_errors;
 
 use std::io;
 

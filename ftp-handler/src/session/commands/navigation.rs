@@ -2,7 +2,7 @@
 
 use crate::protocol::reply::quote_path;
 use crate::protocol::{Reply, ReplyCode};
-use crate::session::state::{Session, blocking, storage_reply};
+use crate::session::state::{Session, storage_reply};
 use crate::storage::StorageError;
 
 /// CWD (and CDUP as `CWD ..`): changes the current directory if the target is one.
@@ -14,8 +14,7 @@ pub(super) async fn cwd(session: &mut Session, arg: &str) -> Reply {
         Ok(path) => path,
         Err(error) => return storage_reply(&error),
     };
-    let target = path.clone();
-    match blocking(move || jail.metadata(&target)).await {
+    match jail.metadata(&path).await {
         Ok(entry) if entry.is_dir() => {
             session.cwd = path;
             Reply::new(ReplyCode::FILE_ACTION_OK, "Directory successfully changed.")

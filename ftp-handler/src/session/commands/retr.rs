@@ -7,7 +7,7 @@ use wharf::Connection;
 use super::download::download;
 use crate::protocol::command::TransferType;
 use crate::session::control;
-use crate::session::state::{Flow, Session, blocking, storage_reply};
+use crate::session::state::{Flow, Session, storage_reply};
 use crate::session::transfer::Source;
 
 /// RETR: checks the file, then sends it with `150 ... (N bytes)` and `226`.
@@ -27,9 +27,8 @@ pub(super) async fn retr(
             return Ok(Flow::Continue);
         }
     };
-    let target = path.clone();
-    let (file, size) = match blocking(move || jail.open_read(&target, offset)).await {
-        Ok(opened) => opened,
+    let (body, size) = match jail.open_read(&path, offset).await {
+        Ok(opened) => (opened.body, opened.size),
         Err(error) => {
             control::send(conn, &storage_reply(&error)).await?;
             return Ok(Flow::Continue);
@@ -44,7 +43,7 @@ pub(super) async fn retr(
     download(
         session,
         conn,
-        Source::File(file),
+        Source::Stored(body),
         opening,
         "Transfer complete.",
         Some(path.as_str()),

@@ -12,8 +12,8 @@ use super::download::interrupted;
 use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
 use crate::session::control;
-use crate::session::state::{Flow, Session, blocking, storage_reply};
-use crate::session::transfer::{self, FileWrites, Progress, abort_upload};
+use crate::session::state::{Flow, Session, storage_reply};
+use crate::session::transfer::{self, Progress, write_placement};
 use crate::session::xferlog::Direction;
 use crate::storage::UploadMode;
 use crate::tls::DataDirection;
@@ -46,6 +46,18 @@ pub(super) async fn store(
     let Some(jail) = session.jail().cloned() else {
         return Ok(Flow::Continue);
     };
+    if matches!(mode, UploadMode::Append | UploadMode::ResumeAt(_)) && !jail.capabilities().append {
+        let operation = match mode {
+            UploadMode::Append => "APPE",
+            _ => "REST before STOR",
+        };
+        let refusal = crate::storage::StorageError::Unsupported {
+            path: session.cwd.clone(),
+            operation,
+        };
+        control::send(conn, &storage_reply(&refusal)).await?;
+        return Ok(Flow::Continue);
+    }
     let path = match arg.map(|arg| session.resolve(arg)).transpose() {
         Ok(path) => path.unwrap_or_else(|| session.cwd.clone()),
         Err(error) => {
@@ -53,7 +65,8 @@ pub(super) async fn store(
             return Ok(Flow::Continue);
         }
     };
-    let upload = match blocking(move || jail.begin_upload(&path, mode)).await {
+    let placement = write_placement(conn.capabilities());
+    let upload = match jail.begin_upload(&path, mode, placement).await {
         Ok(upload) => upload,
         Err(error) => {
             control::send(conn, &storage_reply(&error)).await?;
@@ -64,7 +77,7 @@ pub(super) async fn store(
     let data = match session.open_data().await {
         Ok(data) => data,
         Err(error) => {
-            abort_upload(upload).await;
+            upload.abort().await;
             control::send(conn, &error.reply()).await?;
             return Ok(Flow::Continue);
         }
@@ -78,7 +91,7 @@ pub(super) async fn store(
         Ok(data) => data,
         Err(error) => {
             tracing::info!(%error, "data connection refused");
-            abort_upload(upload).await;
+            upload.abort().await;
             control::send(conn, &error.reply()).await?;
             return Ok(Flow::Continue);
         }
@@ -90,7 +103,6 @@ pub(super) async fn store(
         data,
         upload,
         session.transfer_type == TransferType::Ascii,
-        FileWrites::for_session(conn.capabilities()),
         session.shared.config.limits.idle_timeout,
         cancelled,
         Arc::clone(&progress),
@@ -102,7 +114,7 @@ pub(super) async fn store(
     let upload = match (result, interruption) {
         (Ok(upload), None) => upload,
         (Ok(upload), Some(interruption)) => {
-            abort_upload(upload).await;
+            upload.abort().await;
             let bytes = received(&progress);
             session
                 .log_transfer(&logged, started, bytes, Direction::Incoming, false)
@@ -127,14 +139,14 @@ pub(super) async fn store(
         }
     };
     if let Some(interruption) = session.upload_interruption(conn).await {
-        abort_upload(upload).await;
+        upload.abort().await;
         let bytes = received(&progress);
         session
             .log_transfer(&logged, started, bytes, Direction::Incoming, false)
             .await;
         return interrupted(conn, interruption).await;
     }
-    let committed = blocking(move || upload.commit()).await;
+    let committed = upload.commit().await;
     let bytes = received(&progress);
     let complete = committed.is_ok();
     session

@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use cap_std::fs::MetadataExt;
 use nix::fcntl::Flock;
 
-use super::error::StorageError;
-use super::jail::Jail;
+use super::jail::LocalJail;
 use super::lock::{self, TargetAccess};
-use super::path::VirtualPath;
+use crate::storage::backend::{CommitInfo, UploadMode};
+use crate::storage::error::StorageError;
+use crate::storage::path::VirtualPath;
 
 mod tail;
 mod unique;
@@ -21,34 +22,6 @@ mod unique;
 /// Bytes an upload reserves with the quota hook at a time (see [`Upload::reserve`]); a user
 /// limit with less room left is reserved chunk by chunk, exactly.
 const RESERVE_STEP: u64 = 4 * 1024 * 1024;
-
-/// How an upload treats an existing file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UploadMode {
-    /// STOR: an existing file is replaced atomically on commit (written to a hidden temp file
-    /// until then); a new file is written in place so an interruption leaves a partial file.
-    Replace,
-    /// APPE: bytes are added at the end, in place (the file is created if missing).
-    Append,
-    /// REST n + STOR: the file is cut to `n` bytes (`n` at most its size) and continued in place.
-    /// The bytes cut off are kept aside until the upload ends, so a quota refusal restores the
-    /// file as it was; an interruption keeps what was received, resumable again.
-    ResumeAt(u64),
-    /// STOU: a new file under a fresh name derived from the path (a directory gets `upload`);
-    /// [`Upload::path`] tells the name chosen.
-    Unique,
-}
-
-/// What a committed upload produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitInfo {
-    /// Where the file now is.
-    pub path: VirtualPath,
-    /// Its size in bytes.
-    pub size: u64,
-    /// Size of the file it replaced, for a replacing upload over an existing file.
-    pub replaced_size: Option<u64>,
-}
 
 /// Where the bytes go until commit.
 enum Strategy {
@@ -74,7 +47,7 @@ enum Strategy {
 /// [`abort`](Upload::abort). Dropping it uncommitted is an abort. Holds the file's upload lock.
 pub struct Upload {
     /// The jail it writes through, and its quota hook.
-    jail: Jail,
+    jail: LocalJail,
     /// The target's virtual path.
     path: VirtualPath,
     /// The target's host path relative to the home.
@@ -94,9 +67,9 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// Opens the target as `mode` asks; see [`Jail::begin_upload`].
+    /// Opens the target as `mode` asks; see [`LocalJail::begin_upload`].
     pub(crate) fn begin(
-        jail: Jail,
+        jail: LocalJail,
         path: &VirtualPath,
         mode: UploadMode,
     ) -> Result<Upload, StorageError> {
@@ -175,7 +148,7 @@ impl Upload {
                     .and_then(|()| file.seek(SeekFrom::Start(offset)));
                 if let Err(error) = cut {
                     if let Some(tail) = tail {
-                        tail.discard(jail.root(), &super::quota::NoQuota, path);
+                        tail.discard(jail.root(), &crate::storage::quota::NoQuota, path);
                     }
                     return Err(io_error(error));
                 }

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use super::error::StorageError;
-use super::jail::Jail;
+use super::jail::LocalJail;
 use super::lock;
-use super::path::VirtualPath;
+use crate::storage::error::StorageError;
+use crate::storage::path::VirtualPath;
 
-impl Jail {
+impl LocalJail {
     /// Removes the temp files of dead uploads (those no live upload holds locked) in every
     /// directory of the home, without following symlinks. A crashed replacing upload leaves
     /// one behind; its bytes must not count as usage once nobody can finish it.

@@ -10,7 +10,7 @@ use cap_std::fs::Dir;
 use nix::fcntl::Flock;
 
 use crate::storage::error::StorageError;
-use crate::storage::lock;
+use crate::storage::local::lock;
 use crate::storage::path::VirtualPath;
 use crate::storage::quota::QuotaHook;
 

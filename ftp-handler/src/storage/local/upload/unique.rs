@@ -2,12 +2,12 @@
 
 use super::{Strategy, Upload};
 use crate::storage::error::StorageError;
-use crate::storage::jail::Jail;
-use crate::storage::lock::{self, TargetAccess};
+use crate::storage::local::jail::LocalJail;
+use crate::storage::local::lock::{self, TargetAccess};
 use crate::storage::path::VirtualPath;
 
 /// STOU: creates a file under a free name derived from `path` (`name`, `name.1`, ...).
-pub(super) fn begin_unique(jail: Jail, path: &VirtualPath) -> Result<Upload, StorageError> {
+pub(super) fn begin_unique(jail: LocalJail, path: &VirtualPath) -> Result<Upload, StorageError> {
     let base = match jail.metadata(path) {
         Ok(entry) if entry.is_dir() => path.join("upload")?,
         _ => path.clone(),

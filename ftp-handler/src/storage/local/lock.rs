@@ -10,10 +10,10 @@ use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use super::error::StorageError;
-use super::names;
-use super::path::VirtualPath;
-use super::quota::QuotaHook;
+use crate::storage::error::StorageError;
+use crate::storage::names;
+use crate::storage::path::VirtualPath;
+use crate::storage::quota::QuotaHook;
 
 /// How many times to retry when the path changes under us before answering "busy".
 const LOCK_ATTEMPTS: usize = 8;

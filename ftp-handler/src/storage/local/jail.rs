@@ -10,16 +10,17 @@ use std::sync::Arc;
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 
-use super::entry::{Entry, EntryKind};
-use super::error::StorageError;
-use super::names;
-use super::path::VirtualPath;
-use super::quota::{NoQuota, QuotaHook, Usage};
-use super::upload::{Upload, UploadMode};
+use super::upload::Upload;
+use crate::storage::backend::UploadMode;
+use crate::storage::entry::{Entry, EntryKind};
+use crate::storage::error::StorageError;
+use crate::storage::names;
+use crate::storage::path::VirtualPath;
+use crate::storage::quota::{NoQuota, QuotaHook, Usage};
 
 /// One user's view of the file system: the home as `/`, nothing outside it. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Jail {
+pub struct LocalJail {
     /// The capability on the home; the only way this type reaches files.
     root: Arc<Dir>,
     /// Told of every change in usage; may refuse writes.
@@ -29,12 +30,12 @@ pub struct Jail {
     durable: bool,
 }
 
-impl Jail {
+impl LocalJail {
     /// Opens the home directory (which must exist); the only use of ambient authority.
-    pub fn open(home: &Path) -> Result<Jail, StorageError> {
+    pub fn open(home: &Path) -> Result<LocalJail, StorageError> {
         let root = Dir::open_ambient_dir(home, ambient_authority())
             .map_err(|error| StorageError::from_io(&VirtualPath::root(), error))?;
-        Ok(Jail {
+        Ok(LocalJail {
             root: Arc::new(root),
             quota: Arc::new(NoQuota),
             durable: true,
@@ -42,14 +43,14 @@ impl Jail {
     }
 
     /// The same jail, reporting usage changes to `hook` (the default is [`NoQuota`]).
-    pub fn with_quota(mut self, hook: Arc<dyn QuotaHook>) -> Jail {
+    pub fn with_quota(mut self, hook: Arc<dyn QuotaHook>) -> LocalJail {
         self.quota = hook;
         self
     }
 
     /// The same jail, syncing committed uploads to stable storage or not (the default is to
     /// sync: a scratch server may trade that guarantee for speed).
-    pub fn with_durable_uploads(mut self, durable: bool) -> Jail {
+    pub fn with_durable_uploads(mut self, durable: bool) -> LocalJail {
         self.durable = durable;
         self
     }

@@ -1,0 +1,63 @@
+//! Opening a user's storage as the configuration says, and waiting for a storage future from
+//! blocking code (the quota store counts usage while it holds a file lock).
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
+
+use super::backend::Jail;
+use super::error::StorageError;
+use super::local::LocalJail;
+use super::object::{self, ObjectStore};
+use super::path::PathError;
+use crate::config::storage::{BackendKind, StorageConfig};
+
+/// The process's budget for S3 upload part buffers, sized by the first configuration seen.
+static UPLOAD_BUFFERS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+
+/// The storage of a user whose `home` the users file gives: a local directory (which must
+/// exist), or with `backend = "s3"` a key prefix in the bucket. `durable` is
+/// `server.durable_uploads` (object storage acknowledges only stored objects anyway).
+///
+/// An S3 home gets an operator (and HTTP connection pool) of its own, so that it lives on the
+/// runtime of the session that opened it (threading mode runs one runtime per session).
+pub fn open_home(config: &StorageConfig, home: &Path, durable: bool) -> Result<Jail, StorageError> {
+    match config.backend {
+        BackendKind::Local => Ok(Arc::new(
+            LocalJail::open(home)?.with_durable_uploads(durable),
+        )),
+        BackendKind::S3 => {
+            let home = home.to_str().ok_or(PathError::BadName)?;
+            let buffers = UPLOAD_BUFFERS.get_or_init(|| {
+                let mib = usize::try_from(config.upload_buffer_mib).unwrap_or(usize::MAX);
+                Arc::new(Semaphore::new(mib.min(Semaphore::MAX_PERMITS)))
+            });
+            let operator = object::operator(config)?;
+            Ok(Arc::new(ObjectStore::open(
+                operator,
+                &config.prefix,
+                home,
+                Arc::clone(buffers),
+            )?))
+        }
+    }
+}
+
+/// Runs a storage future to its end from blocking code: on the current runtime's handle when
+/// called from one of its blocking threads, else on a runtime made for the call. Never call it
+/// from async code (the handle refuses to block a runtime thread).
+pub fn wait<T>(future: impl Future<Output = Result<T, StorageError>>) -> Result<T, StorageError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(future),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| StorageError::Io {
+                path: super::path::VirtualPath::root(),
+                source,
+            })?
+            .block_on(future),
+    }
+}
