@@ -45,7 +45,7 @@ fn database_with_users(cluster: &PgCluster) -> (String, tempfile::TempDir) {
     let database = cluster.new_database("ftpd");
     let url = cluster.url_without_password(&database);
     let migrated = ftpd(cluster, &["db", "migrate", "--users", &url]);
-    assert!(String::from_utf8_lossy(&migrated.stdout).contains("applied migrations [1, 2]"));
+    assert!(String::from_utf8_lossy(&migrated.stdout).contains("applied migrations [1, 2, 3]"));
     let imported = ftpd(
         cluster,
         &[
@@ -247,4 +247,168 @@ fn with_the_database_down_new_logins_get_421_and_work_again_once_it_is_back() {
     for raw in &mut running {
         assert_eq!(raw.cmd("NOOP").code, 200);
     }
+}
+
+/// Bytes in the regular files under `dir`, its subfolders included.
+fn stored_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("read home") {
+        let entry = entry.expect("entry");
+        let kind = entry.file_type().expect("type");
+        if kind.is_dir() {
+            total += stored_bytes(&entry.path());
+        } else if kind.is_file() {
+            total += entry.metadata().expect("metadata").len();
+        }
+    }
+    total
+}
+
+/// `wharf-ftpd quota show alice`'s byte count over the database at `url`.
+fn quota_bytes(cluster: &PgCluster, url: &str) -> u64 {
+    let shown = ftpd(cluster, &["quota", "show", "alice", "--users", url]);
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let bytes = text
+        .split_whitespace()
+        .skip_while(|word| *word != "bytes")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no byte count in {text:?}"));
+    bytes
+        .parse()
+        .unwrap_or_else(|_| panic!("bad count in {text:?}"))
+}
+
+#[test]
+fn three_uploads_through_each_of_two_daemons_never_pass_the_quota_together() {
+    let cluster = PgCluster::shared();
+    let (url, root) = database_with_users(cluster);
+    let limit: u64 = 5 << 20;
+    ftpd(
+        cluster,
+        &["user", "quota", "alice", "--users", &url, "--set", "5MiB"],
+    );
+    let first = daemon(cluster, "threading", &url, root.path(), "a", &[]);
+    let second = daemon(cluster, "async", &url, root.path(), "b", &[]);
+    let payload = root.path().join("payload");
+    std::fs::write(&payload, vec![7u8; 2 << 20]).unwrap();
+
+    // Six uploads of 2 MiB at once, three through each daemon: at most two fit.
+    let uploads: Vec<_> = (0..6)
+        .map(|index| {
+            let addr = if index % 2 == 0 {
+                first.addr
+            } else {
+                second.addr
+            };
+            let payload = payload.clone();
+            std::thread::spawn(move || {
+                Command::new("curl")
+                    .args(["--silent", "--show-error", "--max-time", "60"])
+                    .args(["--user", "alice:secret", "-T"])
+                    .arg(&payload)
+                    .arg(format!("ftp://{addr}/upload-{index}"))
+                    .output()
+                    .expect("run curl")
+            })
+        })
+        .collect();
+    let outcomes: Vec<Output> = uploads
+        .into_iter()
+        .map(|upload| upload.join().expect("curl thread"))
+        .collect();
+    let refused = outcomes
+        .iter()
+        .filter(|output| {
+            String::from_utf8_lossy(&output.stderr).contains("Exceeded storage allocation")
+        })
+        .count();
+    let home = users::home(root.path(), "alice");
+    let stored = stored_bytes(&home);
+    assert!(
+        stored <= limit,
+        "{stored} bytes stored past the {limit} limit"
+    );
+    assert!(
+        refused >= 4,
+        "at most two uploads fit: {outcomes:?}\n{}\n{}",
+        first.log_text(),
+        second.log_text()
+    );
+    for output in &outcomes {
+        let failed = !output.status.success();
+        assert!(
+            !failed
+                || String::from_utf8_lossy(&output.stderr).contains("Exceeded storage allocation"),
+            "an upload failed for another reason than the quota: {output:?}"
+        );
+    }
+    // The sessions have ended: the shared count is what is on disk, through either daemon.
+    assert_eq!(quota_bytes(cluster, &url), stored);
+    let mut raw = Raw::login(second.addr, "alice", "secret");
+    let site = raw.cmd("SITE QUOTA");
+    assert!(site.text().contains(&stored.to_string()), "{site:?}");
+}
+
+#[test]
+fn a_daemon_killed_mid_upload_gives_its_reservation_back_after_the_lease() {
+    let cluster = PgCluster::shared();
+    let (url, root) = database_with_users(cluster);
+    let mut first = daemon(cluster, "async", &url, root.path(), "a", &[]);
+    let home = users::home(root.path(), "alice");
+    std::fs::write(home.join("kept"), vec![1u8; 100_000]).unwrap();
+    assert_eq!(
+        quota_bytes(cluster, &url),
+        100_000,
+        "an idle user is counted from disk"
+    );
+
+    // An upload through the first daemon, cut by SIGKILL after 3 MiB.
+    let mut raw = Raw::login(first.addr, "alice", "secret");
+    assert_eq!(raw.cmd("TYPE I").code, 200);
+    let mut data = raw.epsv(first.addr);
+    assert_eq!(raw.cmd("STOR cut").code, 150);
+    use std::io::Write;
+    for _ in 0..48 {
+        data.write_all(&[9u8; 65536]).unwrap();
+    }
+    data.flush().unwrap();
+    // The bytes have reached the daemon's reservation once the count shows them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while quota_bytes(cluster, &url) < 100_000 + (1 << 20) {
+        assert!(Instant::now() < deadline, "the upload never counted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(first.pid()).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    assert!(first.wait_exit(Duration::from_secs(5)));
+    drop(data);
+    drop(raw);
+
+    // Until the lease runs out, the dead session still counts (never less than is stored);
+    // then the count is what is stored.
+    let killed = Instant::now();
+    loop {
+        let shown = quota_bytes(cluster, &url);
+        let stored = stored_bytes(&home);
+        assert!(shown >= stored, "{shown} counted for {stored} stored");
+        if shown == stored {
+            break;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "the dead lease still counts: {shown} for {stored}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        killed.elapsed() >= Duration::from_secs(5),
+        "a live-looking lease was dropped early"
+    );
+    // A daemon on the same database serves the user on the repaired count.
+    let second = daemon(cluster, "forking", &url, root.path(), "b", &[]);
+    let mut raw = Raw::login(second.addr, "alice", "secret");
+    assert_eq!(raw.cmd("NOOP").code, 200);
 }

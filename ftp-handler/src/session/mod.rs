@@ -44,6 +44,7 @@ use wharf_users::Authenticator;
 
 use crate::config::FtpdConfig;
 use crate::defence::{BanPolicy, LoginGuard, SessionLeases, SharedLoginGuard};
+use crate::quota::SharedQuotaStore;
 use crate::tls::TlsServer;
 
 /// What every session of one server shares (read-only).
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) shared_guard: Option<SharedLoginGuard>,
     /// With the users in PostgreSQL: logged-in sessions per address, counted across daemons.
     pub(crate) leases: Option<SessionLeases>,
+    /// With the users in PostgreSQL: quota usage there, exact across daemons.
+    pub(crate) shared_quotas: Option<SharedQuotaStore>,
     /// With the users in PostgreSQL: the directories holding the homes when the daemon started,
     /// which a forked session process confines itself to before its first login.
     pub(crate) home_roots: Option<Vec<PathBuf>>,
@@ -112,6 +115,7 @@ impl FtpHandler {
         let shared_guard = database
             .clone()
             .map(|database| SharedLoginGuard::new(database, policy));
+        let shared_quotas = database.clone().map(SharedQuotaStore::new);
         let leases = database.map(SessionLeases::new);
         Self {
             shared: Arc::new(Shared {
@@ -121,6 +125,7 @@ impl FtpHandler {
                 guard,
                 shared_guard,
                 leases,
+                shared_quotas,
                 home_roots,
                 homes: homes::OpenHomes::default(),
                 counted_slots: slots::SlotCounter::default(),

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "shared_state",
         include_str!("migrations/0002_shared_state.sql"),
     ),
+    (3, "quota", include_str!("migrations/0003_quota.sql")),
 ];
 
 /// The advisory lock key held while migrating (any constant no other program uses).

@@ -11,7 +11,7 @@ use crate::config::storage::BackendKind;
 use crate::defence::{Lease, LeaseRefusal};
 use crate::protocol::command::Password;
 use crate::protocol::{Reply, ReplyCode};
-use crate::quota::QuotaStore;
+use crate::quota::{QuotaStore, Quotas};
 use crate::session::control;
 use crate::session::homes::OpenHome;
 use crate::session::slots::Held;
@@ -83,11 +83,16 @@ pub(super) async fn pass(
             let durable = session.shared.config.server.durable_uploads;
             let storage_config = session.shared.config.storage.clone();
             let user_record = record.clone();
+            let shared_quotas = session.shared.shared_quotas.clone();
             // The storage enforces the user's quota, with the limits read at this login.
             let opened = blocking(move || {
                 let storage = open_home(&storage_config, &user_record.home, durable)?;
-                QuotaStore::open(&state_dir)
-                    .and_then(|store| store.attach_storage(&user_record, &storage))
+                let quotas = match shared_quotas {
+                    Some(shared) => Ok(Quotas::Shared(shared)),
+                    None => QuotaStore::open(&state_dir).map(Quotas::Local),
+                };
+                quotas
+                    .and_then(|quotas| quotas.attach_storage(&user_record, &storage))
                     .map(|(jail, quota)| Arc::new(OpenHome::new(user_record.clone(), jail, quota)))
                     .map_err(|error| {
                         tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
