@@ -5,10 +5,12 @@ mod demo;
 mod memory;
 pub mod quota_command;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wharf::{LimitPolicy, Mode, Server, ServerError};
-use wharf_users::{AuthError, Authenticator};
+use wharf_users::postgres::PgStore;
+use wharf_users::{AuthError, Authenticator, UserStore, UsersFile, UsersLocation};
 
 use crate::config::FtpdConfig;
 use crate::session::{FtpHandler, confine, listeners};
@@ -39,8 +41,8 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
-    /// The users file could not be read.
-    #[error("cannot use the users file: {0}")]
+    /// The users file or database could not be used.
+    #[error("cannot use the users: {0}")]
     Users(#[from] AuthError),
     /// The TLS certificate or key could not be used.
     #[error("cannot set up FTPS: {0}")]
@@ -73,7 +75,14 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
         path: state_dir,
         source,
     })?;
-    let authenticator = Authenticator::builder(&config.server.users_file).build()?;
+    let location = UsersLocation::from_setting(&config.server.users_file)?;
+    // A database gets its migrations here, on a thread of its own that is gone afterwards.
+    let authenticator = Authenticator::builder_for(location.clone()).build()?;
+    tracing::info!(users = authenticator.location(), "users");
+    let home_roots = match location {
+        UsersLocation::File(_) => None,
+        UsersLocation::Postgres(_) => Some(home_roots(&*users_snapshot(&location)?)),
+    };
     let tls = match (&config.tls.cert, &config.tls.key) {
         (Some(cert), Some(key)) => Some(TlsServer::from_pem_files(cert, key)?),
         _ => None,
@@ -116,7 +125,8 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
             builder = builder.proxy_protocol(&name, proxy.clone());
         }
     }
-    Ok(builder.build(FtpHandler::new(config, authenticator, tls))?)
+    let handler = FtpHandler::with_home_roots(config, authenticator, tls, home_roots);
+    Ok(builder.build(handler)?)
 }
 
 /// Logs `listening on ADDR` for each bound address, marking the implicit-FTPS ones.
@@ -147,25 +157,19 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
 /// Landlock for the whole daemon in the modes whose sessions share its process (forking-mode
 /// sessions confine themselves, more narrowly).
 fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
-    let users = wharf_users::UsersFile::load(&config.server.users_file)?;
-    // The directories holding the homes (the homes root), so a user added while the daemon
-    // runs, with a home beside the others, is reachable too; never `/` itself.
-    let mut homes: Vec<&std::path::Path> = users
-        .iter()
-        .map(|user| {
-            let home = user.home.as_path();
-            home.parent()
-                .filter(|parent| parent.parent().is_some())
-                .unwrap_or(home)
-        })
-        .collect();
-    homes.sort();
-    homes.dedup();
+    let location = UsersLocation::from_setting(&config.server.users_file)?;
+    let roots = home_roots(&*users_snapshot(&location)?);
+    let homes: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
+    // A database has no file to read: name one inside the state directory, granted anyway.
+    let users_file = match location.file() {
+        Some(file) => file.to_owned(),
+        None => config.server.state_dir.join("users"),
+    };
     let outcome = confine::confine_daemon(
         &homes,
         &config.server.state_dir,
         config.log.xferlog.as_deref(),
-        &config.server.users_file,
+        &users_file,
     )
     .map_err(|error| DaemonError::Confine(error.to_string()))?;
     tracing::info!(
@@ -175,6 +179,37 @@ fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
     );
     confine::probe("daemon");
     Ok(())
+}
+
+/// The directories holding the homes (the homes root), so a user added while the daemon runs,
+/// with a home beside the others, is reachable too; never `/` itself.
+fn home_roots(users: &UsersFile) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = users
+        .iter()
+        .map(|user| {
+            let home = user.home.as_path();
+            home.parent()
+                .filter(|parent| parent.parent().is_some())
+                .unwrap_or(home)
+                .to_owned()
+        })
+        .collect();
+    roots.sort();
+    roots.dedup();
+    roots
+}
+
+/// Every user, read now (blocking). For a database, its runtime is stopped again afterwards:
+/// the daemon confines itself or forks next, and neither wants a thread started before.
+fn users_snapshot(location: &UsersLocation) -> Result<Arc<UsersFile>, DaemonError> {
+    match location {
+        UsersLocation::File(path) => Ok(Arc::new(UsersFile::load(path)?)),
+        UsersLocation::Postgres(url) => {
+            let users = PgStore::new(url)?.snapshot_blocking();
+            wharf_users::postgres::stop_runtime();
+            Ok(users?)
+        }
+    }
 }
 
 #[cfg(test)]

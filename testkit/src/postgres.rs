@@ -7,6 +7,8 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::port::free_port;
@@ -76,7 +78,44 @@ fn as_owner(program: &Path) -> Command {
     command
 }
 
+/// The cluster [`PgCluster::shared`] hands out, one per test binary.
+static SHARED: OnceLock<PgCluster> = OnceLock::new();
+/// Numbers the databases [`PgCluster::new_database`] makes.
+static DATABASES: AtomicUsize = AtomicUsize::new(0);
+
+/// Stops the shared cluster when the test binary exits (statics are never dropped).
+extern "C" fn stop_shared() {
+    if let Some(cluster) = SHARED.get() {
+        if let Ok(pid) = i32::try_from(cluster.server.id()) {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        let _ = std::fs::remove_dir_all(cluster.root.path());
+    }
+}
+
 impl PgCluster {
+    /// One cluster shared by every test of this binary, started on first use and stopped when
+    /// the binary exits. Tests that stop or restart the server make their own with
+    /// [`PgCluster::start`].
+    pub fn shared() -> &'static PgCluster {
+        SHARED.get_or_init(|| {
+            let cluster = PgCluster::start();
+            // SAFETY: registering a plain function with no captured state.
+            unsafe { libc_atexit(stop_shared) };
+            cluster
+        })
+    }
+
+    /// Creates a database with a name no other test of this process uses; returns the name.
+    pub fn new_database(&self, prefix: &str) -> String {
+        let number = DATABASES.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{prefix}_{}_{number}", std::process::id());
+        self.create_database(&name);
+        name
+    }
+
     /// Makes and starts a cluster; panics with the server's own words if it cannot.
     pub fn start() -> PgCluster {
         let bindir = bindir().expect(
@@ -220,6 +259,12 @@ impl PgCluster {
         self.server = launch(&self.bindir, self.root.path(), self.port);
         self.wait_ready();
     }
+}
+
+unsafe extern "C" {
+    /// C's `atexit`: `std::process::exit`, which the test harness ends with, runs these.
+    #[link_name = "atexit"]
+    fn libc_atexit(function: extern "C" fn()) -> std::ffi::c_int;
 }
 
 /// Starts `postgres` on the cluster under `root` (its `data` and `sockets` directories).

@@ -92,12 +92,46 @@ pub enum AuthError {
     /// The blocking task that computes a hash panicked or was cancelled.
     #[error("password hashing task failed: {0}")]
     HashTask(#[from] tokio::task::JoinError),
+    /// A `postgres://` URL that cannot be used.
+    #[error("bad PostgreSQL URL: {reason}")]
+    BadDatabaseUrl {
+        /// What is wrong with it (never the password).
+        reason: String,
+    },
+    /// The database answered with an error, or the connection to it failed.
+    #[error("users database {location}: cannot {action}: {source}")]
+    Database {
+        /// The database, as a URL without its password.
+        location: String,
+        /// What was being done.
+        action: &'static str,
+        /// The client's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// No connection to the database could be had (pool timeout, no runtime, task lost).
+    #[error("users database {location} unavailable: {reason}")]
+    DatabaseUnavailable {
+        /// The database, as a URL without its password.
+        location: String,
+        /// Why.
+        reason: String,
+    },
     /// No hashing thread could take the check, or it stopped (panicked) before answering.
     #[error("password hashing thread failed before answering")]
     HashThreadLost,
 }
 
 impl AuthError {
+    /// Whether this is the database failing (unreachable, or answering with an error), as
+    /// opposed to a problem with a file or a record.
+    pub fn is_database(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Database { .. } | AuthError::DatabaseUnavailable { .. }
+        )
+    }
+
     /// Builds an [`AuthError::Io`] for `action` on `path`.
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         AuthError::Io {

@@ -1,15 +1,16 @@
-//! The [`Authenticator`]: password checks for servers, off the async threads and at a bounded rate.
+//! The [`Authenticator`]: password checks for servers over any [`UserStore`], off the async
+//! threads, at a bounded rate and at the same cost for unknown users as for wrong passwords.
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
 use super::hash_pool::HashPool;
 use super::password::{HashMemory, hash_password, needs_rehash, verify_password_in};
-use super::storage::FileStamp;
+use super::store::{self, UserStore, UsersLocation};
 use super::users_file::UsersFile;
-use super::{AuthError, HashParams, UserRecord};
+use super::{AuthError, HashParams, UserRecord, validate_name};
 
 /// The outcome of a password check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,11 +21,12 @@ pub enum Verified {
     Rejected,
 }
 
-/// Checks passwords against a users file; cheap to clone (shared state behind an `Arc`).
+/// Checks passwords against a user store; cheap to clone (shared state behind an `Arc`).
 ///
-/// The file is re-read whenever it changes on disk, so `user add` takes effect on a running
-/// server. Hashes run on threads of their own at a lower CPU priority, at most
-/// `max_concurrent_hashes` at once, so a login storm cannot stall the sessions already in.
+/// A users file is re-read whenever it changes on disk, and a database is asked at every
+/// login, so `user add` takes effect on a running server. Hashes run on threads of their own at
+/// a lower CPU priority, at most `max_concurrent_hashes` at once, so a login storm cannot stall
+/// the sessions already in.
 ///
 /// ```no_run
 /// use wharf_users::{Authenticator, HashParams, Verified};
@@ -49,8 +51,8 @@ pub struct Authenticator {
 
 /// The shared state of an [`Authenticator`].
 struct Inner {
-    /// The users file.
-    path: PathBuf,
+    /// Where the users are.
+    store: Arc<dyn UserStore>,
     /// Parameters for new hashes; stored hashes with other parameters are upgraded on login.
     params: HashParams,
     /// Bounds the hashes running at once, so a login storm cannot take every core or all memory.
@@ -59,27 +61,38 @@ struct Inner {
     hash_pool: HashPool,
     /// A hash of a random password with `params`, checked for unknown users to spend the same time.
     dummy_hash: String,
-    /// The last version of the file read, with its stamp, so an unchanged file is not re-parsed.
-    cache: Mutex<Cached>,
-}
-
-/// One parsed version of the users file.
-struct Cached {
-    /// Identity of the version parsed.
-    stamp: FileStamp,
-    /// Its users.
-    users: Arc<UsersFile>,
 }
 
 /// Options for an [`Authenticator`], each with a documented default.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AuthenticatorBuilder {
-    /// The users file.
-    path: PathBuf,
+    /// Where the users are: a users file or a database.
+    location: UsersLocation,
+    /// An already opened store, used instead of opening `location`.
+    store: Option<Arc<dyn UserStore>>,
     /// Default: [`HashParams::PRODUCTION`].
     params: HashParams,
     /// Default: the number of CPUs available to the process.
     max_concurrent_hashes: usize,
+}
+
+impl std::fmt::Debug for AuthenticatorBuilder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AuthenticatorBuilder")
+            .field("location", &self.location)
+            .field("params", &self.params)
+            .field("max_concurrent_hashes", &self.max_concurrent_hashes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the hashing thread found.
+enum Checked {
+    /// Wrong password, unknown user or unusable stored hash.
+    Rejected,
+    /// The password is right; with a hash in the current parameters if the stored one is old.
+    Accepted(Option<Result<String, AuthError>>),
 }
 
 impl AuthenticatorBuilder {
@@ -95,24 +108,30 @@ impl AuthenticatorBuilder {
         self
     }
 
-    /// Reads the users file (which must exist and be valid) and prepares the dummy hash.
+    /// Checks passwords against `store` instead of opening the location given to the builder.
+    pub fn store(mut self, store: Arc<dyn UserStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Opens the store (a users file must exist and be valid; a database gets its migrations)
+    /// and prepares the dummy hash.
     ///
     /// Blocking: call it before the runtime starts or from a blocking context.
     pub fn build(self) -> Result<Authenticator, AuthError> {
-        let (users, stamp) = UsersFile::load_with_stamp(&self.path)?;
+        let store = match self.store {
+            Some(store) => store,
+            None => store::open(&self.location)?,
+        };
         let random_password = format!("{:032x}", rand::random::<u128>());
         let dummy_hash = hash_password(&random_password, &self.params)?;
         Ok(Authenticator {
             inner: Arc::new(Inner {
-                path: self.path,
+                store,
                 params: self.params,
                 hash_slots: Arc::new(Semaphore::new(self.max_concurrent_hashes)),
                 hash_pool: HashPool::new(self.max_concurrent_hashes),
                 dummy_hash,
-                cache: Mutex::new(Cached {
-                    stamp,
-                    users: Arc::new(users),
-                }),
             }),
         })
     }
@@ -121,8 +140,14 @@ impl AuthenticatorBuilder {
 impl Authenticator {
     /// Options for an authenticator over the users file at `path`.
     pub fn builder(path: impl Into<PathBuf>) -> AuthenticatorBuilder {
+        Self::builder_for(UsersLocation::File(path.into()))
+    }
+
+    /// Options for an authenticator over the users file or database `location` names.
+    pub fn builder_for(location: UsersLocation) -> AuthenticatorBuilder {
         AuthenticatorBuilder {
-            path: path.into(),
+            location,
+            store: None,
             params: HashParams::PRODUCTION,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(1, usize::from),
         }
@@ -133,9 +158,14 @@ impl Authenticator {
         Self::builder(path).params(params).build()
     }
 
-    /// The users file this authenticator reads.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Where the users are: a path, or a URL without its password.
+    pub fn location(&self) -> &str {
+        self.inner.store.location()
+    }
+
+    /// The store passwords are checked against.
+    pub fn store(&self) -> &Arc<dyn UserStore> {
+        &self.inner.store
     }
 
     /// The parameters new hashes are made with.
@@ -145,10 +175,11 @@ impl Authenticator {
 
     /// Checks `password` for `user`.
     ///
-    /// Errors are server-side problems only (users file missing or malformed, hashing task lost);
-    /// a wrong password and an unknown user both give `Ok(Verified::Rejected)` after the same work.
-    /// A successful login with an outdated hash rewrites it with the current parameters; failing
-    /// to write it back is logged and does not fail the login.
+    /// Errors are server-side problems only (users file missing or malformed, database
+    /// unreachable, hashing task lost); a wrong password and an unknown user both give
+    /// `Ok(Verified::Rejected)` after the same work: one look-up in the store, one hash.
+    /// A successful login with an outdated hash rewrites it with the current parameters;
+    /// failing to write it back is logged and does not fail the login.
     pub async fn verify(&self, user: &str, password: &str) -> Result<Verified, AuthError> {
         // An owned permit moves into the hashing job, so the bound holds even if this future is
         // dropped (client gone) while the hash is still running.
@@ -156,122 +187,97 @@ impl Authenticator {
             .acquire_owned()
             .await
             .map_err(|_| AuthError::HashLimiterClosed)?;
+        // A name no store can hold is an unknown user, without asking the store.
+        let record = match validate_name(user) {
+            Ok(()) => self.inner.store.find(user).await?,
+            Err(_) => None,
+        };
         let inner = Arc::clone(&self.inner);
-        let user = user.to_owned();
-        let password = password.to_owned();
+        let stored = record.as_ref().map(|record| record.password_hash.clone());
+        let password_owned = password.to_owned();
+        let name = user.to_owned();
         let (answer, outcome) = tokio::sync::oneshot::channel();
         let queued = self.inner.hash_pool.run(move |memory| {
-            let result = inner.verify_blocking(&user, &password, memory);
+            let checked = inner.check(&name, stored.as_deref(), &password_owned, memory);
             drop(permit);
-            let _ = answer.send(result);
+            let _ = answer.send(checked);
         });
         if !queued {
             return Err(AuthError::HashThreadLost);
         }
-        outcome.await.map_err(|_| AuthError::HashThreadLost)?
-    }
-
-    /// The current record of `user`, re-reading the file if it changed (a cheap, blocking `stat`).
-    pub fn lookup(&self, user: &str) -> Result<Option<UserRecord>, AuthError> {
-        Ok(self.inner.current_users()?.get(user).cloned())
-    }
-
-    /// The current users file, re-read if it changed on disk (blocking, like [`Authenticator::lookup`]).
-    pub fn users(&self) -> Result<Arc<UsersFile>, AuthError> {
-        self.inner.current_users()
-    }
-}
-
-impl Inner {
-    /// The whole check, run on a hashing thread with its argon2 memory.
-    fn verify_blocking(
-        &self,
-        user: &str,
-        password: &str,
-        memory: &mut HashMemory,
-    ) -> Result<Verified, AuthError> {
-        let users = self.current_users()?;
-        let Some(record) = users.get(user) else {
-            // Same work as a real check, result ignored: timing must not reveal who exists.
-            let _ = verify_password_in(password, &self.dummy_hash, memory);
+        let checked = outcome.await.map_err(|_| AuthError::HashThreadLost)?;
+        let (Checked::Accepted(upgrade), Some(mut record)) = (checked, record) else {
             return Ok(Verified::Rejected);
         };
-        match verify_password_in(password, &record.password_hash, memory) {
-            Ok(true) => {}
-            Ok(false) => return Ok(Verified::Rejected),
-            Err(error) => {
-                tracing::error!(user, path = %self.path.display(), %error, "stored password hash is unusable; login refused");
-                let _ = verify_password_in(password, &self.dummy_hash, memory);
-                return Ok(Verified::Rejected);
+        match upgrade {
+            None => {}
+            Some(Err(error)) => {
+                tracing::warn!(user, %error, "could not compute the upgraded password hash");
             }
-        }
-        let mut record = record.clone();
-        if needs_rehash(&record.password_hash, &self.params) {
-            match self.upgrade_hash(&record, password) {
-                Ok(Some(new_hash)) => record.password_hash = new_hash,
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::warn!(user, path = %self.path.display(), %error, "could not store the upgraded password hash");
+            Some(Ok(new_hash)) => {
+                match self
+                    .inner
+                    .store
+                    .upgrade_password_hash(user, &record.password_hash, new_hash.clone())
+                    .await
+                {
+                    Ok(true) => {
+                        tracing::info!(
+                            user,
+                            "password hash upgraded to the current argon2id parameters"
+                        );
+                        record.password_hash = new_hash;
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(user, users = self.location(), %error, "could not store the upgraded password hash");
+                    }
                 }
             }
         }
         Ok(Verified::Authenticated(record))
     }
 
-    /// Re-hashes a just-verified password with the current parameters and stores it under the
-    /// lock, unless the stored hash changed meanwhile (an admin's `passwd` wins). Returns the hash
-    /// written, if any.
-    fn upgrade_hash(
-        &self,
-        record: &UserRecord,
-        password: &str,
-    ) -> Result<Option<String>, AuthError> {
-        let new_hash = hash_password(password, &self.params)?;
-        let written = UsersFile::update(&self.path, |users| match users.get(&record.name) {
-            Some(current) if current.password_hash == record.password_hash => {
-                users.set_password_hash(&record.name, new_hash.clone())?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        })?;
-        if written {
-            tracing::info!(user = %record.name, "password hash upgraded to the current argon2id parameters");
-            Ok(Some(new_hash))
-        } else {
-            Ok(None)
-        }
+    /// The current record of `user` (blocking: a `stat` of the file, or a database query).
+    pub fn lookup(&self, user: &str) -> Result<Option<UserRecord>, AuthError> {
+        self.inner.store.find_blocking(user)
     }
 
-    /// The users, re-read when the file's stamp differs from the cached one.
-    fn current_users(&self) -> Result<Arc<UsersFile>, AuthError> {
-        let metadata = match std::fs::metadata(&self.path) {
-            Ok(metadata) => metadata,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Err(AuthError::MissingFile {
-                    path: self.path.clone(),
-                });
-            }
-            Err(error) => return Err(AuthError::io("stat", &self.path, error)),
+    /// Every user, as one snapshot (blocking, like [`Authenticator::lookup`]).
+    pub fn users(&self) -> Result<Arc<UsersFile>, AuthError> {
+        self.inner.store.snapshot_blocking()
+    }
+}
+
+impl Inner {
+    /// The hash check, run on a hashing thread with its argon2 memory: the stored hash, or the
+    /// dummy one when there is none so the time spent is the same.
+    fn check(
+        &self,
+        user: &str,
+        stored: Option<&str>,
+        password: &str,
+        memory: &mut HashMemory,
+    ) -> Checked {
+        let Some(stored) = stored else {
+            // Same work as a real check, result ignored: timing must not reveal who exists.
+            let _ = verify_password_in(password, &self.dummy_hash, memory);
+            return Checked::Rejected;
         };
-        let stamp = FileStamp::of(&metadata);
-        {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if cache.stamp == stamp {
-                return Ok(Arc::clone(&cache.users));
+        match verify_password_in(password, stored, memory) {
+            Ok(true) => {}
+            Ok(false) => return Checked::Rejected,
+            Err(error) => {
+                tracing::error!(user, users = self.store.location(), %error, "stored password hash is unusable; login refused");
+                let _ = verify_password_in(password, &self.dummy_hash, memory);
+                return Checked::Rejected;
             }
         }
-        // Parse outside the mutex so a slow disk does not stall checks that hit the cache.
-        let (users, stamp) = UsersFile::load_with_stamp(&self.path).inspect_err(|error| {
-            tracing::error!(path = %self.path.display(), %error, "users file changed but cannot be used");
-        })?;
-        let users = Arc::new(users);
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        *cache = Cached {
-            stamp,
-            users: Arc::clone(&users),
-        };
-        tracing::debug!(path = %self.path.display(), users = users.len(), "users file reloaded");
-        Ok(users)
+        if needs_rehash(stored, &self.params) {
+            Checked::Accepted(Some(hash_password(password, &self.params)))
+        } else {
+            Checked::Accepted(None)
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use wharf::logging::{self, LogFormat};
 use wharf_ftp::config::{FtpdConfig, Overrides};
 use wharf_ftp::daemon::quota_command::{self, QuotaCommand};
 use wharf_ftp::daemon::{self, Demo};
-use wharf_users::cli::UserCommand;
+use wharf_users::cli::{DbCommand, UserCommand};
 
 /// The Wharf FTP daemon.
 #[derive(Debug, Parser)]
@@ -42,9 +42,12 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
-    /// Manage the users file.
+    /// Manage the users, in a file or a database.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the users database (PostgreSQL).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Show or rebuild users' disk usage in the quota store.
     #[command(subcommand)]
     Quota(QuotaCommand),
@@ -69,6 +72,8 @@ fn main() -> ExitCode {
             quota_command::run(command, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
         }
         Command::User(command) => wharf_users::cli::run(command, &mut std::io::stdout().lock())
+            .map_err(anyhow::Error::from),
+        Command::Db(command) => wharf_users::cli::run_db(command, &mut std::io::stdout().lock())
             .map_err(anyhow::Error::from),
     };
     match result {

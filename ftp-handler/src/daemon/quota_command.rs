@@ -4,10 +4,10 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use wharf_users::{AuthError, UserRecord, UsersFile};
+use wharf_users::{AuthError, UserRecord, UsersLocation};
 
 use crate::config::{ConfigError, FtpdConfig, Overrides};
-use crate::quota::{QuotaError, QuotaLimits, QuotaStore, UsageReport};
+use crate::quota::{QuotaError, QuotaLimits, QuotaStore, Quotas, SharedQuotaStore, UsageReport};
 use crate::storage::{Usage, open_home};
 
 /// Show or rebuild users' disk usage as the quota store counts it.
@@ -24,13 +24,13 @@ pub enum QuotaCommand {
 /// Arguments of `quota show` and `quota rebuild`.
 #[derive(Debug, Clone, Args)]
 pub struct QuotaArgs {
-    /// Only this user (default: every user of the users file).
+    /// Only this user (default: every user of the store).
     pub name: Option<String>,
     /// The daemon's configuration file, read for the two settings below.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The users file. Setting: server.users_file
-    #[arg(long, value_name = "FILE")]
+    /// The users file, or a postgres:// URL. Setting: server.users_file
+    #[arg(long, value_name = "FILE|URL")]
     pub users: Option<PathBuf>,
     /// Directory for server state such as quota usage. Setting: server.state_dir
     #[arg(long, value_name = "DIR")]
@@ -43,16 +43,16 @@ pub enum QuotaCommandError {
     /// The configuration could not be loaded.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The users file could not be read.
-    #[error("cannot use the users file: {0}")]
+    /// The user store could not be read.
+    #[error("cannot use the user store: {0}")]
     Users(#[from] AuthError),
-    /// The named user is not in the users file.
-    #[error("no user {name} in {}", path.display())]
+    /// The named user is not in the user store.
+    #[error("no user {name} in {store}")]
     UnknownUser {
         /// The name asked for.
         name: String,
-        /// The users file.
-        path: PathBuf,
+        /// The user store (a file, or a database URL without its password).
+        store: String,
     },
     /// The store could not be opened.
     #[error(transparent)]
@@ -81,20 +81,26 @@ pub fn run(command: QuotaCommand, out: &mut dyn Write) -> Result<(), QuotaComman
     };
     let config = FtpdConfig::load(args.config.as_deref(), &overrides)?;
     let users_file = &config.server.users_file;
-    let users = UsersFile::load(users_file)?;
+    let location = UsersLocation::from_setting(users_file)?;
+    let user_store = wharf_users::store::open(&location)?;
+    let users = user_store.snapshot_blocking()?;
     let selected: Vec<&UserRecord> = match &args.name {
         Some(name) => vec![
             users
                 .get(name)
                 .ok_or_else(|| QuotaCommandError::UnknownUser {
                     name: name.clone(),
-                    path: users_file.clone(),
+                    store: user_store.location().to_owned(),
                 })?,
         ],
         None => users.iter().collect(),
     };
     config.storage.validate()?;
-    let store = QuotaStore::open(&config.server.state_dir)?;
+    // With the users in PostgreSQL, usage is kept there too, shared by every daemon.
+    let store = match user_store.database() {
+        Some(database) => Quotas::Shared(SharedQuotaStore::new(database)),
+        None => Quotas::Local(QuotaStore::open(&config.server.state_dir)?),
+    };
     // Object storage is reached through a runtime; entered, the quota store's blocking calls
     // run their requests on its worker.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -123,7 +129,7 @@ pub fn run(command: QuotaCommand, out: &mut dyn Write) -> Result<(), QuotaComman
 
 /// Shows or rebuilds one user; returns the line to print.
 fn one_user(
-    store: &QuotaStore,
+    store: &Quotas,
     config: &FtpdConfig,
     record: &UserRecord,
     rebuild: bool,

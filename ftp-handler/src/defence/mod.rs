@@ -6,11 +6,21 @@
 //! feed the same counts, and a restart keeps running bans. Everything here blocks: callers run
 //! it off the async threads.
 //!
+//! With the users in PostgreSQL, the same bookkeeping lives in the database instead, shared by
+//! every daemon on it, together with the per-address session caps:
+//!
 //! - [`record`]: one subject's failures and ban, and its text form.
 //! - [`table`]: the locked folder of records.
+//! - [`shared`]: [`SharedLoginGuard`], failures and bans as database rows.
+//! - [`leases`]: [`SessionLeases`], live sessions as database rows with renewed leases.
 
+pub mod leases;
 mod record;
+mod shared;
 mod table;
+
+pub use leases::{Lease, LeaseRefusal, SessionLeases};
+pub use shared::SharedLoginGuard;
 
 use std::fmt;
 use std::io;

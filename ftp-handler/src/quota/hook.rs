@@ -10,7 +10,7 @@ use nix::fcntl::Flock;
 
 use super::error::QuotaError;
 use super::record::{Record, Stored};
-use super::store::{QuotaLimits, lock_record, read, usage_of, write};
+use super::store::{AttachedQuota, QuotaLimits, lock_record, read, usage_of, write};
 use crate::storage::{QuotaHook, StorageError, Usage, VirtualPath};
 
 /// A session's attachment to its user's usage record (see
@@ -142,6 +142,20 @@ impl QuotaHook for UserQuota {
             // Counting too much is the safe side; the next idle attach recounts the home.
             tracing::error!(user = %self.user, %error, bytes, files, "cannot release quota usage");
         }
+    }
+}
+
+impl AttachedQuota for UserQuota {
+    fn user(&self) -> &str {
+        UserQuota::user(self)
+    }
+
+    fn limits(&self) -> QuotaLimits {
+        UserQuota::limits(self)
+    }
+
+    fn usage(&self) -> Result<Usage, QuotaError> {
+        UserQuota::usage(self)
     }
 }
 

@@ -4,6 +4,8 @@
 //!   home), shared by threads, tasks and forked processes through `flock`.
 //! - [`hook`]: [`UserQuota`], a session's attachment; the [`QuotaHook`](crate::storage::QuotaHook)
 //!   its jail asks before any byte or file lands, and tells when any leaves.
+//! - [`shared`]: [`SharedQuotaStore`], the same in PostgreSQL when the users are there, exact
+//!   across daemons through renewed leases.
 //! - [`record`]: the fixed-size binary record of one user.
 //! - [`error`]: [`QuotaError`], why a store operation failed.
 //!
@@ -39,6 +41,7 @@
 pub mod error;
 pub mod hook;
 mod record;
+pub mod shared;
 pub mod store;
 
 #[cfg(test)]
@@ -46,4 +49,5 @@ mod tests;
 
 pub use error::QuotaError;
 pub use hook::UserQuota;
-pub use store::{QUOTA_DIR, QuotaLimits, QuotaStore, UsageReport};
+pub use shared::{SharedQuota, SharedQuotaStore};
+pub use store::{AttachedQuota, QUOTA_DIR, QuotaLimits, QuotaStore, Quotas, UsageReport};

@@ -22,7 +22,8 @@ use wharf_users::{UserRecord, validate_name};
 use super::error::QuotaError;
 use super::hook::UserQuota;
 use super::record::{Record, Stored};
-use crate::storage::{Jail, LocalJail, StorageBackend, Usage, wait};
+use super::shared::SharedQuotaStore;
+use crate::storage::{Jail, LocalJail, QuotaHook, StorageBackend, Usage, wait};
 
 /// The store's folder inside the state directory.
 pub const QUOTA_DIR: &str = "quota";
@@ -55,6 +56,68 @@ pub struct UsageReport {
     pub sessions: u64,
     /// Whether the usage was just rebuilt from disk (never counted, or a session had died).
     pub rebuilt: bool,
+}
+
+/// A session's attachment to its user's usage, whichever store keeps it: the hook its storage
+/// reports to, and what SITE QUOTA shows.
+pub trait AttachedQuota: QuotaHook {
+    /// The user this session belongs to.
+    fn user(&self) -> &str;
+    /// The limits checked (as of login).
+    fn limits(&self) -> QuotaLimits;
+    /// The user's usage now, across every session: committed plus in progress.
+    fn usage(&self) -> Result<Usage, QuotaError>;
+}
+
+/// Where quota usage is kept: the state directory's records, or the users database.
+#[derive(Debug, Clone)]
+pub enum Quotas {
+    /// Records under the state directory (users in a file): exact on one machine.
+    Local(QuotaStore),
+    /// Rows in PostgreSQL (users there): exact across every daemon on the database.
+    Shared(SharedQuotaStore),
+}
+
+impl Quotas {
+    /// Attaches a session of `record`'s user to `storage` (opened on its home): the returned
+    /// storage checks and counts every change against the user's limits. Blocks.
+    pub fn attach_storage(
+        &self,
+        record: &UserRecord,
+        storage: &Jail,
+    ) -> Result<(Jail, Arc<dyn AttachedQuota>), QuotaError> {
+        let limits = QuotaLimits::of(record);
+        let quota: Arc<dyn AttachedQuota> = match self {
+            Quotas::Local(store) => {
+                Arc::new(store.attach(&record.name, limits, storage.as_ref())?)
+            }
+            Quotas::Shared(store) => {
+                Arc::new(store.attach(&record.name, limits, storage.as_ref())?)
+            }
+        };
+        let hook: Arc<dyn QuotaHook> = quota.clone();
+        Ok((storage.with_quota(hook), quota))
+    }
+
+    /// Counts `user`'s home again and stores the count; refused while the user has sessions.
+    pub fn rebuild(&self, user: &str, storage: &dyn StorageBackend) -> Result<Usage, QuotaError> {
+        match self {
+            Quotas::Local(store) => store.rebuild(user, storage),
+            Quotas::Shared(store) => store.rebuild(user, storage),
+        }
+    }
+
+    /// `user`'s usage now, repaired first when the user is idle and the count untrusted.
+    pub fn report(
+        &self,
+        user: &str,
+        storage: &dyn StorageBackend,
+    ) -> Result<UsageReport, QuotaError> {
+        match self {
+            Quotas::Local(store) => store.report(user, storage),
+            Quotas::Shared(store) => store.report(user, storage),
+        }
+    }
 }
 
 /// The per-user usage records under a state directory.
@@ -263,7 +326,7 @@ fn best_effort_rebuild(user: &str, jail: &dyn StorageBackend) -> Result<Record, 
 }
 
 /// The home's usage with nothing in flight: dead uploads' temp files removed, then counted.
-fn count_home(user: &str, jail: &dyn StorageBackend) -> Result<Usage, QuotaError> {
+pub(crate) fn count_home(user: &str, jail: &dyn StorageBackend) -> Result<Usage, QuotaError> {
     let home_error = |source| QuotaError::Home {
         user: user.to_owned(),
         source,

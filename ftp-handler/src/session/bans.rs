@@ -1,5 +1,6 @@
 //! The brute-force defence as the session uses it: refuse banned clients and users before any
-//! password is checked, count failures, forget a user's failures once they log in.
+//! password is checked, count failures, forget a user's failures once they log in. The records
+//! are in the state directory, or in PostgreSQL when the users are there.
 
 use std::time::SystemTime;
 
@@ -13,6 +14,16 @@ fn ban_reply() -> Reply {
         ReplyCode::SERVICE_NOT_AVAILABLE,
         "Too many failed logins; try again later.",
     )
+}
+
+/// The outcome of a database guard operation, or `None` after logging its failure (the login
+/// goes on; a database that is down refuses the password check itself).
+fn logged<T>(outcome: Result<T, wharf_users::AuthError>) -> Option<T> {
+    outcome
+        .inspect_err(
+            |error| tracing::error!(%error, "cannot use the login records in the database"),
+        )
+        .ok()
 }
 
 /// Runs a guard operation off the async threads. Bookkeeping failures are logged and the
@@ -46,11 +57,14 @@ impl Session {
     /// The reply refusing this client (421) if its address, or `user`, is banned.
     pub(crate) async fn ban_refusal(&self, user: Option<&str>) -> Option<Reply> {
         let subjects = self.subjects(user);
-        let ban: Option<Ban> = with_guard(&self.shared.guard, move |guard| {
-            guard.check(&subjects, SystemTime::now())
-        })
-        .await
-        .flatten();
+        let ban: Option<Ban> = match &self.shared.shared_guard {
+            Some(shared) => logged(shared.check(&subjects).await).flatten(),
+            None => with_guard(&self.shared.guard, move |guard| {
+                guard.check(&subjects, SystemTime::now())
+            })
+            .await
+            .flatten(),
+        };
         let ban = ban?;
         tracing::info!(
             subject = %ban.subject,
@@ -63,10 +77,15 @@ impl Session {
     /// Counts a failed login of `name`; returns the 421 reply if it started a ban.
     pub(crate) async fn count_failed_login(&self, name: &str) -> Option<Reply> {
         let subjects = self.subjects(Some(name));
-        let started = with_guard(&self.shared.guard, move |guard| {
-            guard.record_failure(&subjects, SystemTime::now())
-        })
-        .await
+        let started = match &self.shared.shared_guard {
+            Some(shared) => logged(shared.record_failure(&subjects).await),
+            None => {
+                with_guard(&self.shared.guard, move |guard| {
+                    guard.record_failure(&subjects, SystemTime::now())
+                })
+                .await
+            }
+        }
         .unwrap_or_default();
         for ban in &started {
             tracing::warn!(
@@ -81,9 +100,16 @@ impl Session {
     /// Forgets the failures of `name` after a successful login.
     pub(crate) async fn count_successful_login(&self, name: &str) {
         let subject = Subject::User(name.to_string());
-        with_guard(&self.shared.guard, move |guard| {
-            guard.record_success(&subject, SystemTime::now())
-        })
-        .await;
+        match &self.shared.shared_guard {
+            Some(shared) => {
+                logged(shared.record_success(&subject).await);
+            }
+            None => {
+                with_guard(&self.shared.guard, move |guard| {
+                    guard.record_success(&subject, SystemTime::now())
+                })
+                .await;
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use wharf_users::UserRecord;
 
-use crate::quota::UserQuota;
+use crate::quota::AttachedQuota;
 use crate::storage::Jail;
 
 /// One user's open home: the jail and its quota attachment.
@@ -24,12 +24,12 @@ pub(crate) struct OpenHome {
     /// The user's files, home as `/`, with the quota enforced.
     pub(crate) jail: Jail,
     /// The attachment to the user's usage record.
-    pub(crate) quota: Arc<UserQuota>,
+    pub(crate) quota: Arc<dyn AttachedQuota>,
 }
 
 impl OpenHome {
     /// A home opened for `record`.
-    pub(crate) fn new(record: UserRecord, jail: Jail, quota: Arc<UserQuota>) -> Self {
+    pub(crate) fn new(record: UserRecord, jail: Jail, quota: Arc<dyn AttachedQuota>) -> Self {
         OpenHome {
             record,
             jail,
@@ -89,6 +89,7 @@ mod tests {
 
     fn open(store: &QuotaStore, record: &UserRecord) -> Arc<OpenHome> {
         let (jail, quota) = store.open_jail(record).unwrap();
+        let quota: Arc<dyn crate::quota::AttachedQuota> = quota;
         Arc::new(OpenHome::new(record.clone(), Arc::new(jail), quota))
     }
 

@@ -6,7 +6,8 @@
 //! - [`data`]: PASV/EPSV listeners and PORT/EPRT connections (no FTP bounce).
 //! - [`transfer`]: data transfers as tasks, supervised while the control channel stays readable.
 //! - [`ascii`]: TYPE A line-end conversion.
-//! - [`slots`]: session limits (total and per IP) that hold across processes.
+//! - [`slots`]: session limits (total and per IP) that hold across processes (and, with the
+//!   users in PostgreSQL, across daemons: [`crate::defence::SessionLeases`]).
 //! - [`xferlog`]: the optional wu-ftpd format transfer log.
 //! - [`zero_copy`]: `sendfile` downloads on clear data connections.
 //! - [`secure`]: TLS on the control connection (AUTH TLS, implicit) and on data connections.
@@ -33,14 +34,17 @@ mod upload_buffer;
 mod xferlog;
 mod zero_copy;
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::Instrument;
 use wharf::{Connection, HandlerError, RequestHandler};
 use wharf_users::Authenticator;
 
 use crate::config::FtpdConfig;
-use crate::defence::{BanPolicy, LoginGuard};
+use crate::defence::{BanPolicy, LoginGuard, SessionLeases, SharedLoginGuard};
+use crate::quota::SharedQuotaStore;
 use crate::tls::TlsServer;
 
 /// What every session of one server shares (read-only).
@@ -53,12 +57,24 @@ pub(crate) struct Shared {
     pub(crate) tls: Option<TlsServer>,
     /// Failed-login counts and bans, shared with every other session through the state dir.
     pub(crate) guard: LoginGuard,
+    /// With the users in PostgreSQL: counts and bans there instead, shared by every daemon.
+    pub(crate) shared_guard: Option<SharedLoginGuard>,
+    /// With the users in PostgreSQL: logged-in sessions per address, counted across daemons.
+    pub(crate) leases: Option<SessionLeases>,
+    /// With the users in PostgreSQL: quota usage there, exact across daemons.
+    pub(crate) shared_quotas: Option<SharedQuotaStore>,
+    /// With the users in PostgreSQL: the directories holding the homes when the daemon started,
+    /// which a forked session process confines itself to before its first login.
+    pub(crate) home_roots: Option<Vec<PathBuf>>,
     /// Homes open in this process, one per logged-in user.
     pub(crate) homes: homes::OpenHomes,
     /// Session counts for sessions that share this process's memory (every mode but
     /// forking, where only files count sessions across processes).
     pub(crate) counted_slots: slots::SlotCounter,
 }
+
+/// How long a session's end waits for its database row to be deleted.
+const LEASE_RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// The `wharf` request handler serving the FTP protocol; clone one per connection.
 #[derive(Clone)]
@@ -77,6 +93,17 @@ impl FtpHandler {
     /// A handler serving `config` with logins checked by `authenticator`, offering FTPS with
     /// `tls` if given.
     pub fn new(config: FtpdConfig, authenticator: Authenticator, tls: Option<TlsServer>) -> Self {
+        Self::with_home_roots(config, authenticator, tls, None)
+    }
+
+    /// Like [`FtpHandler::new`], with the directories holding the homes known at start (for a
+    /// database of users, which a forked session process cannot read before it is confined).
+    pub fn with_home_roots(
+        config: FtpdConfig,
+        authenticator: Authenticator,
+        tls: Option<TlsServer>,
+        home_roots: Option<Vec<PathBuf>>,
+    ) -> Self {
         let limits = &config.limits;
         let policy = BanPolicy {
             after_failures: limits.ban_after_failures,
@@ -84,12 +111,22 @@ impl FtpHandler {
             duration: limits.ban_duration,
         };
         let guard = LoginGuard::new(&config.server.state_dir, policy);
+        let database = authenticator.store().database();
+        let shared_guard = database
+            .clone()
+            .map(|database| SharedLoginGuard::new(database, policy));
+        let shared_quotas = database.clone().map(SharedQuotaStore::new);
+        let leases = database.map(SessionLeases::new);
         Self {
             shared: Arc::new(Shared {
                 config,
                 authenticator,
                 tls,
                 guard,
+                shared_guard,
+                leases,
+                shared_quotas,
+                home_roots,
                 homes: homes::OpenHomes::default(),
                 counted_slots: slots::SlotCounter::default(),
             }),
@@ -113,7 +150,11 @@ impl RequestHandler for FtpHandler {
         let mut session = state::Session::new(Arc::clone(&self.shared), conn)?;
         session.implicit_tls = listeners::is_implicit_tls(conn.listener_name());
         session.own_process = own_process;
-        session.run(conn).instrument(span).await
+        let served = session.run(conn).instrument(span.clone()).await;
+        if let Some(leases) = &self.shared.leases {
+            leases.settled(LEASE_RELEASE_WAIT).instrument(span).await;
+        }
+        served
     }
 }
 
@@ -123,9 +164,15 @@ impl FtpHandler {
     /// into memory first; a change to it after this point fails this session's login.
     fn confine_process(&self) -> Result<(), HandlerError> {
         let config = &self.shared.config;
-        let users = self.shared.authenticator.users()?;
-        let mut trees: Vec<&std::path::Path> =
-            users.iter().map(|user| user.home.as_path()).collect();
+        let users;
+        let mut trees: Vec<&std::path::Path> = match &self.shared.home_roots {
+            // A database is not read here: its runtime thread would start unconfined.
+            Some(roots) => roots.iter().map(PathBuf::as_path).collect(),
+            None => {
+                users = self.shared.authenticator.users()?;
+                users.iter().map(|user| user.home.as_path()).collect()
+            }
+        };
         trees.push(&config.server.state_dir);
         if let Some(dir) = config
             .log

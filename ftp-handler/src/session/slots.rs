@@ -50,6 +50,14 @@ pub(crate) enum Held {
         /// Given back on drop.
         _place: CountedSlot,
     },
+    /// A logged-in session whose users are in PostgreSQL: the local slots, and its row in the
+    /// database that every daemon counts (deleted on drop).
+    Leased {
+        /// The local slots taken when the connection came.
+        _local: Option<Box<Held>>,
+        /// The session's row.
+        _lease: crate::defence::Lease,
+    },
 }
 
 /// Sessions counted in memory, for sessions that share one process.

@@ -16,7 +16,7 @@ use super::slots::Held;
 use crate::protocol::command::{ProtectionLevel, TransferType};
 use crate::protocol::reply::{Reply, ReplyCode};
 use crate::protocol::{HashAlgorithm, LineError, LineReader};
-use crate::quota::UserQuota;
+use crate::quota::AttachedQuota;
 use crate::storage::{Jail, StorageError, VirtualPath};
 use crate::tls::SessionTls;
 
@@ -42,7 +42,7 @@ pub(crate) struct LoggedIn {
     /// The user's files, home as `/`, with the user's quota enforced.
     pub(crate) jail: Jail,
     /// The session's attachment to the user's usage record (SITE QUOTA reads it).
-    pub(crate) quota: Arc<UserQuota>,
+    pub(crate) quota: Arc<dyn AttachedQuota>,
     /// The open home the two above come from, shared with the user's other sessions in this
     /// process; held so it stays open while this session lives.
     pub(crate) _home: Arc<OpenHome>,

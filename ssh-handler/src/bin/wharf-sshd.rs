@@ -23,7 +23,7 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
-    /// Manage the users file (shared with wharf-ftpd).
+    /// Manage the users, in a file or a database (shared with wharf-ftpd).
     #[command(subcommand)]
     User(UserCommand),
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use wharf::{ListenAddr, Mode};
+use wharf_users::UsersLocation;
 use wharf_users::size::parse_size;
 
 use super::duration::parse_duration;
@@ -12,9 +13,10 @@ use super::duration::parse_duration;
 /// `wharf-sshd serve` flags; every default is stated in `--help` and `docs/remote-command.md`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// The users file shared with wharf-ftpd (only users with allow_exec may log in).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users shared with wharf-ftpd (only users with allow_exec may log in): a users file,
+    /// or a database `postgres://USER@HOST:PORT/DB` (the password may come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
     /// Address of the native protocol (repeatable): 127.0.0.1:2300, `[::1]:2300` or a Unix path.
     #[arg(long, value_name = "ADDR", required = true)]
     pub listen: Vec<ListenAddr>,

@@ -29,7 +29,8 @@ pub fn from_args(
         );
     }
     // The state directory holds the SSH host key and the command counters.
-    let mut protected = vec![args.users.clone(), args.state_dir.clone()];
+    let mut protected = vec![args.state_dir.clone()];
+    protected.extend(args.users.file().map(std::path::Path::to_owned));
     protected.extend(args.tls_cert.iter().cloned());
     protected.extend(args.tls_key.iter().cloned());
     let config = ConfinementConfig {

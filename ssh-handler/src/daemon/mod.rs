@@ -37,8 +37,8 @@ pub enum DaemonError {
         #[source]
         source: std::io::Error,
     },
-    /// The users file could not be read.
-    #[error("cannot use the users file: {0}")]
+    /// The users file or database could not be used.
+    #[error("cannot use the users: {0}")]
     Users(#[from] AuthError),
     /// The TLS certificate or key could not be used.
     #[error(transparent)]
@@ -101,7 +101,9 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
         source,
     };
     std::fs::create_dir_all(&args.state_dir).map_err(state_error)?;
-    let authenticator = Authenticator::builder(&args.users).build()?;
+    // A database gets its migrations here, on a thread of its own that is gone afterwards.
+    let authenticator = Authenticator::builder_for(args.users.clone()).build()?;
+    tracing::info!(users = authenticator.location(), "users");
     let limits = ExecLimits {
         time_limit: args.time_limit,
         max_output_bytes: args.max_output,

@@ -1,4 +1,4 @@
-//! What each `user` subcommand does, on top of [`UsersFile`].
+//! What each `user` subcommand does, on top of a [`UserStore`] (the users file or a database).
 
 use std::fs::DirBuilder;
 use std::io::{BufRead, Write};
@@ -6,9 +6,10 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use super::password_input::{PasswordSource, read_new_password};
-use super::{AddArgs, CliError, DelArgs, ExecArgs, ListArgs, PasswdArgs, QuotaArgs};
+use super::{AddArgs, CliError, DelArgs, ExecArgs, ImportArgs, ListArgs, PasswdArgs, QuotaArgs};
 use crate::password::hash_password;
 use crate::size::format_size;
+use crate::store::{self, UserStore, UsersLocation};
 use crate::user::validate_name;
 use crate::users_file::CommandSettings;
 use crate::{AuthError, HashParams, UserRecord, UsersFile};
@@ -23,7 +24,29 @@ pub(super) enum HomeOwner<'a> {
     CommandUser(&'a str),
 }
 
-/// `user add`: checks everything it can before asking for the password, then adds under the lock.
+/// Runs `work` against the store `location` names, on a runtime made for the command.
+fn with_store<T>(
+    location: &UsersLocation,
+    work: impl AsyncFnOnce(&dyn UserStore) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let store = store::open_for_edit(location)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(work(store.as_ref()))
+}
+
+/// The error for `name` missing from `store`.
+fn unknown_user(store: &dyn UserStore, name: &str) -> AuthError {
+    AuthError::UnknownUser {
+        name: name.to_owned(),
+        path: PathBuf::from(store.location()),
+    }
+}
+
+/// `user add`: checks everything it can before asking for the password, then adds it (under
+/// the file's lock, or in one statement).
 pub(super) fn add(
     args: AddArgs,
     params: &HashParams,
@@ -32,52 +55,53 @@ pub(super) fn add(
     owner: HomeOwner<'_>,
 ) -> Result<(), CliError> {
     validate_name(&args.name)?;
-    if UsersFile::load_or_empty(&args.users)?
-        .get(&args.name)
-        .is_some()
-    {
-        return Err(AuthError::DuplicateUser {
-            name: args.name,
-            path: args.users,
+    let location = args.users.clone();
+    with_store(&location, async |store| {
+        match store.find(&args.name).await {
+            Ok(None) | Err(AuthError::MissingFile { .. }) => {}
+            Ok(Some(_)) => {
+                return Err(AuthError::DuplicateUser {
+                    name: args.name,
+                    path: PathBuf::from(store.location()),
+                }
+                .into());
+            }
+            Err(error) => return Err(error.into()),
         }
-        .into());
-    }
-    let mut authorized_keys = Vec::new();
-    for key_file in &args.authorized_keys {
-        authorized_keys.extend(read_authorized_keys(key_file)?);
-    }
-    // Resolved before the password prompt, so a missing account fails early.
-    let home_owner = home_owner(&args, owner)?;
-    let password = read_new_password(password_source(args.password_stdin, input), &args.name)?;
-    let password_hash = hash_password(&password, params)?;
-    let home = create_home(&args.home, home_owner)?;
-    let record = UserRecord {
-        name: args.name.clone(),
-        password_hash,
-        home: home.clone(),
-        quota_bytes: args.quota,
-        quota_files: args.quota_files,
-        allow_exec: args.allow_exec,
-        authorized_keys,
-    };
-    let settings = CommandSettings {
-        uid: args.uid,
-        gid: args.gid,
-        allow_network: args.allow_network,
-        ..CommandSettings::default()
-    };
-    UsersFile::update(&args.users, |users| {
-        users.add(record)?;
-        users.set_command_settings(&args.name, settings)
-    })?;
-    writeln!(
-        out,
-        "added user {} (home {}, {})",
-        args.name,
-        home.display(),
-        describe_quota(args.quota, args.quota_files)
-    )
-    .map_err(CliError::Output)
+        let mut authorized_keys = Vec::new();
+        for key_file in &args.authorized_keys {
+            authorized_keys.extend(read_authorized_keys(key_file)?);
+        }
+        // Resolved before the password prompt, so a missing account fails early.
+        let home_owner = home_owner(&args, owner)?;
+        let password = read_new_password(password_source(args.password_stdin, input), &args.name)?;
+        let password_hash = hash_password(&password, params)?;
+        let home = create_home(&args.home, home_owner)?;
+        let record = UserRecord {
+            name: args.name.clone(),
+            password_hash,
+            home: home.clone(),
+            quota_bytes: args.quota,
+            quota_files: args.quota_files,
+            allow_exec: args.allow_exec,
+            authorized_keys,
+        };
+        let settings = CommandSettings {
+            uid: args.uid,
+            gid: args.gid,
+            allow_network: args.allow_network,
+            ..CommandSettings::default()
+        };
+        store.add(record, settings).await?;
+        writeln!(
+            out,
+            "added user {} (home {}, {})",
+            args.name,
+            home.display(),
+            describe_quota(args.quota, args.quota_files)
+        )
+        .map_err(CliError::Output)
+    })
 }
 
 /// `user passwd`: the user must exist before the password is asked for.
@@ -87,104 +111,102 @@ pub(super) fn passwd(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    if UsersFile::load(&args.users)?.get(&args.name).is_none() {
-        return Err(AuthError::UnknownUser {
-            name: args.name,
-            path: args.users,
+    with_store(&args.users.clone(), async |store| {
+        if store.find(&args.name).await?.is_none() {
+            return Err(unknown_user(store, &args.name).into());
         }
-        .into());
-    }
-    let password = read_new_password(password_source(args.password_stdin, input), &args.name)?;
-    let password_hash = hash_password(&password, params)?;
-    existing_file_update(&args.users, |users| {
-        users.set_password_hash(&args.name, password_hash)
-    })?;
-    writeln!(out, "changed the password of user {}", args.name).map_err(CliError::Output)
+        let password = read_new_password(password_source(args.password_stdin, input), &args.name)?;
+        let password_hash = hash_password(&password, params)?;
+        store.set_password_hash(&args.name, password_hash).await?;
+        writeln!(out, "changed the password of user {}", args.name).map_err(CliError::Output)
+    })
 }
 
 /// `user del`: removes the entry, never the home directory.
 pub(super) fn del(args: DelArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let removed = existing_file_update(&args.users, |users| users.remove(&args.name))?;
-    writeln!(
-        out,
-        "deleted user {} (home {} left in place)",
-        removed.name,
-        removed.home.display()
-    )
-    .map_err(CliError::Output)
+    with_store(&args.users, async |store| {
+        let removed = store.remove(&args.name).await?;
+        writeln!(
+            out,
+            "deleted user {} (home {} left in place)",
+            removed.name,
+            removed.home.display()
+        )
+        .map_err(CliError::Output)
+    })
 }
 
 /// `user list`: one line per user, sorted by name.
 pub(super) fn list(args: ListArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let users = UsersFile::load(&args.users)?;
-    for user in users.iter() {
-        writeln!(
-            out,
-            "{}\t{}\t{}\texec {}",
-            user.name,
-            user.home.display(),
-            describe_quota(user.quota_bytes, user.quota_files),
-            if user.allow_exec { "yes" } else { "no" }
-        )
-        .map_err(CliError::Output)?;
-    }
-    Ok(())
+    with_store(&args.users, async |store| {
+        let users = store.snapshot().await?;
+        for user in users.iter() {
+            writeln!(
+                out,
+                "{}\t{}\t{}\texec {}",
+                user.name,
+                user.home.display(),
+                describe_quota(user.quota_bytes, user.quota_files),
+                if user.allow_exec { "yes" } else { "no" }
+            )
+            .map_err(CliError::Output)?;
+        }
+        Ok(())
+    })
 }
 
 /// `user quota`: changes only the limits given on the command line.
 pub(super) fn quota(args: QuotaArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let updated = existing_file_update(&args.users, |users| {
-        if args.set.is_some() || args.none {
-            users.set_quota_bytes(&args.name, args.set)?;
-        }
-        if args.files.is_some() || args.files_none {
-            users.set_quota_files(&args.name, args.files)?;
-        }
-        users
-            .get(&args.name)
-            .cloned()
-            .ok_or_else(|| AuthError::UnknownUser {
-                name: args.name.clone(),
-                path: args.users.clone(),
-            })
-    })?;
-    writeln!(
-        out,
-        "user {}: {}",
-        updated.name,
-        describe_quota(updated.quota_bytes, updated.quota_files)
-    )
-    .map_err(CliError::Output)
+    let bytes = (args.set.is_some() || args.none).then_some(args.set);
+    let files = (args.files.is_some() || args.files_none).then_some(args.files);
+    with_store(&args.users, async |store| {
+        let updated = store.set_quota(&args.name, bytes, files).await?;
+        writeln!(
+            out,
+            "user {}: {}",
+            updated.name,
+            describe_quota(updated.quota_bytes, updated.quota_files)
+        )
+        .map_err(CliError::Output)
+    })
 }
 
 /// `user exec`: allows or denies remote commands.
 pub(super) fn exec(args: ExecArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    existing_file_update(&args.users, |users| {
-        users.set_allow_exec(&args.name, args.allow)
-    })?;
-    let verdict = if args.allow { "may" } else { "may not" };
-    writeln!(out, "user {} {verdict} run remote commands", args.name).map_err(CliError::Output)
+    with_store(&args.users, async |store| {
+        store.set_allow_exec(&args.name, args.allow).await?;
+        let verdict = if args.allow { "may" } else { "may not" };
+        writeln!(out, "user {} {verdict} run remote commands", args.name).map_err(CliError::Output)
+    })
 }
 
-/// A locked update of a users file that must already exist (only `add` creates one).
-fn existing_file_update<T>(
-    path: &Path,
-    change: impl FnOnce(&mut UsersFile) -> Result<T, AuthError>,
-) -> Result<T, AuthError> {
-    // Checked before locking so a mistyped path leaves no lock file behind, and again under the
-    // lock, since a file deleted meanwhile would otherwise be silently re-created.
-    if !path.exists() {
-        return Err(AuthError::MissingFile {
-            path: path.to_owned(),
-        });
-    }
-    UsersFile::update(path, |users| {
-        if !users.path().exists() {
-            return Err(AuthError::MissingFile {
-                path: users.path().to_owned(),
-            });
+/// `user import`: adds every user of a users file to the store; names already there are
+/// skipped (and listed), so a second run changes nothing.
+pub(super) fn import(args: ImportArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let source = UsersFile::load(&args.from)?;
+    with_store(&args.users, async |store| {
+        let mut skipped = Vec::new();
+        let mut added = 0_usize;
+        for record in source.iter() {
+            let settings = source.command_settings(&record.name);
+            match store.add(record.clone(), settings).await {
+                Ok(()) => added += 1,
+                Err(AuthError::DuplicateUser { name, .. }) => skipped.push(name),
+                Err(error) => return Err(error.into()),
+            }
         }
-        change(users)
+        writeln!(
+            out,
+            "imported {added} users from {} into {}",
+            args.from.display(),
+            store.location()
+        )
+        .map_err(CliError::Output)?;
+        if !skipped.is_empty() {
+            writeln!(out, "skipped (already present): {}", skipped.join(", "))
+                .map_err(CliError::Output)?;
+        }
+        Ok(())
     })
 }
 

@@ -39,7 +39,7 @@ use clap::{ArgGroup, Args, Subcommand};
 use thiserror::Error;
 
 use super::size::parse_size;
-use super::{AuthError, HashParams};
+use super::{AuthError, HashParams, UsersLocation};
 
 /// Manage the users file (add, passwd, del, list, quota, exec).
 #[derive(Debug, Clone, Subcommand)]
@@ -56,6 +56,35 @@ pub enum UserCommand {
     Quota(QuotaArgs),
     /// Allow or deny running remote commands.
     Exec(ExecArgs),
+    /// Copy every user of a users file into another store (a database); users already there
+    /// are left as they are.
+    Import(ImportArgs),
+}
+
+/// Arguments of `user import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The users file to read.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Where to add them: a `postgres://` URL (or another users file).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
+}
+
+/// Manage the users database's schema.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DbCommand {
+    /// Apply the schema migrations the database lacks (also done at every start).
+    Migrate(MigrateArgs),
+}
+
+/// Arguments of `db migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// The database: `postgres://USER@HOST:PORT/DB` (the password may come from `PGPASSWORD`).
+    #[arg(long, value_name = "URL")]
+    pub users: UsersLocation,
 }
 
 /// Arguments of `user add`.
@@ -63,9 +92,10 @@ pub enum UserCommand {
 pub struct AddArgs {
     /// User name: 1 to 64 of A-Z a-z 0-9 . _ - (not starting with . or -).
     pub name: String,
-    /// The users file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users file (TOML) or database (`postgres://USER@HOST:PORT/DB`; the password may
+    /// come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
     /// Home directory; created with mode 0700 if missing (owned by --uid when given), stored as
     /// an absolute path.
     #[arg(long, value_name = "DIR")]
@@ -102,9 +132,10 @@ pub struct AddArgs {
 pub struct PasswdArgs {
     /// User name.
     pub name: String,
-    /// The users file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users file (TOML) or database (`postgres://USER@HOST:PORT/DB`; the password may
+    /// come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
     /// Read the password from the first line of standard input instead of the terminal.
     #[arg(long)]
     pub password_stdin: bool,
@@ -115,17 +146,19 @@ pub struct PasswdArgs {
 pub struct DelArgs {
     /// User name.
     pub name: String,
-    /// The users file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users file (TOML) or database (`postgres://USER@HOST:PORT/DB`; the password may
+    /// come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
 }
 
 /// Arguments of `user list`.
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// The users file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users file (TOML) or database (`postgres://USER@HOST:PORT/DB`; the password may
+    /// come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
 }
 
 /// Arguments of `user quota`: at least one change, bytes and file count independently.
@@ -139,9 +172,10 @@ pub struct ListArgs {
 pub struct QuotaArgs {
     /// User name.
     pub name: String,
-    /// The users file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users file (TOML) or database (`postgres://USER@HOST:PORT/DB`; the password may
+    /// come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
     /// New byte quota: bytes or K/M/G/T units, powers of 1024 (512, 10MiB, 1G).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "none")]
     pub set: Option<u64>,
@@ -162,9 +196,10 @@ pub struct QuotaArgs {
 pub struct ExecArgs {
     /// User name.
     pub name: String,
-    /// The users file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub users: PathBuf,
+    /// The users file (TOML) or database (`postgres://USER@HOST:PORT/DB`; the password may
+    /// come from `PGPASSWORD`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub users: UsersLocation,
     /// Allow running remote commands.
     #[arg(long)]
     pub allow: bool,
@@ -218,6 +253,15 @@ pub enum CliError {
         /// The account name.
         name: String,
     },
+    /// `db migrate` was given a users file, which has no schema.
+    #[error("{location} is a users file; db migrate needs a postgres:// URL")]
+    NotADatabase {
+        /// What was given.
+        location: String,
+    },
+    /// No runtime could be started to talk to the store.
+    #[error("cannot start a runtime: {0}")]
+    Runtime(#[source] io::Error),
     /// Writing the report to the output failed.
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
@@ -275,6 +319,31 @@ fn dispatch(
         UserCommand::List(args) => commands::list(args, out),
         UserCommand::Quota(args) => commands::quota(args, out),
         UserCommand::Exec(args) => commands::exec(args, out),
+        UserCommand::Import(args) => commands::import(args, out),
+    }
+}
+
+/// Runs a `db` subcommand, reporting to `out`.
+pub fn run_db(command: DbCommand, out: &mut dyn Write) -> Result<(), CliError> {
+    match command {
+        DbCommand::Migrate(args) => {
+            let UsersLocation::Postgres(url) = &args.users else {
+                return Err(CliError::NotADatabase {
+                    location: args.users.to_string(),
+                });
+            };
+            let applied = super::postgres::migrate_blocking(url)?;
+            let known = super::postgres::MIGRATIONS.len();
+            if applied.is_empty() {
+                writeln!(out, "{url}: schema up to date (version {known})")
+            } else {
+                writeln!(
+                    out,
+                    "{url}: applied migrations {applied:?}; schema at version {known}"
+                )
+            }
+            .map_err(CliError::Output)
+        }
     }
 }
 

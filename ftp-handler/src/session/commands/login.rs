@@ -8,11 +8,13 @@ use wharf_users::Verified;
 
 use super::Answer;
 use crate::config::storage::BackendKind;
+use crate::defence::{Lease, LeaseRefusal};
 use crate::protocol::command::Password;
 use crate::protocol::{Reply, ReplyCode};
-use crate::quota::QuotaStore;
+use crate::quota::{QuotaStore, Quotas};
 use crate::session::control;
 use crate::session::homes::OpenHome;
+use crate::session::slots::Held;
 use crate::session::state::{Flow, LoggedIn, Session, blocking};
 use crate::storage::{StorageError, open_home};
 
@@ -46,13 +48,24 @@ pub(super) async fn pass(
         Ok(Verified::Authenticated(record)) => record,
         Ok(Verified::Rejected) => return failed(session, conn, &name).await,
         Err(error) => {
-            tracing::error!(%error, "cannot check passwords");
+            if error.is_database() {
+                tracing::error!(%error, "users database unreachable: login refused with 421 until it answers again");
+            } else {
+                tracing::error!(%error, "cannot check passwords");
+            }
             control::say(
                 conn,
                 ReplyCode::SERVICE_NOT_AVAILABLE,
                 "Service not available.",
             )
             .await?;
+            return Ok(Answer::Sent(Flow::Close));
+        }
+    };
+    let lease = match claim_lease(session, &name).await {
+        Ok(lease) => lease,
+        Err(reply) => {
+            control::send(conn, &reply).await?;
             return Ok(Answer::Sent(Flow::Close));
         }
     };
@@ -70,11 +83,16 @@ pub(super) async fn pass(
             let durable = session.shared.config.server.durable_uploads;
             let storage_config = session.shared.config.storage.clone();
             let user_record = record.clone();
+            let shared_quotas = session.shared.shared_quotas.clone();
             // The storage enforces the user's quota, with the limits read at this login.
             let opened = blocking(move || {
                 let storage = open_home(&storage_config, &user_record.home, durable)?;
-                QuotaStore::open(&state_dir)
-                    .and_then(|store| store.attach_storage(&user_record, &storage))
+                let quotas = match shared_quotas {
+                    Some(shared) => Ok(Quotas::Shared(shared)),
+                    None => QuotaStore::open(&state_dir).map(Quotas::Local),
+                };
+                quotas
+                    .and_then(|quotas| quotas.attach_storage(&user_record, &storage))
                     .map(|(jail, quota)| Arc::new(OpenHome::new(user_record.clone(), jail, quota)))
                     .map_err(|error| {
                         tracing::error!(user = %user_record.name, %error, "cannot open the home with its quota");
@@ -93,6 +111,13 @@ pub(super) async fn pass(
             tracing::Span::current().record("user", name.as_str());
             tracing::info!(home = %record.home.display(), "logged in");
             session.count_successful_login(&name).await;
+            if let Some(lease) = lease {
+                let local = session.slots.take().map(Box::new);
+                session.slots = Some(Held::Leased {
+                    _local: local,
+                    _lease: lease,
+                });
+            }
             session.user = Some(LoggedIn {
                 record,
                 jail: home.jail.clone(),
@@ -104,6 +129,35 @@ pub(super) async fn pass(
         Err(error) => {
             tracing::error!(user = %name, home = %record.home.display(), %error, "home directory unavailable");
             Ok(Reply::new(ReplyCode::NOT_LOGGED_IN, "Login incorrect.").into())
+        }
+    }
+}
+
+/// With the users in PostgreSQL, the session's row in the shared session count, or the `421`
+/// refusing it (address at its cap across every daemon, or the database unreachable).
+async fn claim_lease(session: &Session, name: &str) -> Result<Option<Lease>, Reply> {
+    let Some(leases) = &session.shared.leases else {
+        return Ok(None);
+    };
+    let max = session.shared.config.limits.max_sessions_per_ip;
+    match leases.claim(session.peer_ip, name, max).await {
+        Ok(Ok(lease)) => Ok(Some(lease)),
+        Ok(Err(LeaseRefusal::AddressFull)) => {
+            tracing::info!(
+                max,
+                "refused: the address has its maximum of sessions across the daemons"
+            );
+            Err(Reply::new(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Too many connections from your address.",
+            ))
+        }
+        Err(error) => {
+            tracing::error!(%error, "users database unreachable: login refused with 421 until it answers again");
+            Err(Reply::new(
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Service not available.",
+            ))
         }
     }
 }
