@@ -150,8 +150,10 @@ fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
     let users = wharf_users::UsersFile::load(&config.server.users_file)?;
     // The directories holding the homes (the homes root), so a user added while the daemon
     // runs, with a home beside the others, is reachable too; never `/` itself.
+    // Key-prefix homes (object storage) are no local trees: nothing to grant.
     let mut homes: Vec<&std::path::Path> = users
         .iter()
+        .filter(|user| user.home.is_absolute())
         .map(|user| {
             let home = user.home.as_path();
             home.parent()

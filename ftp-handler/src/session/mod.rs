@@ -124,8 +124,12 @@ impl FtpHandler {
     fn confine_process(&self) -> Result<(), HandlerError> {
         let config = &self.shared.config;
         let users = self.shared.authenticator.users()?;
-        let mut trees: Vec<&std::path::Path> =
-            users.iter().map(|user| user.home.as_path()).collect();
+        // Key-prefix homes (object storage) are no local trees: nothing to grant.
+        let mut trees: Vec<&std::path::Path> = users
+            .iter()
+            .map(|user| user.home.as_path())
+            .filter(|home| home.is_absolute())
+            .collect();
         trees.push(&config.server.state_dir);
         if let Some(dir) = config
             .log
