@@ -134,6 +134,10 @@ pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
 /// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
 pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
     memory::return_big_blocks_to_the_system();
+    if config.storage.backend == crate::config::storage::BackendKind::S3 {
+        // Before Landlock: the HTTP client reads the system's CA roots.
+        crate::storage::object::install_http_transport();
+    }
     let server = build_server(config.clone())?;
     if config.server.confine && server.info().capabilities().shares_memory {
         confine_daemon(&config)?;

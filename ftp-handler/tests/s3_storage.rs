@@ -65,7 +65,7 @@ impl Site {
         let root = tempfile::tempdir().expect("temp dir");
         let prefix = format!("t-{test}/");
         let site = Site { root, prefix };
-        let mut file = UsersFile::empty(&site.users_file());
+        let mut file = UsersFile::empty(site.users_file());
         for (name, quota) in users {
             file.add(UserRecord {
                 name: (*name).to_owned(),
@@ -744,7 +744,7 @@ fn user_add_with_an_s3_config_keeps_the_key_prefix_and_creates_no_directory() {
             .is_none(),
         "no local directory is created"
     );
-    let users = UsersFile::load(&site.users_file()).expect("users file");
+    let users = UsersFile::load(site.users_file()).expect("users file");
     assert_eq!(
         users.get("carol").map(|user| user.home.clone()),
         Some(PathBuf::from("carol/"))
