@@ -175,6 +175,26 @@ pub(crate) fn check_quota_range(field: &str, quota: Option<u64>) -> Result<(), S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_prefix_is_relative_ends_in_a_slash_and_has_no_dot_components() {
+        use std::path::Path;
+        for good in ["alice/", "homes/alice/", "a.b/"] {
+            assert!(super::is_key_prefix(Path::new(good)), "{good}");
+        }
+        for bad in [
+            "alice",
+            "/alice/",
+            "../alice/",
+            "a/../b/",
+            "./a/",
+            "a//b/",
+            "/",
+            "",
+        ] {
+            assert!(!super::is_key_prefix(Path::new(bad)), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn reason(name: &str) -> &'static str {
