@@ -144,6 +144,10 @@ pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
 /// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
 pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
     memory::return_big_blocks_to_the_system();
+    if config.storage.backend == crate::config::storage::BackendKind::S3 {
+        // Before Landlock: the HTTP client reads the system's CA roots.
+        crate::storage::object::install_http_transport();
+    }
     let server = build_server(config.clone())?;
     if config.server.confine && server.info().capabilities().shares_memory {
         confine_daemon(&config)?;
@@ -184,8 +188,10 @@ fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
 /// The directories holding the homes (the homes root), so a user added while the daemon runs,
 /// with a home beside the others, is reachable too; never `/` itself.
 fn home_roots(users: &UsersFile) -> Vec<PathBuf> {
+    // Key-prefix homes (object storage) are no local trees: nothing to grant.
     let mut roots: Vec<PathBuf> = users
         .iter()
+        .filter(|user| user.home.is_absolute())
         .map(|user| {
             let home = user.home.as_path();
             home.parent()

@@ -39,6 +39,6 @@ pub mod verifier;
 pub use error::AuthError;
 pub use password::{HashParams, hash_password, needs_rehash, verify_password};
 pub use store::{FileStore, UserStore, UsersLocation};
-pub use user::{MAX_NAME_LEN, UserRecord, validate_name};
+pub use user::{MAX_NAME_LEN, UserRecord, is_key_prefix, validate_name};
 pub use users_file::UsersFile;
 pub use verifier::{Authenticator, AuthenticatorBuilder, Verified};

@@ -15,7 +15,8 @@ pub struct UserRecord {
     pub name: String,
     /// The argon2id PHC string of the password.
     pub password_hash: String,
-    /// The directory the user is confined to (FTP root, working directory of remote commands).
+    /// The directory the user is confined to (FTP root, working directory of remote commands):
+    /// an absolute path, or with object storage a relative key prefix ending in `/` (`alice/`).
     pub home: PathBuf,
     /// Upper bound on the bytes stored under `home`; `None` means no limit.
     pub quota_bytes: Option<u64>,
@@ -125,13 +126,28 @@ pub fn validate_name(name: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// Whether `home` is an object-storage key prefix: relative, ending in `/`, with no empty, `.`
+/// or `..` component (a local backend refuses such a home; only object storage opens it).
+pub fn is_key_prefix(home: &std::path::Path) -> bool {
+    let Some(text) = home.to_str() else {
+        return false;
+    };
+    let Some(inner) = text.strip_suffix('/') else {
+        return false;
+    };
+    !inner.is_empty()
+        && inner
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && !part.contains('\0'))
+}
+
 /// The rules a stored record must follow besides its name's; `Err` holds the reason.
 pub(crate) fn check_record(record: &UserRecord) -> Result<(), String> {
     validate_name(&record.name).map_err(|error| error.to_string())?;
     super::password::validate_hash(&record.password_hash).map_err(|error| error.to_string())?;
-    if !record.home.is_absolute() {
+    if !record.home.is_absolute() && !is_key_prefix(&record.home) {
         return Err(format!(
-            "home {} is not an absolute path",
+            "home {} is neither an absolute path nor a key prefix such as alice/",
             record.home.display()
         ));
     }
@@ -159,6 +175,26 @@ pub(crate) fn check_quota_range(field: &str, quota: Option<u64>) -> Result<(), S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_key_prefix_is_relative_ends_in_a_slash_and_has_no_dot_components() {
+        use std::path::Path;
+        for good in ["alice/", "homes/alice/", "a.b/"] {
+            assert!(super::is_key_prefix(Path::new(good)), "{good}");
+        }
+        for bad in [
+            "alice",
+            "/alice/",
+            "../alice/",
+            "a/../b/",
+            "./a/",
+            "a//b/",
+            "/",
+            "",
+        ] {
+            assert!(!super::is_key_prefix(Path::new(bad)), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn reason(name: &str) -> &'static str {

@@ -1,11 +1,12 @@
 //! `wharf-ftpd`: the Wharf FTP daemon's command line: argument parsing, logging, one call.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use wharf::ListenAddr;
 use wharf::logging::{self, LogFormat};
+use wharf_ftp::config::storage::BackendKind;
 use wharf_ftp::config::{FtpdConfig, Overrides};
 use wharf_ftp::daemon::quota_command::{self, QuotaCommand};
 use wharf_ftp::daemon::{self, Demo};
@@ -43,14 +44,30 @@ enum Command {
         overrides: Overrides,
     },
     /// Manage the users, in a file or a database.
-    #[command(subcommand)]
-    User(UserCommand),
+    User {
+        /// The daemon's configuration file: with `[storage] backend = "s3"`, `user add --home`
+        /// is a key prefix (`alice/`) and no directory is created.
+        #[arg(long, global = true, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The `user` subcommand.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Manage the users database (PostgreSQL).
     #[command(subcommand)]
     Db(DbCommand),
     /// Show or rebuild users' disk usage in the quota store.
     #[command(subcommand)]
     Quota(QuotaCommand),
+}
+
+/// `wharf-ftpd user ...`: homes are key prefixes when the configuration stores them in S3.
+fn user_command(config: Option<&Path>, mut command: UserCommand) -> anyhow::Result<()> {
+    if let UserCommand::Add(args) = &mut command {
+        let config = FtpdConfig::load(config, &Overrides::default())?;
+        args.home_is_key_prefix = config.storage.backend == BackendKind::S3;
+    }
+    wharf_users::cli::run(command, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
 }
 
 fn main() -> ExitCode {
@@ -71,8 +88,7 @@ fn main() -> ExitCode {
         Command::Quota(command) => {
             quota_command::run(command, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)
         }
-        Command::User(command) => wharf_users::cli::run(command, &mut std::io::stdout().lock())
-            .map_err(anyhow::Error::from),
+        Command::User { config, command } => user_command(config.as_deref(), command),
         Command::Db(command) => wharf_users::cli::run_db(command, &mut std::io::stdout().lock())
             .map_err(anyhow::Error::from),
     };

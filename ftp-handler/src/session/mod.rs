@@ -170,7 +170,12 @@ impl FtpHandler {
             Some(roots) => roots.iter().map(PathBuf::as_path).collect(),
             None => {
                 users = self.shared.authenticator.users()?;
-                users.iter().map(|user| user.home.as_path()).collect()
+                // Key-prefix homes (object storage) are no local trees: nothing to grant.
+                users
+                    .iter()
+                    .map(|user| user.home.as_path())
+                    .filter(|home| home.is_absolute())
+                    .collect()
             }
         };
         trees.push(&config.server.state_dir);

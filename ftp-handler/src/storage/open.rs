@@ -11,7 +11,7 @@ use super::backend::Jail;
 use super::error::StorageError;
 use super::local::LocalJail;
 use super::object::{self, ObjectStore};
-use super::path::PathError;
+use super::path::{PathError, VirtualPath};
 use crate::config::storage::{BackendKind, StorageConfig};
 
 /// The process's budget for S3 upload part buffers, sized by the first configuration seen.
@@ -25,6 +25,11 @@ static UPLOAD_BUFFERS: OnceLock<Arc<Semaphore>> = OnceLock::new();
 /// runtime of the session that opened it (threading mode runs one runtime per session).
 pub fn open_home(config: &StorageConfig, home: &Path, durable: bool) -> Result<Jail, StorageError> {
     match config.backend {
+        // A relative home is a key prefix, only meaningful in object storage: never a
+        // directory found from the daemon's working directory.
+        BackendKind::Local if !home.is_absolute() => Err(StorageError::PermissionDenied {
+            path: VirtualPath::root(),
+        }),
         BackendKind::Local => Ok(Arc::new(
             LocalJail::open(home)?.with_durable_uploads(durable),
         )),

@@ -10,7 +10,7 @@ use super::{AddArgs, CliError, DelArgs, ExecArgs, ImportArgs, ListArgs, PasswdAr
 use crate::password::hash_password;
 use crate::size::format_size;
 use crate::store::{self, UserStore, UsersLocation};
-use crate::user::validate_name;
+use crate::user::{is_key_prefix, validate_name};
 use crate::users_file::CommandSettings;
 use crate::{AuthError, HashParams, UserRecord, UsersFile};
 
@@ -55,6 +55,9 @@ pub(super) fn add(
     owner: HomeOwner<'_>,
 ) -> Result<(), CliError> {
     validate_name(&args.name)?;
+    if args.home_is_key_prefix && !is_key_prefix(&args.home) {
+        return Err(CliError::NotAKeyPrefix(args.home));
+    }
     let location = args.users.clone();
     with_store(&location, async |store| {
         match store.find(&args.name).await {
@@ -76,7 +79,11 @@ pub(super) fn add(
         let home_owner = home_owner(&args, owner)?;
         let password = read_new_password(password_source(args.password_stdin, input), &args.name)?;
         let password_hash = hash_password(&password, params)?;
-        let home = create_home(&args.home, home_owner)?;
+        let home = if args.home_is_key_prefix {
+            args.home.clone()
+        } else {
+            create_home(&args.home, home_owner)?
+        };
         let record = UserRecord {
             name: args.name.clone(),
             password_hash,

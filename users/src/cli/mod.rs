@@ -125,6 +125,10 @@ pub struct AddArgs {
     /// Allow the user's remote commands to open and accept TCP connections. Default: denied.
     #[arg(long)]
     pub allow_network: bool,
+    /// Set by a daemon whose homes live in object storage: `--home` is a key prefix
+    /// (`alice/`), stored as given, and no directory is created.
+    #[arg(skip)]
+    pub home_is_key_prefix: bool,
 }
 
 /// Arguments of `user passwd`.
@@ -214,6 +218,9 @@ pub enum CliError {
     /// The users database refused or failed the change.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// `--home` must be a key prefix (the daemon's homes live in object storage).
+    #[error("home {} is not a key prefix such as alice/ (the homes live in object storage)", .0.display())]
+    NotAKeyPrefix(PathBuf),
     /// No terminal to prompt on.
     #[error("no terminal to prompt for the password ({source}); pipe it in with --password-stdin")]
     NoTerminal {

@@ -70,6 +70,7 @@ impl std::fmt::Debug for ObjectStore {
 
 /// The operator for the configured bucket.
 pub fn operator(config: &StorageConfig) -> Result<Operator, StorageError> {
+    install_http_transport();
     let mut builder = opendal::services::S3::default()
         .bucket(&config.bucket)
         .region(&config.region)
@@ -83,6 +84,22 @@ pub fn operator(config: &StorageConfig) -> Result<Operator, StorageError> {
     let operator =
         Operator::new(builder).map_err(|error| backend_error(&VirtualPath::root(), error))?;
     Ok(operator.layer(opendal::layers::RetryLayer::new().with_max_times(3)))
+}
+
+/// OpenDAL's process-wide HTTP transport (reqwest), with rustls on ring as the process's
+/// crypto provider: the `-no-provider` feature installs neither, and without them every
+/// request fails with "default HTTP transport is not installed". The client (and its CA
+/// roots, read from `/etc/ssl`) is built here, so the daemon calls this before Landlock
+/// confines it. Idempotent.
+pub fn install_http_transport() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Already installed (by FTPS, say) is fine: any provider serves.
+        let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+        opendal::HttpTransporter::install_default(
+            opendal_http_transport_reqwest::ReqwestTransport::default(),
+        );
+    });
 }
 
 impl ObjectStore {

@@ -245,6 +245,13 @@ impl Confinement {
             }
         };
         let identity = inner.identity.for_user(&user.name, &settings)?;
+        // A key-prefix home (object storage) is no directory: never resolved from our cwd.
+        if !user.home.is_absolute() {
+            return Err(ConfineError::Home {
+                home: user.home.clone(),
+                reason: "not an absolute path (a key prefix is for FTP object storage)".to_owned(),
+            });
+        }
         let home = std::fs::canonicalize(&user.home).map_err(|error| ConfineError::Home {
             home: user.home.clone(),
             reason: error.to_string(),

@@ -3,7 +3,9 @@ CREATE TABLE wharf_users (
     name                text PRIMARY KEY
                         CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$'),
     password_hash       text NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
-    home                text NOT NULL CHECK (home LIKE '/%'),
+    -- An absolute directory, or a key prefix in object storage (`alice/`).
+    home                text NOT NULL CHECK (home LIKE '/%'
+                        OR (home ~ '^([^/]+/)+$' AND home !~ '(^|/)\.{1,2}/')),
     quota_bytes         bigint CHECK (quota_bytes >= 0),
     quota_files         bigint CHECK (quota_files >= 0),
     allow_exec          boolean NOT NULL DEFAULT false,
