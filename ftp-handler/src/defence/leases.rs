@@ -67,15 +67,19 @@ pub struct Lease {
     leases: Option<SessionLeases>,
 }
 
+/// This machine's host name, naming a daemon in lease rows for people reading the tables.
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 impl SessionLeases {
     /// Leases in `database`.
     pub fn new(database: Database) -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|name| name.trim().to_owned())
-            .unwrap_or_else(|_| "unknown".to_owned());
         Self {
             database,
-            node: host,
+            node: host_name(),
             live: Arc::default(),
             pending: Arc::default(),
         }

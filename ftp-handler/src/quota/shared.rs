@@ -117,12 +117,9 @@ enum AttachStep {
 impl SharedQuotaStore {
     /// Quota records in `database`.
     pub fn new(database: Database) -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|name| name.trim().to_owned())
-            .unwrap_or_else(|_| "unknown".to_owned());
         Self {
             database,
-            host,
+            host: crate::defence::leases::host_name(),
             live: Arc::default(),
         }
     }
