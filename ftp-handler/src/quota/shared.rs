@@ -146,18 +146,9 @@ impl SharedQuotaStore {
                 .run_blocking("attach to the quota record", move |mut client| async move {
                     let transaction = client.transaction().await.map_err(&error)?;
                     let row = lock_usage(&transaction, &user_row).await.map_err(&error)?;
-                    let leases = transaction
-                        .query_one(
-                            "SELECT count(*) FILTER (WHERE lease_until > now()), \
-                                    count(*) FILTER (WHERE lease_until <= now()) \
-                             FROM wharf_quota_leases WHERE user_name = $1",
-                            &[&user_row],
-                        )
-                        .await
-                        .map_err(&error)?;
-                    let (alive, dead): (i64, i64) = (leases.get(0), leases.get(1));
-                    let idle = alive == 0;
-                    let untrusted = !row.counted || dead > 0;
+                    let leases = leases_of(&transaction, &user_row).await.map_err(&error)?;
+                    let idle = leases.alive == 0;
+                    let untrusted = !row.counted || leases.dead > 0;
                     match counted {
                         Some((generation, usage)) if idle && generation == row.generation => {
                             store_count(&transaction, &user_row, usage)
@@ -217,19 +208,18 @@ impl SharedQuotaStore {
     /// count, dropping dead leases. Refused with [`QuotaError::Busy`] while a session of the
     /// user is alive on any daemon.
     pub fn rebuild(&self, user: &str, storage: &dyn StorageBackend) -> Result<Usage, QuotaError> {
-        let (generation, alive) = self.generation(user)?;
-        if alive > 0 {
-            return Err(QuotaError::Busy {
-                user: user.to_owned(),
-            });
+        let busy = || QuotaError::Busy {
+            user: user.to_owned(),
+        };
+        let (row, leases) = self.snapshot(user)?;
+        if leases.alive > 0 {
+            return Err(busy());
         }
         let usage = count_home(user, storage)?;
-        if self.store_if_idle(user, generation, usage)? {
+        if self.store_if_idle(user, row.generation, usage)? {
             Ok(usage)
         } else {
-            Err(QuotaError::Busy {
-                user: user.to_owned(),
-            })
+            Err(busy())
         }
     }
 
@@ -240,104 +230,33 @@ impl SharedQuotaStore {
         user: &str,
         storage: &dyn StorageBackend,
     ) -> Result<UsageReport, QuotaError> {
-        let user_row = user.to_owned();
-        let error = self.database.error("read the quota record");
-        let (untrusted, alive) = self
-            .database
-            .run_blocking("read the quota record", move |client| async move {
-                let row = client
-                    .query_one(
-                        "SELECT coalesce((SELECT NOT counted FROM wharf_quota_usage \
-                                          WHERE user_name = $1), true), \
-                                (SELECT count(*) FROM wharf_quota_leases \
-                                 WHERE user_name = $1 AND lease_until > now()), \
-                                (SELECT count(*) FROM wharf_quota_leases \
-                                 WHERE user_name = $1 AND lease_until <= now())",
-                        &[&user_row],
-                    )
-                    .await
-                    .map_err(error)?;
-                let (never, alive, dead): (bool, i64, i64) = (row.get(0), row.get(1), row.get(2));
-                Ok((never || dead > 0, alive))
-            })
-            .map_err(database_error)?;
-        if alive == 0 && untrusted {
-            // The generation is read before the count, so a session that comes or goes while
+        let (mut row, mut leases) = self.snapshot(user)?;
+        if leases.alive == 0 && (!row.counted || leases.dead > 0) {
+            // The generation was read before the count, so a session that comes or goes while
             // the home is counted makes the count void.
-            let (generation, _) = self.generation(user)?;
             let usage = count_home(user, storage)?;
-            if self.store_if_idle(user, generation, usage)? {
+            if self.store_if_idle(user, row.generation, usage)? {
                 return Ok(report(usage, 0, true));
             }
+            (row, leases) = self.snapshot(user)?;
         }
-        let (usage, alive) = self.total(user)?;
-        Ok(report(usage, u64::try_from(alive).unwrap_or(0), false))
+        let usage = usage_of(row.bytes + leases.bytes, row.files + leases.files);
+        Ok(report(usage, clamp(leases.alive), false))
     }
 
-    /// The user's usage row plus every lease, and the number of live leases.
-    fn total(&self, user: &str) -> Result<(Usage, i64), QuotaError> {
+    /// The user's usage row (made if missing) and leases, as one read sees them.
+    fn snapshot(&self, user: &str) -> Result<(UsageRow, LeaseSums), QuotaError> {
         let user_row = user.to_owned();
         let error = self.database.error("read the quota record");
         self.database
-            .run_blocking("read the quota record", move |client| async move {
-                let row = client
-                    .query_one(
-                        "SELECT coalesce((SELECT bytes FROM wharf_quota_usage \
-                                          WHERE user_name = $1), 0) \
-                              + coalesce((SELECT sum(bytes) FROM wharf_quota_leases \
-                                          WHERE user_name = $1), 0)::bigint, \
-                                coalesce((SELECT files FROM wharf_quota_usage \
-                                          WHERE user_name = $1), 0) \
-                              + coalesce((SELECT sum(files) FROM wharf_quota_leases \
-                                          WHERE user_name = $1), 0)::bigint, \
-                                (SELECT count(*) FROM wharf_quota_leases \
-                                 WHERE user_name = $1 AND lease_until > now())",
-                        &[&user_row],
-                    )
+            .run_blocking("read the quota record", move |mut client| async move {
+                let transaction = client.transaction().await.map_err(&error)?;
+                let row = usage_row(&transaction, &user_row, "")
                     .await
-                    .map_err(error)?;
-                let (bytes, files, alive): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-                Ok((usage_of(bytes, files), alive))
-            })
-            .map_err(database_error)
-    }
-
-    /// The user's usage generation (creating the row if needed) and live lease count.
-    fn generation(&self, user: &str) -> Result<(i64, i64), QuotaError> {
-        self.ensure_row(user)?;
-        let user_row = user.to_owned();
-        let error = self.database.error("read the quota record");
-        self.database
-            .run_blocking("read the quota record", move |client| async move {
-                let row = client
-                    .query_one(
-                        "SELECT (SELECT generation FROM wharf_quota_usage WHERE user_name = $1), \
-                                (SELECT count(*) FROM wharf_quota_leases \
-                                 WHERE user_name = $1 AND lease_until > now())",
-                        &[&user_row],
-                    )
-                    .await
-                    .map_err(error)?;
-                Ok((row.get(0), row.get(1)))
-            })
-            .map_err(database_error)
-    }
-
-    /// Makes the user's usage row if missing.
-    fn ensure_row(&self, user: &str) -> Result<(), QuotaError> {
-        let user_row = user.to_owned();
-        let error = self.database.error("create the quota record");
-        self.database
-            .run_blocking("create the quota record", move |client| async move {
-                client
-                    .execute(
-                        "INSERT INTO wharf_quota_usage (user_name) VALUES ($1) \
-                         ON CONFLICT (user_name) DO NOTHING",
-                        &[&user_row],
-                    )
-                    .await
-                    .map_err(error)?;
-                Ok(())
+                    .map_err(&error)?;
+                let leases = leases_of(&transaction, &user_row).await.map_err(&error)?;
+                transaction.commit().await.map_err(&error)?;
+                Ok((row, leases))
             })
             .map_err(database_error)
     }
@@ -351,16 +270,8 @@ impl SharedQuotaStore {
             .run_blocking("store the quota count", move |mut client| async move {
                 let transaction = client.transaction().await.map_err(&error)?;
                 let row = lock_usage(&transaction, &user_row).await.map_err(&error)?;
-                let alive: i64 = transaction
-                    .query_one(
-                        "SELECT count(*) FROM wharf_quota_leases \
-                         WHERE user_name = $1 AND lease_until > now()",
-                        &[&user_row],
-                    )
-                    .await
-                    .map_err(&error)?
-                    .get(0);
-                if alive > 0 || row.generation != generation {
+                let leases = leases_of(&transaction, &user_row).await.map_err(&error)?;
+                if leases.alive > 0 || row.generation != generation {
                     return Ok(false);
                 }
                 store_count(&transaction, &user_row, usage)
@@ -485,16 +396,9 @@ impl SharedQuota {
             .run_blocking("reserve quota", move |mut client| async move {
                 let transaction = client.transaction().await.map_err(&error)?;
                 let row = lock_usage(&transaction, &user).await.map_err(&error)?;
-                let sums = transaction
-                    .query_one(
-                        "SELECT coalesce(sum(bytes), 0)::bigint, coalesce(sum(files), 0)::bigint \
-                         FROM wharf_quota_leases WHERE user_name = $1",
-                        &[&user],
-                    )
-                    .await
-                    .map_err(&error)?;
-                let total_bytes = row.bytes + sums.get::<_, i64>(0);
-                let total_files = row.files + sums.get::<_, i64>(1);
+                let leases = leases_of(&transaction, &user).await.map_err(&error)?;
+                let total_bytes = row.bytes + leases.bytes;
+                let total_files = row.files + leases.files;
                 let bytes = match sized(need_bytes, limits.bytes, total_bytes, GRANT_BYTES) {
                     Ok(bytes) => bytes,
                     Err(limit) => {
@@ -614,11 +518,11 @@ impl AttachedQuota for SharedQuota {
                 account.granted_files - account.used_files,
             )
         };
-        let (usage, _) = self.store.total(&self.user)?;
-        Ok(Usage {
-            bytes: usage.bytes.saturating_sub(clamp(unused.0)),
-            files: usage.files.saturating_sub(clamp(unused.1)),
-        })
+        let (row, leases) = self.store.snapshot(&self.user)?;
+        Ok(usage_of(
+            row.bytes + leases.bytes - unused.0.max(0),
+            row.files + leases.files - unused.1.max(0),
+        ))
     }
 }
 
@@ -687,6 +591,15 @@ async fn lock_usage(
     transaction: &Transaction<'_>,
     user: &str,
 ) -> Result<UsageRow, wharf_users::postgres::tokio_postgres::Error> {
+    usage_row(transaction, user, " FOR UPDATE").await
+}
+
+/// Creates the user's usage row if missing and reads it, with `lock` (`""` or `" FOR UPDATE"`).
+async fn usage_row(
+    transaction: &Transaction<'_>,
+    user: &str,
+    lock: &str,
+) -> Result<UsageRow, wharf_users::postgres::tokio_postgres::Error> {
     transaction
         .execute(
             "INSERT INTO wharf_quota_usage (user_name) VALUES ($1) \
@@ -694,18 +607,49 @@ async fn lock_usage(
             &[&user],
         )
         .await?;
-    let row = transaction
-        .query_one(
-            "SELECT bytes, files, counted, generation FROM wharf_quota_usage \
-             WHERE user_name = $1 FOR UPDATE",
-            &[&user],
-        )
-        .await?;
+    let query = format!(
+        "SELECT bytes, files, counted, generation FROM wharf_quota_usage WHERE user_name = $1{lock}"
+    );
+    let row = transaction.query_one(&query, &[&user]).await?;
     Ok(UsageRow {
         bytes: row.get(0),
         files: row.get(1),
         counted: row.get(2),
         generation: row.get(3),
+    })
+}
+
+/// A user's lease rows summed up.
+struct LeaseSums {
+    /// Leases still within their term.
+    alive: i64,
+    /// Leases past their term (their daemon died or lost the database).
+    dead: i64,
+    /// Bytes all of them hold.
+    bytes: i64,
+    /// Files all of them hold.
+    files: i64,
+}
+
+/// Sums up the user's lease rows.
+async fn leases_of(
+    transaction: &Transaction<'_>,
+    user: &str,
+) -> Result<LeaseSums, wharf_users::postgres::tokio_postgres::Error> {
+    let row = transaction
+        .query_one(
+            "SELECT count(*) FILTER (WHERE lease_until > now()), \
+                    count(*) FILTER (WHERE lease_until <= now()), \
+                    coalesce(sum(bytes), 0)::bigint, coalesce(sum(files), 0)::bigint \
+             FROM wharf_quota_leases WHERE user_name = $1",
+            &[&user],
+        )
+        .await?;
+    Ok(LeaseSums {
+        alive: row.get(0),
+        dead: row.get(1),
+        bytes: row.get(2),
+        files: row.get(3),
     })
 }
 

@@ -225,11 +225,7 @@ impl ObjectStore {
 
     /// Every object key under a directory's prefix (recursively), with sizes.
     async fn objects_under(&self, path: &VirtualPath) -> Result<Vec<(String, u64)>, StorageError> {
-        let key = if path.is_root() {
-            self.keys.home().to_owned()
-        } else {
-            self.keys.dir(path)?
-        };
+        let key = self.keys.dir(path)?;
         let mut lister = self
             .operator
             .lister_with(&key)
@@ -293,11 +289,7 @@ impl StorageBackend for ObjectStore {
         if !entry.is_dir() {
             return Ok(vec![entry]);
         }
-        let key = if path.is_root() {
-            self.keys.home().to_owned()
-        } else {
-            self.keys.dir(path)?
-        };
+        let key = self.keys.dir(path)?;
         let mut lister = self
             .operator
             .lister(&key)

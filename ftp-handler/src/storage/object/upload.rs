@@ -23,6 +23,7 @@ use super::ObjectStore;
 use super::errors::backend_error;
 use crate::storage::backend::{Chunk, CommitInfo, UploadMode, UploadSink};
 use crate::storage::error::StorageError;
+use crate::storage::names;
 use crate::storage::path::VirtualPath;
 use crate::storage::quota::QuotaHook;
 
@@ -260,13 +261,7 @@ async fn unique_name(store: &ObjectStore, path: &VirtualPath) -> Result<VirtualP
     } else {
         path.clone()
     };
-    let (parent, stem) = match base.file_name() {
-        Some(name) => (base.parent(), name.to_owned()),
-        None => (VirtualPath::root(), "upload".to_owned()),
-    };
-    let candidates = std::iter::once(stem.clone())
-        .chain((1..100).map(|counter| format!("{stem}.{counter}")))
-        .chain((0..8).map(|_| format!("{stem}.{:08x}", rand::random::<u32>())));
+    let (parent, candidates) = names::unique_candidates(&base);
     for name in candidates {
         let candidate = parent.join(&name)?;
         if store.stat_file(&candidate).await?.is_none() && !store.dir_exists(&candidate).await? {

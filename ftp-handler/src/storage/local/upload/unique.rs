@@ -4,6 +4,7 @@ use super::{Strategy, Upload};
 use crate::storage::error::StorageError;
 use crate::storage::local::jail::LocalJail;
 use crate::storage::local::lock::{self, TargetAccess};
+use crate::storage::names;
 use crate::storage::path::VirtualPath;
 
 /// STOU: creates a file under a free name derived from `path` (`name`, `name.1`, ...).
@@ -12,13 +13,7 @@ pub(super) fn begin_unique(jail: LocalJail, path: &VirtualPath) -> Result<Upload
         Ok(entry) if entry.is_dir() => path.join("upload")?,
         _ => path.clone(),
     };
-    let (parent, stem) = match base.file_name() {
-        Some(name) => (base.parent(), name.to_owned()),
-        None => (VirtualPath::root(), "upload".to_owned()),
-    };
-    let candidates = std::iter::once(stem.clone())
-        .chain((1..100).map(|counter| format!("{stem}.{counter}")))
-        .chain((0..8).map(|_| format!("{stem}.{:08x}", rand::random::<u32>())));
+    let (parent, candidates) = names::unique_candidates(&base);
     let access = TargetAccess {
         write: true,
         create: true,
