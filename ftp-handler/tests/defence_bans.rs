@@ -5,7 +5,7 @@
 mod support;
 mod tls_support;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use support::raw::Raw;
@@ -22,13 +22,7 @@ const BAN_ENV: [(&str, &str); 4] = [
 
 /// A control connection from another loopback address (`127.0.0.2` reaches the same listener).
 fn connect_from(source: &str, addr: SocketAddr) -> (TlsRaw, support::raw::Reply) {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let local: SocketAddr = format!("{source}:0").parse().expect("addr");
-    socket.bind(&local.into()).expect("bind");
-    socket.connect(&addr.into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    TlsRaw::from_stream(stream)
+    TlsRaw::from_stream(support::raw::tcp_from(source, addr))
 }
 
 /// Sends USER and a wrong PASS; returns the PASS reply.

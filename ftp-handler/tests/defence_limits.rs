@@ -53,12 +53,7 @@ fn session_limits_answer_421_and_free_their_slot_on_close() {
 
 /// A control connection from `source` (a loopback address) with the greeting read.
 fn connect_from(source: &str, daemon: &Daemon) -> TcpStream {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let local: std::net::SocketAddr = format!("{source}:0").parse().expect("addr");
-    socket.bind(&local.into()).expect("bind");
-    socket.connect(&daemon.addr.into()).expect("connect");
-    let mut stream: TcpStream = socket.into();
+    let mut stream = support::raw::tcp_from(source, daemon.addr);
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");

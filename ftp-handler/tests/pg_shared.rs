@@ -4,14 +4,13 @@
 
 mod support;
 
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use support::common::ftpd::{BIN, FtpdProcess};
 use support::common::users::{self, Account};
-use support::raw::{REPLY_TIMEOUT, Raw};
+use support::raw::Raw;
 use wharf_testkit::postgres::PgCluster;
 use wharf_users::HashParams;
 
@@ -77,22 +76,6 @@ fn daemon(
     FtpdProcess::serve(mode, Path::new(url), &root.join(name), &[], &env)
 }
 
-/// A control connection from another loopback address (`127.0.0.2` reaches the same listener).
-fn connect_from(source: &str, addr: SocketAddr) -> (Raw, support::raw::Reply) {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let local: SocketAddr = format!("{source}:0").parse().expect("addr");
-    socket.bind(&local.into()).expect("bind");
-    socket.connect(&addr.into()).expect("connect");
-    let stream: TcpStream = socket.into();
-    stream
-        .set_read_timeout(Some(REPLY_TIMEOUT))
-        .expect("timeout");
-    let mut raw = Raw::over(stream);
-    let greeting = raw.reply();
-    (raw, greeting)
-}
-
 /// Waits until `process` has logged a line containing `text` (its log is read on a thread).
 fn wait_for_log(process: &FtpdProcess, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -135,27 +118,27 @@ fn five_failed_logins_through_one_daemon_ban_the_address_on_the_other() {
     }
 
     // Five failures from 127.0.0.2 through the first daemon, over two connections.
-    let (mut raw, greeting) = connect_from("127.0.0.2", first.addr);
+    let (mut raw, greeting) = Raw::connect_from("127.0.0.2", first.addr);
     assert_eq!(greeting.code, 220);
     for _ in 0..3 {
         assert_eq!(try_login(&mut raw, "mallory", "guess"), 530);
     }
     drop(raw);
-    let (mut raw, _) = connect_from("127.0.0.2", first.addr);
+    let (mut raw, _) = Raw::connect_from("127.0.0.2", first.addr);
     assert_eq!(try_login(&mut raw, "mallory", "guess"), 530);
     assert_eq!(try_login(&mut raw, "mallory", "guess"), 530);
     assert_eq!(raw.reply().code, 421, "the fifth failure starts the ban");
 
     // The second daemon refuses that address at once, even with a right password.
-    let (mut raw, greeting) = connect_from("127.0.0.2", second.addr);
+    let (mut raw, greeting) = Raw::connect_from("127.0.0.2", second.addr);
     assert_eq!(greeting.code, 421, "{greeting:?}");
     assert!(greeting.text().contains("failed logins"), "{greeting:?}");
     assert!(raw.is_closed());
     // Another address is served, and the banned name is refused there too.
-    let (mut raw, greeting) = connect_from("127.0.0.3", second.addr);
+    let (mut raw, greeting) = Raw::connect_from("127.0.0.3", second.addr);
     assert_eq!(greeting.code, 220);
     assert_eq!(try_login(&mut raw, "bob", "pw"), 230);
-    let (mut raw, _) = connect_from("127.0.0.3", second.addr);
+    let (mut raw, _) = Raw::connect_from("127.0.0.3", second.addr);
     assert_eq!(raw.cmd("USER mallory").code, 421);
 
     wait_for_log(&first, "login ban engaged");
@@ -176,12 +159,12 @@ fn the_per_address_session_cap_holds_across_both_daemons() {
     let first = daemon(cluster, "threading", &url, root.path(), "a", &cap);
     let second = daemon(cluster, "forking", &url, root.path(), "b", &cap);
 
-    let (mut on_first, _) = connect_from("127.0.0.2", first.addr);
+    let (mut on_first, _) = Raw::connect_from("127.0.0.2", first.addr);
     assert_eq!(try_login(&mut on_first, "alice", "secret"), 230);
-    let (mut on_second, _) = connect_from("127.0.0.2", second.addr);
+    let (mut on_second, _) = Raw::connect_from("127.0.0.2", second.addr);
     assert_eq!(try_login(&mut on_second, "bob", "pw"), 230);
     // Each daemon alone holds one session of the address; together they hold the cap.
-    let (mut third, greeting) = connect_from("127.0.0.2", first.addr);
+    let (mut third, greeting) = Raw::connect_from("127.0.0.2", first.addr);
     assert_eq!(greeting.code, 220, "locally there is room");
     assert_eq!(third.cmd("USER alice").code, 331);
     let refused = third.cmd("PASS secret");
@@ -192,13 +175,13 @@ fn the_per_address_session_cap_holds_across_both_daemons() {
     );
     assert!(third.is_closed());
     // Another address is not affected.
-    let (mut other, _) = connect_from("127.0.0.3", first.addr);
+    let (mut other, _) = Raw::connect_from("127.0.0.3", first.addr);
     assert_eq!(try_login(&mut other, "alice", "secret"), 230);
 
     // A session that ends gives its place back at once, on the other daemon too.
     assert_eq!(on_second.cmd("QUIT").code, 221);
     assert!(on_second.is_closed());
-    let (mut again, _) = connect_from("127.0.0.2", first.addr);
+    let (mut again, _) = Raw::connect_from("127.0.0.2", first.addr);
     assert_eq!(try_login(&mut again, "alice", "secret"), 230);
     assert_eq!(on_first.cmd("NOOP").code, 200);
 }

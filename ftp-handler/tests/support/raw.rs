@@ -129,10 +129,32 @@ impl<S: Read + Write> Control<S> {
 /// A control connection speaking raw FTP over plain TCP.
 pub type Raw = Control<TcpStream>;
 
+/// A TCP connection to `addr` from `source`, another loopback address (`127.0.0.2` reaches a
+/// listener on 127.0.0.1), so that one test can be several clients.
+pub fn tcp_from(source: &str, addr: SocketAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let local: SocketAddr = format!("{source}:0").parse().expect("addr");
+    socket.bind(&local.into()).expect("bind");
+    socket.connect(&addr.into()).expect("connect");
+    socket.into()
+}
+
 impl Control<TcpStream> {
     /// Connects and reads the greeting.
     pub fn connect(addr: SocketAddr) -> (Raw, Reply) {
         let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("timeout");
+        let mut raw = Raw::over(stream);
+        let greeting = raw.reply();
+        (raw, greeting)
+    }
+
+    /// Connects from `source` (see [`tcp_from`]) and reads the greeting.
+    pub fn connect_from(source: &str, addr: SocketAddr) -> (Raw, Reply) {
+        let stream = tcp_from(source, addr);
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .expect("timeout");
