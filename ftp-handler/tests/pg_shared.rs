@@ -1,6 +1,7 @@
 //! Two `wharf-ftpd serve` daemons over one PostgreSQL database of users: logins through
 //! either, bans and per-address session caps shared by both, and a database that goes away and
-//! comes back while they run (new logins get 421 meanwhile, and work again without a restart).
+//! comes back while they run (new logins get 421 meanwhile, and work again without a restart;
+//! uploads that need more quota than their leases hold fail with 451 and keep the old file).
 
 mod support;
 
@@ -394,4 +395,124 @@ fn a_daemon_killed_mid_upload_gives_its_reservation_back_after_the_lease() {
     let second = daemon(cluster, "forking", &url, root.path(), "b", &[]);
     let mut raw = Raw::login(second.addr, "alice", "secret");
     assert_eq!(raw.cmd("NOOP").code, 200);
+}
+
+/// Sends up to `bytes` of filler on `data` in 64 KiB writes; stops at the first failed write
+/// (the daemon closed the data connection).
+fn send_filler(data: &mut std::net::TcpStream, bytes: usize) {
+    use std::io::Write;
+    let chunk = [5u8; 65536];
+    for _ in 0..bytes / chunk.len() {
+        if data.write_all(&chunk).is_err() {
+            return;
+        }
+    }
+    let _ = data.flush();
+}
+
+#[test]
+fn the_database_stopped_mid_upload_fails_it_with_451_and_keeps_the_old_file_and_the_count() {
+    let mut cluster = PgCluster::start();
+    let (url, root) = database_with_users(&cluster);
+    let daemons = [
+        daemon(&cluster, "async", &url, root.path(), "a", &[]),
+        daemon(&cluster, "threading", &url, root.path(), "b", &[]),
+    ];
+    let home = users::home(root.path(), "alice");
+    let old = vec![3u8; 200_000];
+    for index in 0..daemons.len() {
+        std::fs::write(home.join(format!("file-{index}")), &old).unwrap();
+    }
+    let stored_before = stored_bytes(&home);
+
+    // One overwrite through each daemon, 1 MiB in when the database stops.
+    let mut uploads: Vec<_> = daemons
+        .iter()
+        .enumerate()
+        .map(|(index, process)| {
+            let mut raw = Raw::login(process.addr, "alice", "secret");
+            assert_eq!(raw.cmd("TYPE I").code, 200);
+            let mut data = raw.epsv(process.addr);
+            assert_eq!(raw.cmd(&format!("STOR file-{index}")).code, 150);
+            send_filler(&mut data, 1 << 20);
+            (raw, data)
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while quota_bytes(&cluster, &url) < stored_before + (2 << 20) {
+        assert!(Instant::now() < deadline, "the uploads never counted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    cluster.stop();
+
+    // Past the headroom the leases hold, no more bytes can be granted: 451, not 226.
+    for (index, (raw, data)) in uploads.iter_mut().enumerate() {
+        send_filler(data, 64 << 20);
+        data.shutdown(std::net::Shutdown::Write).ok();
+        let reply = raw.reply();
+        assert_eq!(reply.code, 451, "upload {index}: {reply:?}");
+        assert!(
+            reply.text().contains("quota store unavailable"),
+            "{reply:?}"
+        );
+        assert_eq!(
+            std::fs::read(home.join(format!("file-{index}"))).unwrap(),
+            old,
+            "upload {index} changed the file it failed to replace"
+        );
+        // The session goes on (commands that need no database).
+        assert_eq!(raw.cmd("PWD").code, 257);
+    }
+    assert_eq!(
+        stored_bytes(&home),
+        stored_before,
+        "a failed upload left bytes"
+    );
+    for process in &daemons {
+        wait_for_log(process, "cannot reserve quota: write refused");
+    }
+
+    // Back up: the count comes down to what is stored (never below it) and uploads work again.
+    cluster.restart();
+    let back = Instant::now();
+    loop {
+        let shown = quota_bytes(&cluster, &url);
+        assert!(
+            shown >= stored_before,
+            "{shown} counted for {stored_before} stored"
+        );
+        if shown == stored_before {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(60),
+            "the failed uploads still count: {shown} for {stored_before}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    for (index, (raw, _)) in uploads.iter_mut().enumerate() {
+        let mut data = raw.epsv(daemons[index].addr);
+        assert_eq!(raw.cmd(&format!("STOR again-{index}")).code, 150);
+        send_filler(&mut data, 1 << 20);
+        drop(data);
+        let done = raw.reply();
+        assert_eq!(done.code, 226, "upload {index} after the restart: {done:?}");
+    }
+    // Once the sessions end, their leases (headroom included) go back: the count is what is
+    // stored.
+    for (mut raw, _) in uploads {
+        assert_eq!(raw.cmd("QUIT").code, 221);
+        assert!(raw.is_closed());
+    }
+    let stored = stored_bytes(&home);
+    assert_eq!(stored, stored_before + 2 * (1 << 20));
+    let ended = Instant::now();
+    while quota_bytes(&cluster, &url) != stored {
+        assert!(
+            ended.elapsed() < Duration::from_secs(10),
+            "the count after the restart: {} for {stored}",
+            quota_bytes(&cluster, &url)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -25,7 +25,7 @@ use wharf_users::postgres::tokio_postgres::Transaction;
 
 use super::error::QuotaError;
 use super::store::{AttachedQuota, QuotaLimits, UsageReport, count_home};
-use crate::storage::{QuotaHook, StorageBackend, StorageError, Usage, VirtualPath};
+use crate::storage::{QuotaHook, StorageBackend, StorageError, Usage};
 
 /// How long a lease counts as alive without being renewed.
 pub const LEASE: Duration = Duration::from_secs(30);
@@ -729,10 +729,7 @@ fn database_error(error: AuthError) -> QuotaError {
 
 /// A write refused because the shared quota cannot be checked (a 451).
 fn unavailable(reason: &'static str) -> StorageError {
-    StorageError::Io {
-        path: VirtualPath::root(),
-        source: std::io::Error::other(reason),
-    }
+    StorageError::QuotaUnavailable { reason }
 }
 
 #[cfg(test)]

@@ -83,6 +83,12 @@ pub enum StorageError {
         /// The user's limit in files.
         limit: u64,
     },
+    /// The quota cannot be checked right now (the shared quota store is unreachable).
+    #[error("quota cannot be checked: {reason}")]
+    QuotaUnavailable {
+        /// Why: the store unreachable, or this session's lease run out or lost.
+        reason: &'static str,
+    },
     /// Another upload to the same file is in progress.
     #[error("{path}: busy with another upload")]
     Busy {

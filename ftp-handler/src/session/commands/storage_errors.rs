@@ -32,6 +32,10 @@ impl StorageError {
                 552,
                 format!("File quota exceeded: {files} of {limit} files used."),
             ),
+            StorageError::QuotaUnavailable { reason } => (
+                451,
+                format!("Quota cannot be checked ({reason}), try again later."),
+            ),
             StorageError::Busy { path } => (450, format!("{path}: File busy, try again later.")),
             StorageError::DiskFull { .. } => (452, "Insufficient storage space.".to_owned()),
             StorageError::Unsupported { operation, .. } => (
@@ -88,6 +92,12 @@ mod tests {
                     limit: 10,
                 },
                 552,
+            ),
+            (
+                StorageError::QuotaUnavailable {
+                    reason: "quota store unavailable",
+                },
+                451,
             ),
             (StorageError::Busy { path: p.clone() }, 450),
             (StorageError::DiskFull { path: p.clone() }, 452),
