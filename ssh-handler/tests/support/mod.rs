@@ -156,12 +156,26 @@ impl Daemon {
         if !users_file.exists() {
             write_users(root.path(), users);
         }
+        Self::serve(root, mode, users_file.as_os_str(), &[], flags, ssh)
+    }
+
+    /// Starts a daemon in `mode` over the users at `users` (a file or a `postgres://` URL)
+    /// with extra environment `env`; its homes and state live in `root`.
+    pub fn serve(
+        root: TempDir,
+        mode: &str,
+        users: &std::ffi::OsStr,
+        env: &[(&str, &str)],
+        flags: &[&str],
+        ssh: bool,
+    ) -> Daemon {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wharf-sshd"));
         command
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--mode", mode])
             .arg("--users")
-            .arg(&users_file)
+            .arg(users)
+            .envs(env.iter().copied())
             .arg("--state-dir")
             .arg(root.path().join("state"))
             .args(flags)
