@@ -1,6 +1,7 @@
 //! Argon2id password hashes as PHC strings: cost parameters, hashing, checking, and upgrade detection.
 
-use argon2::password_hash::{Output, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::Deserialize;
 
@@ -109,11 +110,10 @@ impl Default for HashParams {
 
 /// Hashes `password` with a fresh random salt into an argon2id PHC string.
 pub fn hash_password(password: &str, params: &HashParams) -> Result<String, AuthError> {
-    let salt_bytes: [u8; SALT_LEN] = rand::random();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(AuthError::Hashing)?;
-    let hash = params
+    let salt: [u8; SALT_LEN] = rand::random();
+    let hash: PasswordHash = params
         .hasher()?
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password_with_salt(password.as_bytes(), &salt)
         .map_err(AuthError::Hashing)?;
     Ok(hash.to_string())
 }
@@ -125,7 +125,7 @@ pub fn verify_password(password: &str, phc: &str) -> Result<bool, AuthError> {
     let parsed = parse_argon2id(phc)?;
     match Argon2::default().verify_password(password.as_bytes(), &parsed) {
         Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
+        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
         Err(other) => Err(AuthError::Hashing(other)),
     }
 }
@@ -153,21 +153,18 @@ pub(crate) fn verify_password_in(
         .transpose()
         .map_err(|error| AuthError::Hashing(error.into()))?
         .unwrap_or_default();
-    let mut salt_buffer = [0u8; 64];
-    let salt = salt
-        .decode_b64(&mut salt_buffer)
-        .map_err(AuthError::Hashing)?;
     let blocks = params.block_count();
     if memory.len() < blocks {
         memory.resize(blocks, Block::default());
     }
     let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
-    let computed = Output::init_with(expected.len(), |out| {
-        argon2
-            .hash_password_into_with_memory(password.as_bytes(), salt, out, &mut memory[..blocks])
-            .map_err(Into::into)
-    })
-    .map_err(AuthError::Hashing)?;
+    // The stored output is at most `Output::MAX_LENGTH` bytes: parsing it checked that.
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let out = &mut buffer[..expected.len()];
+    argon2
+        .hash_password_into_with_memory(password.as_bytes(), &salt, out, &mut memory[..blocks])
+        .map_err(|error| AuthError::Hashing(error.into()))?;
+    let computed = Output::new(out).map_err(|error| AuthError::Hashing(error.into()))?;
     // `Output` compares in constant time.
     Ok(computed == expected)
 }
@@ -203,7 +200,7 @@ pub fn validate_hash(phc: &str) -> Result<(), AuthError> {
 }
 
 /// Parses a PHC string and insists on the argon2id algorithm (argon2i and argon2d are refused).
-fn parse_argon2id(phc: &str) -> Result<PasswordHash<'_>, AuthError> {
+fn parse_argon2id(phc: &str) -> Result<PasswordHash, AuthError> {
     let parsed = PasswordHash::new(phc)
         .map_err(|error| AuthError::InvalidHash(format!("not a PHC string ({error})")))?;
     if parsed.algorithm != Algorithm::Argon2id.ident() {
@@ -275,23 +272,46 @@ mod tests {
         assert!(needs_rehash("not a hash", &CHEAP));
     }
 
+    /// The PHC string of `pw` hashed by `argon2` with `salt`.
+    fn phc_of(argon2: &Argon2<'_>, salt: &[u8]) -> String {
+        let hash: PasswordHash = argon2.hash_password_with_salt(b"pw", salt).unwrap();
+        hash.to_string()
+    }
+
+    #[test]
+    fn hashes_made_elsewhere_verify_on_both_paths() {
+        // The argon2 reference implementation's known answer for "password" / "somesalt"
+        // (argon2id v19, m=256, t=2, p=1): stored hashes do not depend on this crate's version.
+        let reference =
+            "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
+        let mut memory = HashMemory::new();
+        for password in ["password", "Password", ""] {
+            let expected = password == "password";
+            assert_eq!(verify_password(password, reference).unwrap(), expected);
+            assert_eq!(
+                verify_password_in(password, reference, &mut memory).unwrap(),
+                expected
+            );
+        }
+    }
+
     #[test]
     fn other_argon2_variants_and_versions_are_outdated_or_refused() {
-        let salt = SaltString::encode_b64(&[7u8; SALT_LEN]).unwrap();
+        let salt = [7u8; SALT_LEN];
         let params = Params::new(8, 1, 1, Some(OUTPUT_LEN)).unwrap();
-        let argon2i = Argon2::new(Algorithm::Argon2i, Version::V0x13, params.clone())
-            .hash_password(b"pw", &salt)
-            .unwrap()
-            .to_string();
+        let argon2i = phc_of(
+            &Argon2::new(Algorithm::Argon2i, Version::V0x13, params.clone()),
+            &salt,
+        );
         assert!(needs_rehash(&argon2i, &CHEAP));
         assert!(matches!(
             verify_password("pw", &argon2i),
             Err(AuthError::InvalidHash(_))
         ));
-        let old_version = Argon2::new(Algorithm::Argon2id, Version::V0x10, params)
-            .hash_password(b"pw", &salt)
-            .unwrap()
-            .to_string();
+        let old_version = phc_of(
+            &Argon2::new(Algorithm::Argon2id, Version::V0x10, params),
+            &salt,
+        );
         assert!(verify_password("pw", &old_version).unwrap());
         assert!(needs_rehash(&old_version, &CHEAP));
     }
