@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use support::common::ftpd::FtpdProcess;
 use support::common::users;
 use support::raw::Raw;

@@ -299,7 +299,7 @@ fn payload_file(dir: &Path, name: &str, content: &[u8]) -> String {
 
 /// Random bytes from a fixed seed.
 fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
-    use rand::{RngCore, SeedableRng};
+    use rand::{Rng, SeedableRng};
     let mut bytes = vec![0; size];
     rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
     bytes

@@ -7,8 +7,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rand::RngCore;
-
 use crate::port::free_port;
 
 /// How long Garage may take to answer `garage status`.
@@ -60,8 +58,7 @@ pub fn binary() -> Option<PathBuf> {
 
 /// A random 32-byte secret in hex, as Garage's `rpc_secret` wants it.
 fn random_hex_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
+    let bytes: [u8; 32] = rand::random();
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
