@@ -849,6 +849,46 @@ print("ok")
     }
 }
 
+/// A quota refusal after the multipart upload started (12 MiB sent of 20, limit 14 MiB):
+/// `552`, the previous object kept, no parts left.
+fn refused_multipart_upload_leaves_no_parts(mode: &str) {
+    let site = Site::new(&format!("quota-parts-{mode}"), &[("alice", Some(14 << 20))]);
+    let daemon = site.start(mode);
+    python(
+        &daemon,
+        "ftp = login('alice')\nftp.storbinary('STOR keep.bin', io.BytesIO(b'previous'))\nprint('ok')",
+        &[],
+    );
+    let mut client = SteppedClient::start(
+        &daemon,
+        &(upload_then_wait("keep.bin", 7)
+            + r#"
+try:
+    conn.sendall(payload(8 << 20, 8))
+    conn.close()
+except OSError:
+    pass
+try:
+    reply = ftp.getresp()
+except (ftplib.error_perm, ftplib.error_temp) as error:
+    reply = str(error)
+print(reply, flush=True)
+"#),
+    );
+    assert_eq!(client.next_line(), "sent", "{mode}");
+    wait_for_upload(&site, "alice/keep.bin", mode);
+    client.proceed();
+    let reply = client.next_line();
+    assert!(reply.starts_with("552"), "{mode}: {reply:?}");
+    drop(client);
+    assert_no_uploads_left(&site, "alice/", &format!("{mode}: after a quota refusal"));
+    assert_eq!(
+        get_object(&site.key("alice/keep.bin")).as_deref(),
+        Some(&b"previous"[..]),
+        "{mode}"
+    );
+}
+
 #[test]
 fn a_byte_quota_holds_on_s3_and_quota_commands_count_the_bucket() {
     const LIMIT: u64 = 1024 * 1024;
@@ -886,6 +926,7 @@ print("ok")
             "{mode}: nothing over the limit is stored"
         );
         drop(daemon);
+        refused_multipart_upload_leaves_no_parts(mode);
         put_object(&site.key("alice/behind.bin"), &[7; 100]);
         let shown = site.quota_command(&["rebuild", "alice"]);
         assert!(
