@@ -348,7 +348,7 @@ fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
 
 #[test]
 fn a_12_mib_upload_is_one_object_read_back_whole_and_from_an_offset() {
-    for mode in MODES {
+    for mode in ALL_MODES {
         let site = Site::new(&format!("big-{mode}"), &[("alice", None)]);
         let daemon = site.start(mode);
         let files = tempfile::tempdir().expect("temp dir");
@@ -642,7 +642,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn appe_and_rest_stor_extend_or_rewrite_the_object() {
-    for mode in MODES {
+    for mode in ALL_MODES {
         let site = Site::new(&format!("appe-{mode}"), &[("alice", None)]);
         let daemon = site.start(mode);
         let files = tempfile::tempdir().expect("temp dir");
