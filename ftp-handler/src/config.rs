@@ -330,6 +330,7 @@ impl FtpdConfig {
         if self.server.listen.is_empty() {
             return invalid("server.listen", "at least one address is needed");
         }
+        self.storage.validate()?;
         if let Some(addr) = self.server.listen.iter().find(|a| a.as_tcp().is_none()) {
             return Err(ConfigError::Invalid {
                 key: "server.listen",

@@ -16,6 +16,10 @@ use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 /// The modes whose sessions share the daemon's process (and its storage runtime).
 const MODES: [&str; 2] = ["async", "threading"];
 
+/// Every mode: forking and sequential sessions build their HTTP requests in a child process or
+/// on a runtime of their own, after the daemon started.
+const ALL_MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
+
 /// One Garage for the whole test binary; its server dies with the test process.
 static GARAGE: LazyLock<Garage> = LazyLock::new(Garage::start);
 
@@ -61,6 +65,11 @@ struct Site {
 impl Site {
     /// A site for `test` with users `(name, byte quota)`, homes `NAME/`, password `secret`.
     fn new(test: &str, users: &[(&str, Option<u64>)]) -> Site {
+        Site::with_storage(test, users, "")
+    }
+
+    /// Like [`Site::new`], with `storage` (TOML lines) added to the `[storage]` section.
+    fn with_storage(test: &str, users: &[(&str, Option<u64>)], storage: &str) -> Site {
         let garage = &*GARAGE;
         let root = tempfile::tempdir().expect("temp dir");
         let prefix = format!("t-{test}/");
@@ -85,7 +94,7 @@ impl Site {
                 "[server]\nusers_file = \"{users}\"\nstate_dir = \"{state}\"\n\n\
                  [storage]\nbackend = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n\
                  region = \"{region}\"\naccess_key_id = \"{key}\"\n\
-                 secret_access_key = \"{secret}\"\nprefix = \"{prefix}\"\n",
+                 secret_access_key = \"{secret}\"\nprefix = \"{prefix}\"\n{storage}\n",
                 users = site.users_file().display(),
                 state = site.state_dir().display(),
                 endpoint = garage.endpoint(),
@@ -114,6 +123,11 @@ impl Site {
 
     /// Starts `wharf-ftpd serve --config` on the site in `mode`.
     fn start(&self, mode: &str) -> FtpdProcess {
+        self.start_with_env(mode, &[])
+    }
+
+    /// Like [`Site::start`], with extra environment variables (setting overrides).
+    fn start_with_env(&self, mode: &str, env: &[(&str, &str)]) -> FtpdProcess {
         let config = self.config();
         let config = config.to_str().expect("utf-8");
         FtpdProcess::serve(
@@ -121,7 +135,7 @@ impl Site {
             &self.users_file(),
             &self.state_dir(),
             &["--config", config],
-            &[],
+            env,
         )
     }
 
@@ -135,6 +149,14 @@ impl Site {
         list_objects(&self.key(path))
             .into_iter()
             .filter_map(|(key, size)| Some((key.strip_prefix(&self.prefix)?.to_owned(), size)))
+            .collect()
+    }
+
+    /// The keys of the incomplete multipart uploads under `path`, the site's prefix stripped.
+    fn uploads(&self, path: &str) -> Vec<String> {
+        list_multipart_uploads(&self.key(path))
+            .into_iter()
+            .filter_map(|key| Some(key.strip_prefix(&self.prefix)?.to_owned()))
             .collect()
     }
 
@@ -272,6 +294,25 @@ fn list_objects(prefix: &str) -> Vec<(String, u64)> {
     }
 }
 
+/// The keys of every incomplete multipart upload under `prefix` (ListMultipartUploads; one
+/// page is plenty for a test's few uploads, and a truncated page fails the test).
+fn list_multipart_uploads(prefix: &str) -> Vec<String> {
+    let url = format!(
+        "{}/{}?prefix={}&uploads=",
+        GARAGE.endpoint(),
+        GARAGE.bucket(),
+        prefix.replace('/', "%2F")
+    );
+    let (status, body) = s3_request(&[], &url);
+    let xml = String::from_utf8(body).expect("utf-8 listing");
+    assert_eq!(status, 200, "list uploads under {prefix}: {xml}");
+    assert!(!xml.contains("<IsTruncated>true"), "{xml}");
+    xml_values(&xml, "Upload")
+        .into_iter()
+        .map(|upload| xml_values(upload, "Key")[0].replace("&amp;", "&"))
+        .collect()
+}
+
 /// Runs `PRELUDE + script` against `daemon` with `args`; it must succeed and print `ok` last.
 fn python(daemon: &FtpdProcess, script: &str, args: &[&str]) -> String {
     let output = common::python::script(&format!("{PRELUDE}\n{script}"))
@@ -307,7 +348,7 @@ fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
 
 #[test]
 fn a_12_mib_upload_is_one_object_read_back_whole_and_from_an_offset() {
-    for mode in MODES {
+    for mode in ALL_MODES {
         let site = Site::new(&format!("big-{mode}"), &[("alice", None)]);
         let daemon = site.start(mode);
         let files = tempfile::tempdir().expect("temp dir");
@@ -357,19 +398,102 @@ print("ok")
     }
 }
 
-#[test]
-fn an_upload_cut_off_leaves_the_previous_object_and_no_new_one() {
-    for mode in MODES {
-        let site = Site::new(&format!("cut-{mode}"), &[("alice", None)]);
-        let mut daemon = site.start(mode);
-        python(
-            &daemon,
-            r#"
-ftp = login("alice")
-ftp.storbinary("STOR keep.bin", io.BytesIO(b"the previous version"))
-# 7 MiB of a new version, then the data connection is reset (SO_LINGER 0) and ABOR sent.
-conn = ftp.transfercmd("STOR keep.bin")
-conn.sendall(payload(7 << 20, 1))
+/// A client script run step by step: it prints a line at each step and waits for a line on
+/// its standard input before the next; killed on drop.
+struct SteppedClient {
+    /// The script's process.
+    process: KillOnDrop,
+    /// Its standard output, line by line.
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl SteppedClient {
+    /// Runs `PRELUDE + script` against `daemon`.
+    fn start(daemon: &FtpdProcess, script: &str) -> SteppedClient {
+        let child = common::python::script(&format!("{PRELUDE}\n{script}"))
+            .arg(daemon.addr.ip().to_string())
+            .arg(daemon.addr.port().to_string())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut process = KillOnDrop(child);
+        let stdout = process.0.stdout.take().expect("stdout");
+        SteppedClient {
+            process,
+            lines: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+        }
+    }
+
+    /// The next line the script prints (empty once it ended).
+    fn next_line(&mut self) -> String {
+        self.lines.next().and_then(Result::ok).unwrap_or_default()
+    }
+
+    /// Lets the script go on past its current step.
+    fn proceed(&mut self) {
+        let stdin = self.process.0.stdin.as_mut().expect("stdin");
+        std::io::Write::write_all(stdin, b"go\n").expect("tell the client");
+    }
+}
+
+/// Waits (at most 10 s) until `path` has an incomplete multipart upload of `key`: the upload
+/// under way reached S3, so what follows tests the fate of real parts.
+fn wait_for_upload(site: &Site, key: &str, context: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !site.uploads("alice/").iter().any(|listed| listed == key) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{context}: no multipart upload of {key} started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The start of a client script: `STOR name` with 12 MiB sent (OpenDAL starts the multipart
+/// upload with the second 5 MiB part), then a pause (step `sent`) while the rest of the
+/// connection stays open.
+fn upload_then_wait(name: &str, seed: u64) -> String {
+    format!(
+        "ftp = login('alice')\nconn = ftp.transfercmd('STOR {name}')\n\
+         conn.sendall(payload(12 << 20, {seed}))\nprint('sent', flush=True)\nsys.stdin.readline()\n"
+    )
+}
+
+/// Waits (at most 10 s: a dropped upload is aborted on the runtime, just after the reply)
+/// until no multipart upload is left under `path`.
+fn assert_no_uploads_left(site: &Site, path: &str, context: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = site.uploads(path);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{context}: orphaned multipart uploads: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The ends of an upload under way that the cut-off test tries, after [`upload_then_wait`].
+const UPLOAD_ENDINGS: [(&str, &str); 3] = [
+    (
+        "ABOR",
+        r#"
+reply = ftp.abort()
+assert reply[:3] in ("426", "225", "226"), reply
+if reply.startswith("426"):
+    assert ftp.getresp()[:3] in ("225", "226")
+conn.close()
+assert ftp.nlst() == ["keep.bin"], ftp.nlst()
+print("ok", flush=True)
+"#,
+    ),
+    (
+        "a reset data connection",
+        r#"
 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 conn.close()
 try:
@@ -377,53 +501,132 @@ try:
 except (ftplib.error_perm, ftplib.error_temp) as error:
     reply = str(error)
 assert reply[:1] in ("4", "5"), reply
-# And a new file cut off the same way.
-conn = ftp.transfercmd("STOR new.bin")
-conn.sendall(payload(6 << 20, 2))
-conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-conn.close()
-try:
-    ftp.getresp()
-except (ftplib.error_perm, ftplib.error_temp):
-    pass
 assert ftp.nlst() == ["keep.bin"], ftp.nlst()
-print("ok")
+print("ok", flush=True)
 "#,
+    ),
+    (
+        "the client gone (both connections dropped)",
+        "os._exit(0)\n",
+    ),
+];
+
+#[test]
+fn an_upload_aborted_or_cut_off_leaves_the_previous_object_and_no_parts() {
+    for mode in ALL_MODES {
+        let site = Site::new(&format!("cut-{mode}"), &[("alice", None)]);
+        let daemon = site.start(mode);
+        python(
+            &daemon,
+            "ftp = login('alice')\nftp.storbinary('STOR keep.bin', io.BytesIO(b'the previous version'))\nprint('ok')",
             &[],
         );
-        assert_eq!(
-            get_object(&site.key("alice/keep.bin")).as_deref(),
-            Some(&b"the previous version"[..]),
-            "{mode}"
-        );
-        assert_eq!(site.keys("alice/"), ["alice/keep.bin"], "{mode}");
+        for (seed, (ending, script)) in (1..).zip(UPLOAD_ENDINGS) {
+            for target in ["keep.bin", "new.bin"] {
+                let context = format!("{mode}: STOR {target} ended by {ending}");
+                let mut client =
+                    SteppedClient::start(&daemon, &(upload_then_wait(target, seed) + script));
+                assert_eq!(client.next_line(), "sent", "{context}");
+                wait_for_upload(&site, &format!("alice/{target}"), &context);
+                client.proceed();
+                let last = client.next_line();
+                assert!(
+                    last == "ok" || script.starts_with("os._exit"),
+                    "{context}: {last:?}\n{}",
+                    daemon.log_text()
+                );
+                drop(client);
+                assert_no_uploads_left(&site, "alice/", &context);
+                assert_eq!(
+                    get_object(&site.key("alice/keep.bin")).as_deref(),
+                    Some(&b"the previous version"[..]),
+                    "{context}"
+                );
+                assert_eq!(site.keys("alice/"), ["alice/keep.bin"], "{context}");
+            }
+        }
+    }
+}
 
-        // The daemon killed mid-upload: nothing new becomes visible.
-        let client = common::python::script(&format!(
-            "{PRELUDE}\nftp = login('alice')\nconn = ftp.transfercmd('STOR keep.bin')\n\
-             conn.sendall(payload(7 << 20, 3))\nprint('sent', flush=True)\nsys.stdin.read()\n"
-        ))
-        .arg(daemon.addr.ip().to_string())
-        .arg(daemon.addr.port().to_string())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-        let mut client = KillOnDrop(client);
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-            client.0.stdout.take().expect("stdout"),
-        ));
-        assert_eq!(lines.next().and_then(Result::ok).as_deref(), Some("sent"));
+#[test]
+fn a_dead_daemons_multipart_upload_is_aborted_once_stale_and_a_live_one_never() {
+    for mode in MODES {
+        let site = Site::new(&format!("stale-{mode}"), &[("alice", None)]);
+        let mut daemon = site.start(mode);
+        python(
+            &daemon,
+            "ftp = login('alice')\nftp.storbinary('STOR keep.bin', io.BytesIO(b'previous'))\nprint('ok')",
+            &[],
+        );
+        // The daemon killed mid-upload cannot abort its multipart upload.
+        let mut client = SteppedClient::start(&daemon, &upload_then_wait("keep.bin", 3));
+        assert_eq!(client.next_line(), "sent", "{mode}");
+        wait_for_upload(&site, "alice/keep.bin", mode);
         let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.pid()).expect("pid"));
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill daemon");
         daemon.reap();
         drop(client);
         assert_eq!(
             get_object(&site.key("alice/keep.bin")).as_deref(),
-            Some(&b"the previous version"[..]),
+            Some(&b"previous"[..]),
             "{mode}: after the daemon was killed"
         );
         assert_eq!(site.keys("alice/"), ["alice/keep.bin"], "{mode}");
+        assert_eq!(
+            site.uploads("alice/"),
+            ["alice/keep.bin"],
+            "{mode}: the orphan"
+        );
+
+        // Two daemons share the bucket. One (default age, a day) has an upload running; a
+        // login on the other, with an age of 3 s, sweeps the home once the orphan is older
+        // than that: the orphan goes, the running upload (about a second old) stays and
+        // completes.
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        let running = site.start(mode);
+        let mut live = SteppedClient::start(
+            &running,
+            &(upload_then_wait("live.bin", 5)
+                + "conn.sendall(payload(1000, 6))\nconn.close()\nprint(ftp.getresp(), flush=True)\n"),
+        );
+        assert_eq!(live.next_line(), "sent", "{mode}");
+        wait_for_upload(&site, "alice/live.bin", mode);
+        let sweeper = site.start_with_env(mode, &[("WHARF_FTPD__STORAGE__STALE_UPLOAD_AGE", "3s")]);
+        python(
+            &sweeper,
+            "ftp = login('alice')\nftp.voidcmd('NOOP')\nprint('ok')",
+            &[],
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while site
+            .uploads("alice/")
+            .contains(&"alice/keep.bin".to_owned())
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{mode}: the orphan stayed\n{}",
+                sweeper.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        drop(sweeper);
+        assert_eq!(
+            site.uploads("alice/"),
+            ["alice/live.bin"],
+            "{mode}: the live upload"
+        );
+        live.proceed();
+        let done = live.next_line();
+        assert!(
+            done.starts_with("226"),
+            "{mode}: the running upload: {done:?}"
+        );
+        assert_eq!(
+            get_object(&site.key("alice/live.bin")).map(|bytes| bytes.len()),
+            Some((12 << 20) + 1000),
+            "{mode}"
+        );
+        assert!(site.uploads("alice/").is_empty(), "{mode}");
     }
 }
 
@@ -439,7 +642,7 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn appe_and_rest_stor_extend_or_rewrite_the_object() {
-    for mode in MODES {
+    for mode in ALL_MODES {
         let site = Site::new(&format!("appe-{mode}"), &[("alice", None)]);
         let daemon = site.start(mode);
         let files = tempfile::tempdir().expect("temp dir");
@@ -646,6 +849,46 @@ print("ok")
     }
 }
 
+/// A quota refusal after the multipart upload started (12 MiB sent of 20, limit 14 MiB):
+/// `552`, the previous object kept, no parts left.
+fn refused_multipart_upload_leaves_no_parts(mode: &str) {
+    let site = Site::new(&format!("quota-parts-{mode}"), &[("alice", Some(14 << 20))]);
+    let daemon = site.start(mode);
+    python(
+        &daemon,
+        "ftp = login('alice')\nftp.storbinary('STOR keep.bin', io.BytesIO(b'previous'))\nprint('ok')",
+        &[],
+    );
+    let mut client = SteppedClient::start(
+        &daemon,
+        &(upload_then_wait("keep.bin", 7)
+            + r#"
+try:
+    conn.sendall(payload(8 << 20, 8))
+    conn.close()
+except OSError:
+    pass
+try:
+    reply = ftp.getresp()
+except (ftplib.error_perm, ftplib.error_temp) as error:
+    reply = str(error)
+print(reply, flush=True)
+"#),
+    );
+    assert_eq!(client.next_line(), "sent", "{mode}");
+    wait_for_upload(&site, "alice/keep.bin", mode);
+    client.proceed();
+    let reply = client.next_line();
+    assert!(reply.starts_with("552"), "{mode}: {reply:?}");
+    drop(client);
+    assert_no_uploads_left(&site, "alice/", &format!("{mode}: after a quota refusal"));
+    assert_eq!(
+        get_object(&site.key("alice/keep.bin")).as_deref(),
+        Some(&b"previous"[..]),
+        "{mode}"
+    );
+}
+
 #[test]
 fn a_byte_quota_holds_on_s3_and_quota_commands_count_the_bucket() {
     const LIMIT: u64 = 1024 * 1024;
@@ -683,6 +926,7 @@ print("ok")
             "{mode}: nothing over the limit is stored"
         );
         drop(daemon);
+        refused_multipart_upload_leaves_no_parts(mode);
         put_object(&site.key("alice/behind.bin"), &[7; 100]);
         let shown = site.quota_command(&["rebuild", "alice"]);
         assert!(

@@ -1,9 +1,11 @@
 //! `[storage]`: where users' files live, the local disk (the default) or an S3-compatible
 //! object store.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{ConfigError, duration};
 
 /// Which storage backend serves the homes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -39,6 +41,10 @@ pub struct StorageConfig {
     /// Memory, in MiB, that S3 uploads of this process may hold in part buffers together;
     /// an upload waits for room before it starts (each holds two parts of 5 MiB).
     pub upload_buffer_mib: u64,
+    /// A multipart upload initiated longer ago than this is taken as abandoned (its daemon
+    /// died) and aborted by the next sweep of its home; longer than any upload may take.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub stale_upload_age: Duration,
 }
 
 /// The `[storage]` defaults, read by [`FtpdConfig::default`](super::FtpdConfig::default).
@@ -52,6 +58,7 @@ pub(super) fn defaults() -> StorageConfig {
         secret_access_key: String::new(),
         prefix: String::new(),
         upload_buffer_mib: 120,
+        stale_upload_age: Duration::from_secs(24 * 60 * 60),
     }
 }
 
@@ -73,6 +80,7 @@ impl std::fmt::Debug for StorageConfig {
             .field("access_key_id", &self.access_key_id)
             .field("prefix", &self.prefix)
             .field("upload_buffer_mib", &self.upload_buffer_mib)
+            .field("stale_upload_age", &self.stale_upload_age)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +114,12 @@ impl StorageConfig {
             return Err(invalid(
                 "storage.upload_buffer_mib",
                 "at least 10 (two 5 MiB parts) is needed",
+            ));
+        }
+        if self.stale_upload_age.is_zero() {
+            return Err(invalid(
+                "storage.stale_upload_age",
+                "must be longer than zero (and than any upload takes)",
             ));
         }
         Ok(())

@@ -345,3 +345,21 @@ fn proxy_protocol_flags_and_bad_networks() {
         ("[server]\ngroup = \"nogroup\"", "server.group"),
     ]);
 }
+
+#[test]
+fn stale_upload_age_reads_a_duration_and_refuses_zero() {
+    let s3 = "[storage]\nbackend = \"s3\"\nbucket = \"wharf\"\naccess_key_id = \"GK1\"\nsecret_access_key = \"s\"\n";
+    let (_dir, file) = toml_file(s3);
+    let config = FtpdConfig::load_from(Some(&file), env(&[]), &Overrides::default()).unwrap();
+    assert_eq!(config.storage.stale_upload_age, Duration::from_secs(86_400));
+    let config = FtpdConfig::load_from(
+        Some(&file),
+        env(&[("WHARF_FTPD__STORAGE__STALE_UPLOAD_AGE", "90s")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.storage.stale_upload_age, Duration::from_secs(90));
+    let (_dir, zero) = toml_file(&format!("{s3}stale_upload_age = \"0s\"\n"));
+    let error = load_error(Some(&zero), env(&[]), &Overrides::default());
+    assert!(error.contains("storage.stale_upload_age"), "{error}");
+}

@@ -42,7 +42,7 @@ pub fn open_home(config: &StorageConfig, home: &Path, durable: bool) -> Result<J
             let operator = object::operator(config)?;
             Ok(Arc::new(ObjectStore::open(
                 operator,
-                &config.prefix,
+                config,
                 home,
                 Arc::clone(buffers),
             )?))

@@ -110,6 +110,13 @@ pub(super) async fn pass(
         Ok(home) => {
             tracing::Span::current().record("user", name.as_str());
             tracing::info!(home = %record.home.display(), "logged in");
+            if !shared_home {
+                // Multipart uploads that dead daemons left under this home are aborted once
+                // older than `storage.stale_upload_age`: one listing request, off the reply's
+                // path (it ends with the session at the latest).
+                let jail = home.jail.clone();
+                tokio::spawn(async move { jail.remove_stale_uploads().await });
+            }
             session.count_successful_login(&name).await;
             if let Some(lease) = lease {
                 let local = session.slots.take().map(Box::new);

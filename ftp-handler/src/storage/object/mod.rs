@@ -5,6 +5,7 @@
 //! - `keys`: virtual paths to object keys, inside the home and nowhere else.
 //! - `upload`: STOR, APPE, REST + STOR and STOU as multipart uploads in bounded memory.
 //! - `errors`: OpenDAL errors as [`StorageError`]s.
+//! - `stale`: aborting the multipart uploads of daemons that died mid-upload.
 //!
 //! Confinement is by construction: every key is the home prefix followed by the components of
 //! a [`VirtualPath`], which has no `.`, `..`, empty, NUL or line-break components; no call takes
@@ -12,6 +13,7 @@
 
 mod errors;
 mod keys;
+mod stale;
 mod upload;
 
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tokio::sync::Semaphore;
 
 use self::errors::backend_error;
 use self::keys::HomeKeys;
+use self::stale::StaleUploads;
 use super::backend::{
     Capabilities, Download, DownloadBody, Jail, StorageBackend, UploadMode, UploadSink,
     WritePlacement,
@@ -57,6 +60,8 @@ pub struct ObjectStore {
     quota: Arc<dyn QuotaHook>,
     /// The process's budget for upload part buffers, in MiB.
     buffers: Arc<Semaphore>,
+    /// Finds and aborts abandoned multipart uploads under the home.
+    stale: StaleUploads,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -103,19 +108,20 @@ pub fn install_http_transport() {
 }
 
 impl ObjectStore {
-    /// The home `home` (a key prefix such as `alice/`) under the daemon's `prefix`, in the
-    /// bucket `operator` reaches. Refuses a home that is not a plain relative prefix.
+    /// The home `home` (a key prefix such as `alice/`) under the configured daemon prefix, in
+    /// the bucket `operator` reaches. Refuses a home that is not a plain relative prefix.
     pub fn open(
         operator: Operator,
-        prefix: &str,
+        config: &StorageConfig,
         home: &str,
         buffers: Arc<Semaphore>,
     ) -> Result<ObjectStore, StorageError> {
         Ok(ObjectStore {
             operator,
-            keys: HomeKeys::new(prefix, home)?,
+            keys: HomeKeys::new(&config.prefix, home)?,
             quota: Arc::new(NoQuota),
             buffers,
+            stale: StaleUploads::new(config),
         })
     }
 
@@ -527,10 +533,15 @@ impl StorageBackend for ObjectStore {
         ))
     }
 
-    /// Nothing to sweep: an upload's parts are not objects (they never show in listings or
-    /// usage), and a failed upload aborts its multipart upload. Parts of a daemon killed
-    /// mid-upload are left to the bucket's lifecycle rule (docs/storage.md).
+    /// Aborts the home's multipart uploads initiated longer ago than `stale_upload_age` (those
+    /// of daemons killed mid-upload; a failed upload aborts its own). Their parts never count
+    /// in usage, so a sweep that fails (a key without ListBucketMultipartUploads, say) is
+    /// logged and the count goes on.
     async fn remove_stale_uploads(&self) -> Result<(), StorageError> {
+        let home = VirtualPath::root();
+        if let Err(error) = self.stale.sweep(self.keys.home(), &home).await {
+            tracing::warn!(home = self.keys.home(), %error, "cannot sweep stale multipart uploads");
+        }
         Ok(())
     }
 }
