@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::port::free_port;
+use crate::process::{Tie, spawn_tied};
 
 /// How long Garage may take to answer `garage status`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,8 +25,8 @@ const KEY_NAME: &str = "wharf-key";
 pub struct Garage {
     /// The `garage server` process, spawned with `PR_SET_PDEATHSIG` so it dies with the tests.
     child: Child,
-    /// Ends the thread that spawned the server (its exit would otherwise kill the server).
-    _spawner: mpsc::Sender<()>,
+    /// Keeps the server alive until the fixture is dropped.
+    _tie: Tie,
     /// The binary, for the administration commands.
     binary: PathBuf,
     /// The configuration file the server and the commands share.
@@ -69,31 +69,6 @@ fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-/// Spawns `command` from a thread that lives until `stop` is dropped, with the child set to
-/// receive SIGKILL when that thread ends: at process exit if the fixture is never dropped.
-fn spawn_tied(mut command: Command) -> (Child, mpsc::Sender<()>) {
-    use std::os::unix::process::CommandExt;
-    let (stop, stopped) = mpsc::channel::<()>();
-    let (sent, spawned) = mpsc::channel();
-    std::thread::spawn(move || {
-        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's memory.
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let _ = sent.send(command.spawn());
-        // Blocks until the fixture is dropped, or forever (the process exit ends it).
-        let _ = stopped.recv();
-    });
-    let child = spawned
-        .recv()
-        .expect("the spawner thread answers")
-        .expect("start garage server");
-    (child, stop)
-}
-
 impl Garage {
     /// Starts a single-node Garage on free loopback ports, applies a layout, and creates the
     /// bucket `wharf` and a key with read, write and owner rights on it.
@@ -129,10 +104,10 @@ impl Garage {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        let (child, spawner) = spawn_tied(command);
+        let (child, tie) = spawn_tied(command).expect("start garage server");
         let mut garage = Garage {
             child,
-            _spawner: spawner,
+            _tie: tie,
             binary,
             config,
             s3_port,

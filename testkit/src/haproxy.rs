@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::process::{Tie, spawn_tied};
+
 /// How long HAProxy may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -13,6 +15,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Haproxy {
     /// The haproxy process (in the foreground, `-db`).
     child: Child,
+    /// Kills it if the test process goes first.
+    _tie: Tie,
     /// Holds the configuration file.
     _dir: tempfile::TempDir,
 }
@@ -51,16 +55,20 @@ impl Haproxy {
             String::from_utf8_lossy(&check.stdout),
             String::from_utf8_lossy(&check.stderr)
         );
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        command
             .arg("-db")
             .arg("-f")
             .arg(&path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy");
-        let mut haproxy = Haproxy { child, _dir: dir };
+            .stderr(Stdio::null());
+        let (child, tie) = spawn_tied(command).expect("start haproxy");
+        let mut haproxy = Haproxy {
+            child,
+            _tie: tie,
+            _dir: dir,
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect_timeout(&ready, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = haproxy.child.try_wait() {

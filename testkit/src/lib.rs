@@ -1,13 +1,22 @@
 //! Test fixtures shared by the Wharf crates: real services started by the tests themselves on
 //! loopback, in temporary directories, and stopped when the fixture is dropped.
 //!
+//! - [`daemon`]: [`Daemon`](daemon::Daemon), a daemon under test (started, waited for until it
+//!   listens, signalled, restarted, stopped on drop), optionally socket-activated.
 //! - [`postgres`]: [`PgCluster`](postgres::PgCluster), a private PostgreSQL cluster.
 //! - [`garage`]: [`Garage`](garage::Garage), a single-node S3 object store with one bucket.
 //! - [`haproxy`]: [`Haproxy`](haproxy::Haproxy), a TCP balancer in front of test daemons.
 //! - [`port`]: free loopback ports.
+//! - [`process`]: child processes killed when the test process ends.
+//! - [`payload`]: deterministic payloads and their SHA-256.
+//! - [`python`]: Python scripts as test drivers, assertions guaranteed on.
 #![warn(missing_docs)]
 
+pub mod daemon;
 pub mod garage;
 pub mod haproxy;
+pub mod payload;
 pub mod port;
 pub mod postgres;
+pub mod process;
+pub mod python;

@@ -1,0 +1,419 @@
+//! A daemon under test (`wharf-ftpd serve`, `wharf-sshd serve`, or any server that logs
+//! `listening on ADDR` once it accepts connections): started, waited for until it listens,
+//! signalled, restarted and stopped on drop (SIGTERM, then SIGKILL after a grace period).
+//!
+//! Two ways to listen:
+//! - the daemon binds its own address (`--listen 127.0.0.1:0`): the harness reads the address
+//!   from the daemon's `listening on ADDR` line;
+//! - socket activation ([`DaemonBuilder::activated_socket`]): the harness binds the socket and
+//!   hands it over as descriptor 3 (then 4, ...) with `LISTEN_FDS`, `LISTEN_PID` and
+//!   `LISTEN_FDNAMES`, as systemd's socket units do. The address is known before the daemon
+//!   runs (no free-port race), and the socket outlives the process: connections that arrive
+//!   while the daemon restarts wait in its backlog for the next process instead of being
+//!   refused.
+//!
+//! Either way the daemon is ready once it has logged `listening on` for each of its sockets,
+//! the one line of its log that is a contract (docs: "The server logs `listening on ADDR` once
+//! it accepts connections"). The process is spawned with `PR_SET_PDEATHSIG`
+//! ([`crate::process`]), so it dies with the tests even if the fixture is never dropped.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::process::{Tie, spawn_tied};
+
+/// How long a daemon may take to report that it listens, unless the builder says otherwise.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a daemon may take to stop after SIGTERM before it is killed, unless the builder says
+/// otherwise.
+const STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Most sockets one daemon can be handed (descriptors 3 to 10).
+const MAX_SOCKETS: usize = 8;
+
+/// The address in a `... listening on ADDR ...` log line.
+pub fn listening_on(line: &str) -> Option<&str> {
+    line.split("listening on ")
+        .nth(1)?
+        .split_whitespace()
+        .next()
+}
+
+/// How to start a daemon; [`DaemonBuilder::start`] starts it.
+#[derive(Debug)]
+pub struct DaemonBuilder {
+    /// The binary.
+    program: PathBuf,
+    /// Its arguments.
+    args: Vec<OsString>,
+    /// Environment variables added to the test's own.
+    env: Vec<(OsString, OsString)>,
+    /// Sockets handed over by socket activation, with their names (`LISTEN_FDNAMES`).
+    sockets: Vec<(String, TcpListener)>,
+    /// How long the daemon may take to listen.
+    start_timeout: Duration,
+    /// How long it may take to stop after SIGTERM.
+    stop_timeout: Duration,
+}
+
+impl DaemonBuilder {
+    /// A daemon running `program`, without arguments yet.
+    pub fn new(program: impl AsRef<Path>) -> DaemonBuilder {
+        DaemonBuilder {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            sockets: Vec::new(),
+            start_timeout: START_TIMEOUT,
+            stop_timeout: STOP_TIMEOUT,
+        }
+    }
+
+    /// Adds one argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> DaemonBuilder {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> DaemonBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|arg| arg.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the daemon.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> DaemonBuilder {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// Hands `listener` to the daemon by socket activation under `name`; the first one becomes
+    /// descriptor 3, the next 4, and so on (at most 8).
+    pub fn activated_socket(mut self, name: &str, listener: TcpListener) -> DaemonBuilder {
+        assert!(
+            self.sockets.len() < MAX_SOCKETS,
+            "at most {MAX_SOCKETS} activated sockets"
+        );
+        self.sockets.push((name.to_owned(), listener));
+        self
+    }
+
+    /// How long the daemon may take to report that it listens (default 60 s).
+    pub fn start_timeout(mut self, limit: Duration) -> DaemonBuilder {
+        self.start_timeout = limit;
+        self
+    }
+
+    /// How long the daemon may take to stop after SIGTERM before it is killed (default 20 s).
+    pub fn stop_timeout(mut self, limit: Duration) -> DaemonBuilder {
+        self.stop_timeout = limit;
+        self
+    }
+
+    /// Starts the daemon and waits until it listens; panics with its log if it does not.
+    pub fn start(self) -> Daemon {
+        let mut daemon = Daemon {
+            launch: self,
+            run: None,
+            log: Arc::default(),
+            addrs: Vec::new(),
+        };
+        daemon.start_again();
+        daemon
+    }
+
+    /// The command for one run: the program itself, or `sh` exporting `LISTEN_PID=$$` and
+    /// exec-ing it, with the sockets moved to descriptors 3 and up.
+    fn command(&self) -> Command {
+        let mut command = if self.sockets.is_empty() {
+            Command::new(&self.program)
+        } else {
+            let mut shell = Command::new("sh");
+            // `$$` is the shell's pid, which `exec` hands to the daemon.
+            shell
+                .args(["-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\""])
+                .arg(&self.program);
+            let names: Vec<&str> = self.sockets.iter().map(|(name, _)| name.as_str()).collect();
+            shell
+                .env("LISTEN_FDS", self.sockets.len().to_string())
+                .env("LISTEN_FDNAMES", names.join(":"));
+            let mut fds = [-1 as RawFd; MAX_SOCKETS];
+            for (slot, (_, listener)) in fds.iter_mut().zip(&self.sockets) {
+                *slot = listener.as_raw_fd();
+            }
+            let count = self.sockets.len();
+            // SAFETY: only fcntl and dup2 (async-signal-safe) run between fork and exec, on
+            // descriptors this process owns; nothing allocates.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                shell.pre_exec(move || pass_sockets(&fds[..count]));
+            }
+            shell
+        };
+        command
+            .args(&self.args)
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    }
+}
+
+/// In the child: moves `fds` to descriptors 3, 4, ... (clearing close-on-exec), first out of
+/// the way so that no source is overwritten before it is moved.
+fn pass_sockets(fds: &[RawFd]) -> std::io::Result<()> {
+    let mut high = [-1 as RawFd; MAX_SOCKETS];
+    for (slot, fd) in high.iter_mut().zip(fds) {
+        // Copies at 64 and above, closed at exec: never one of 3..3+8.
+        // SAFETY: plain descriptor calls.
+        *slot = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 64) };
+        if *slot < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    for (index, fd) in high[..fds.len()].iter().enumerate() {
+        let target = 3 + index as RawFd;
+        // SAFETY: plain descriptor calls; dup2 leaves close-on-exec clear on the target.
+        if unsafe { libc::dup2(*fd, target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// One run of the daemon: its process and what ties it to the tests.
+#[derive(Debug)]
+struct Run {
+    /// The process (the daemon itself, also when started through `sh`, which execs it).
+    child: Child,
+    /// Kills the process if the test process goes first.
+    _tie: Tie,
+}
+
+/// A running daemon (or one stopped on purpose, to be started again).
+#[derive(Debug)]
+pub struct Daemon {
+    /// How it is started, kept for [`Daemon::start_again`].
+    launch: DaemonBuilder,
+    /// The current run, `None` once stopped or killed.
+    run: Option<Run>,
+    /// Every line it logged on standard error, over all runs.
+    log: Arc<Mutex<Vec<String>>>,
+    /// The addresses the current run reported listening on.
+    addrs: Vec<SocketAddr>,
+}
+
+impl Daemon {
+    /// Starts a new run with the same command and sockets and waits until it listens; the
+    /// previous run must have ended ([`Daemon::stop`], [`Daemon::kill`]).
+    pub fn start_again(&mut self) {
+        assert!(self.run.is_none(), "the daemon is still running");
+        let (mut child, tie) = spawn_tied(self.launch.command()).unwrap_or_else(|error| {
+            panic!("cannot start {}: {error}", self.launch.program.display())
+        });
+        let stderr = child.stderr.take().expect("piped standard error");
+        let (found, listening) = mpsc::channel();
+        let log = Arc::clone(&self.log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = listening_on(&line).and_then(|addr| addr.parse().ok()) {
+                    let _ = found.send(addr);
+                }
+                log.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(line);
+            }
+        });
+        self.run = Some(Run { child, _tie: tie });
+        let expected = self.launch.sockets.len().max(1);
+        let deadline = Instant::now() + self.launch.start_timeout;
+        let mut addrs = Vec::new();
+        while addrs.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match listening.recv_timeout(left.min(Duration::from_millis(100))) {
+                Ok(addr) => addrs.push(addr),
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
+                    if let Some(status) = self.try_exit() {
+                        panic!(
+                            "{} exited at start ({status}): {}",
+                            self.name(),
+                            self.log_text()
+                        );
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // Standard error closed: the process is ending (or closed it, which a
+                    // daemon under test must not do).
+                    if let Some(status) = self.wait_exit(Duration::from_secs(5)) {
+                        panic!(
+                            "{} exited at start ({status}): {}",
+                            self.name(),
+                            self.log_text()
+                        );
+                    }
+                    self.kill();
+                    panic!(
+                        "{} closed its standard error at start: {}",
+                        self.name(),
+                        self.log_text()
+                    );
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.kill();
+                    panic!(
+                        "{} did not report listening within {:?}: {}",
+                        self.name(),
+                        self.launch.start_timeout,
+                        self.log_text()
+                    );
+                }
+            }
+        }
+        self.addrs = addrs;
+    }
+
+    /// The binary's file name, for messages.
+    fn name(&self) -> String {
+        self.launch
+            .program
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The first address the daemon listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// Every address the current run reported listening on, in the order it reported them.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The process id of the current run, `None` once it ended.
+    pub fn pid(&self) -> Option<u32> {
+        self.run.as_ref().map(|run| run.child.id())
+    }
+
+    /// Everything the daemon logged so far, over every run.
+    pub fn log_text(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("\n")
+    }
+
+    /// Waits until a line containing `text` has been logged; panics with the log after `limit`.
+    pub fn wait_for_log(&self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log_text().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "{} never logged {text:?}: {}",
+                self.name(),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` to the current run (nothing if it has ended).
+    pub fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.pid().and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+
+    /// The exit status, if the current run has ended (then it is reaped and forgotten).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        let status = self.run.as_mut()?.child.try_wait().ok().flatten()?;
+        self.run = None;
+        Some(status)
+    }
+
+    /// Waits up to `limit` for the current run to end by itself; its status if it did.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.try_exit() {
+                return Some(status);
+            }
+            if self.run.is_none() || Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the current run as a service manager does: SIGTERM, then SIGKILL if it has not
+    /// ended within the stop timeout. Returns its exit status (`None` if it had to be killed or
+    /// had already ended).
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        self.run.as_ref()?;
+        self.signal(Signal::SIGTERM);
+        if let Some(status) = self.wait_exit(self.launch.stop_timeout) {
+            return Some(status);
+        }
+        self.kill();
+        None
+    }
+
+    /// Kills the current run with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut run) = self.run.take() {
+            let _ = run.child.kill();
+            let _ = run.child.wait();
+        }
+    }
+
+    /// [`Daemon::stop`], then [`Daemon::start_again`].
+    pub fn restart(&mut self) -> Option<ExitStatus> {
+        let status = self.stop();
+        self.start_again();
+        status
+    }
+
+    /// Closes the harness's copy of the activated sockets, as a service manager does when the
+    /// service is gone for good: once the daemon has ended too, connections there are refused.
+    pub fn close_sockets(&mut self) {
+        self.launch.sockets.clear();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_on;
+
+    #[test]
+    fn the_address_follows_listening_on() {
+        let line = "2026-01-01T00:00:00Z  INFO wharf_ftpd: listening on 127.0.0.1:2121 mode=async";
+        assert_eq!(listening_on(line), Some("127.0.0.1:2121"));
+        assert_eq!(listening_on("listening on [::1]:21"), Some("[::1]:21"));
+        assert_eq!(listening_on("stopped"), None);
+    }
+}
