@@ -209,7 +209,10 @@ impl<S: AsyncRead + Unpin> Framed<S> {
                 return Ok(payload_len);
             }
             let missing = expected - self.read_buf.len();
-            self.read_buf.reserve(missing.max(MIN_READ));
+            // Exact, not amortised: `reserve` may double the capacity, which would let the
+            // buffer reach twice the frame limit. This way it never holds more than one frame
+            // at the limit, its header and one read's worth.
+            self.read_buf.reserve_exact(missing.max(MIN_READ));
             // `read_buf` only appends what one read returned, so cancelling here loses nothing.
             if self.stream.read_buf(&mut self.read_buf).await? == 0 {
                 if self.read_buf.is_empty() {
@@ -308,6 +311,42 @@ mod tests {
             matches!(error, FrameError::TooLarge { size: 101, max: 50 }),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_read_buffer_never_grows_past_one_frame_at_the_limit() {
+        // Found by fuzzing: a header announcing more than the first read brought made the
+        // amortised `reserve` double the buffer past the limit.
+        let max = 4096;
+        let bound = HEADER_LEN + max + MIN_READ;
+        let mut stream = vec![0, 0, 0, 100, 2];
+        let mut framed = Framed::new(&stream[..]).with_max_frame_size(max);
+        assert!(matches!(
+            framed.read_frame::<u8>().await,
+            Err(FrameError::Truncated {
+                expected: 104,
+                received: 5
+            })
+        ));
+        assert!(
+            framed.read_buf.capacity() <= bound,
+            "{}",
+            framed.read_buf.capacity()
+        );
+        // Many frames just under the limit, read in one go, keep to the same bound.
+        stream.clear();
+        for _ in 0..8 {
+            stream.extend_from_slice(&encode_frame(&vec![7u8; max - 3], max).unwrap());
+        }
+        let mut framed = Framed::new(&stream[..]).with_max_frame_size(max);
+        while let Some(frame) = framed.read_frame::<Vec<u8>>().await.unwrap() {
+            assert_eq!(frame.len(), max - 3);
+            assert!(
+                framed.read_buf.capacity() <= bound,
+                "{}",
+                framed.read_buf.capacity()
+            );
+        }
     }
 
     #[test]

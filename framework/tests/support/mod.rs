@@ -264,11 +264,15 @@ impl Drop for ServerProcess {
     }
 }
 
-/// The body of each test file's `server_process` test: serves the spec from the environment
-/// until SIGTERM, or returns at once when run as an ordinary test.
+/// The body of each test file's `server_process` entry: serves the spec from the environment
+/// until SIGTERM. Run without one (`--include-ignored`), it fails: it checks nothing, so it
+/// must never pass as a test.
 pub fn server_process_entry(serve: impl FnOnce(&Spec, ServerBuilder)) {
     let Ok(text) = std::env::var(SPEC_VAR) else {
-        return;
+        panic!(
+            "server_process is the entry point of the server child processes the tests start, \
+             not a test: it runs only with {SPEC_VAR} set by its parent"
+        );
     };
     let spec: Spec = toml::from_str(&text).expect("spec from TOML");
     serve(&spec, spec.builder());

@@ -107,6 +107,25 @@ pub fn install_http_transport() {
     });
 }
 
+/// The keys an [`ObjectStore`] opened with `prefix` and `home` uses for `path`: the home's
+/// prefix, the file key (`None` for `/`, which is no file) and the directory prefix. For the
+/// fuzz targets, which check the key rules from outside the crate.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn keys_of(
+    prefix: &str,
+    home: &str,
+    path: &VirtualPath,
+) -> Result<(String, Option<String>, String), StorageError> {
+    let keys = HomeKeys::new(prefix, home)?;
+    let file = if path.is_root() {
+        None
+    } else {
+        Some(keys.file(path)?)
+    };
+    Ok((keys.home().to_owned(), file, keys.dir(path)?))
+}
+
 impl ObjectStore {
     /// The home `home` (a key prefix such as `alice/`) under the configured daemon prefix, in
     /// the bucket `operator` reaches. Refuses a home that is not a plain relative prefix.
