@@ -389,7 +389,7 @@ pub(crate) async fn settle(id: &str, progress: &mut impl FnMut(&str)) {
 }
 
 /// Busy and total CPU time of the whole machine so far, in clock ticks (`/proc/stat`).
-fn machine_cpu_times() -> Option<(u64, u64)> {
+pub(crate) fn machine_cpu_times() -> Option<(u64, u64)> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
     let fields: Vec<u64> = stat
         .lines()

@@ -114,6 +114,49 @@ impl CurlS3 {
         run(command, &[200], false).await
     }
 
+    /// GETs `key` (of `size` bytes) as consecutive ranged GETs of `chunk` bytes on one
+    /// connection (one curl, its URLs joined with `--next`): the request pattern of a
+    /// daemon that reads an object chunk by chunk. Timed from curl's start to its exit.
+    pub async fn get_ranges(&self, key: &str, size: u64, chunk: u64) -> Result<Transfer, String> {
+        let mut command = Command::new("curl");
+        let mut start = 0;
+        while start < size {
+            if start > 0 {
+                command.arg("--next");
+            }
+            let end = (start + chunk).min(size) - 1;
+            command
+                .args(self.command().get_args())
+                .args(["-sS", "-w", "%{response_code} %{size_download}\n", "-r"])
+                .arg(format!("{start}-{end}"))
+                .arg(self.url(key))
+                .args(["-o", "/dev/null"]);
+            start = end + 1;
+        }
+        let began = std::time::Instant::now();
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .map_err(|join| join.to_string())?
+            .map_err(|error| format!("cannot run curl: {error}"))?;
+        let elapsed = began.elapsed();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let mut bytes = 0;
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("206", got)) => bytes += got.trim().parse::<u64>().unwrap_or(0),
+                _ => return Err(format!("a ranged GET answered {line:?}")),
+            }
+        }
+        if !output.status.success() || bytes != size {
+            return Err(format!(
+                "ranged GETs moved {bytes} of {size} bytes ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+        Ok(Transfer { elapsed, bytes })
+    }
+
     /// Deletes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), String> {
         let mut command = self.command();

@@ -6,6 +6,7 @@
 
 use super::record::{Ratio, Samples};
 use super::{ComparePlan, Context};
+use crate::cpu::CpuMeter;
 use crate::ftp::cells::{storm_cells, transfer_cell};
 use crate::ftp::results::Metric;
 use crate::ftp::run::{self, Live, flush_disk, remove_uploads};
@@ -124,9 +125,37 @@ pub async fn measure(
         for turn in 0..live.len() {
             let (side, server) = &live[(round + turn) % live.len()];
             if plan.storm > 0 {
+                let meter = CpuMeter::for_server(server.server.pid());
+                let cpu_before = meter.read().ok();
+                let machine_before = run::machine_cpu_times();
                 let storm = sessions::login_storm(&server.target, plan.storm).await;
                 for cell in storm_cells(side, plan.storm, &storm) {
                     samples.add_cell(&cell);
+                }
+                let logins = storm.logins.logged_in.max(1) as f64;
+                if let Some((before, after)) = cpu_before.zip(meter.read().ok()) {
+                    samples.note(
+                        side,
+                        Metric::StormLogins(plan.storm),
+                        format!(
+                            "daemon CPU {:.1} ms/login",
+                            after.saturating_sub(before).as_secs_f64() * 1e3 / logins
+                        ),
+                    );
+                }
+                // How busy the whole machine was (the database, the hashing, the rest).
+                if let Some(((busy0, total0), (busy1, total1))) =
+                    machine_before.zip(run::machine_cpu_times())
+                {
+                    let total = total1.saturating_sub(total0).max(1) as f64;
+                    samples.note(
+                        side,
+                        Metric::StormLogins(plan.storm),
+                        format!(
+                            "machine CPUs {:.0}% busy",
+                            busy1.saturating_sub(busy0) as f64 * 100.0 / total
+                        ),
+                    );
                 }
             }
         }

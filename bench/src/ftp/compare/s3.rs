@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::curl::{CurlFtp, CurlS3};
 use super::record::{Ratio, Samples};
 use super::{ComparePlan, Context};
+use crate::cpu::CpuMeter;
 use crate::ftp::cells::MIB;
 use crate::ftp::results::Metric;
 use crate::ftp::run::{self, Live, TestFiles, flush_disk};
@@ -28,6 +29,11 @@ pub const OWN_CLIENT: &str = "wharf-s3, bench client";
 pub const CURL_FTP: &str = "wharf-s3, curl FTP";
 /// curl's own S3 PUT and GET to Garage.
 pub const DIRECT: &str = "curl S3 direct";
+/// curl's GET of the same object as consecutive ranged GETs of the daemon's read chunk:
+/// the daemon's request pattern without the daemon.
+pub const DIRECT_RANGED: &str = "curl S3, 4 MiB ranged GETs";
+/// The read chunk of wharf-ftpd's S3 downloads (`storage/object/upload.rs`, `READ_CHUNK`).
+const DAEMON_READ_CHUNK: u64 = 4 << 20;
 /// The memory target, MiB.
 pub const MEMORY_TARGET_MIB: f64 = 200.0;
 /// The throughput target: wharf-ftpd over the direct client.
@@ -36,7 +42,7 @@ pub const THROUGHPUT_TARGET: f64 = 0.8;
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
 /// The sides in table order.
-pub const SIDES: [&str; 3] = [OWN_CLIENT, CURL_FTP, DIRECT];
+pub const SIDES: [&str; 4] = [OWN_CLIENT, CURL_FTP, DIRECT, DIRECT_RANGED];
 
 /// The Garage fixture's bucket, as wharf-ftpd and curl are given it.
 pub fn bucket_of(garage: &wharf_testkit::garage::Garage) -> S3Bucket {
@@ -111,7 +117,7 @@ pub async fn measure(
         }
     }
     let memory = upload_memory(ctx, bucket, samples, progress).await;
-    let mut ratios = Vec::new();
+    let mut ratios = vec![samples.ratio(Metric::RetrSingle, OWN_CLIENT, DIRECT_RANGED)];
     let mut targets = Vec::new();
     for metric in [Metric::StorSingle, Metric::RetrSingle] {
         for client in [OWN_CLIENT, CURL_FTP] {
@@ -158,9 +164,7 @@ async fn single(
     let mib = size as f64 / MIB;
     let rate = |elapsed: Duration| mib / elapsed.as_secs_f64().max(1e-9);
     let outcome: Result<(Duration, Duration), String> = match side {
-        OWN_CLIENT => transfers::single_session(&live.target, size, "own.bin", "own.bin")
-            .await
-            .map_err(|e| e.to_string()),
+        OWN_CLIENT => own_client(live, size, samples).await,
         CURL_FTP => {
             let curl = CurlFtp {
                 addr: live.target.addr,
@@ -190,6 +194,25 @@ async fn single(
             }
             .await;
             result.and_then(|times| removed.map(|()| times))
+        }
+        DIRECT_RANGED => {
+            let curl = CurlS3 {
+                bucket: bucket.clone(),
+            };
+            let result = async {
+                let put = curl.put(files.big(), "ranged.bin").await?;
+                let get = curl
+                    .get_ranges("ranged.bin", size, DAEMON_READ_CHUNK)
+                    .await?;
+                Ok((put.elapsed, get.elapsed))
+            }
+            .await;
+            let removed = curl.delete("ranged.bin").await;
+            // Only the GET is this side's figure (its PUT is the direct side's).
+            return match result.and_then(|times| removed.map(|()| times)) {
+                Ok((_, get)) => samples.push(side, Metric::RetrSingle, rate(get)),
+                Err(error) => samples.fail(side, Metric::RetrSingle, error),
+            };
         }
         _ => {
             let curl = CurlS3 {
@@ -221,6 +244,53 @@ async fn single(
             samples.fail(side, Metric::RetrSingle, error);
         }
     }
+}
+
+/// The bench client's STOR then RETR of the big file, with the daemon's CPU time per MiB
+/// of each kept as a detail.
+async fn own_client(
+    live: &Live,
+    size: u64,
+    samples: &mut Samples,
+) -> Result<(Duration, Duration), String> {
+    let meter = CpuMeter::for_server(live.server.pid());
+    let pattern = transfers::upload_pattern();
+    let mut buffer = vec![0u8; pattern.len()];
+    let mut session = live.target.session().await.map_err(|e| e.to_string())?;
+    let cpu0 = meter.read().ok();
+    let started = Instant::now();
+    session
+        .store("own.bin", size, &pattern)
+        .await
+        .map_err(|e| e.to_string())?;
+    let stor = started.elapsed();
+    let cpu1 = meter.read().ok();
+    let started = Instant::now();
+    let received = session
+        .retrieve("own.bin", &mut buffer)
+        .await
+        .map_err(|e| e.to_string())?;
+    let retr = started.elapsed();
+    let cpu2 = meter.read().ok();
+    if received != size {
+        return Err(format!("RETR sent {received} bytes, expected {size}"));
+    }
+    session.delete("own.bin").await.map_err(|e| e.to_string())?;
+    session.quit().await;
+    let mib = size as f64 / MIB;
+    let per_mib = |a: Option<Duration>, b: Option<Duration>| {
+        a.zip(b).map(|(a, b)| {
+            let cpu = b.saturating_sub(a);
+            format!("daemon CPU {:.2} ms/MiB", cpu.as_secs_f64() * 1e3 / mib)
+        })
+    };
+    if let Some(text) = per_mib(cpu0, cpu1) {
+        samples.note(OWN_CLIENT, Metric::StorSingle, text);
+    }
+    if let Some(text) = per_mib(cpu1, cpu2) {
+        samples.note(OWN_CLIENT, Metric::RetrSingle, text);
+    }
+    Ok((stor, retr))
 }
 
 /// A fresh daemon's peak resident set while `plan.sessions` sessions upload at once; returns
