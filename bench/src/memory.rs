@@ -64,6 +64,20 @@ pub fn tree_memory(root: u32) -> Result<TreeMemory, CpuError> {
     Ok(memory)
 }
 
+/// The highest resident set size `pid` has had since it started (`VmHWM`), in bytes.
+pub fn peak_rss(pid: u32) -> std::io::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    kib_field(&status, "VmHWM")
+        .ok_or_else(|| std::io::Error::other(format!("no VmHWM line for process {pid}")))
+}
+
+/// The resident set size of `pid` now (`VmRSS`), in bytes.
+pub fn rss(pid: u32) -> std::io::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    kib_field(&status, "VmRSS")
+        .ok_or_else(|| std::io::Error::other(format!("no VmRSS line for process {pid}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +89,14 @@ mod tests {
         assert_eq!(kib_field(status, "VmHWM"), None);
         let rollup = "00400000-7fff [rollup]\nRss:   100 kB\nPss:    60 kB\nPss_Anon: 5 kB\n";
         assert_eq!(kib_field(rollup, "Pss"), Some(60 * 1024));
+    }
+
+    #[test]
+    fn the_peak_is_at_least_the_current_size() {
+        let me = std::process::id();
+        let now = rss(me).unwrap();
+        assert!(now > 0);
+        assert!(peak_rss(me).unwrap() >= now);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `wharf-ftp-bench`: wharf-ftpd in every concurrency mode side by side with vsftpd, pure-ftpd
 //! and pyftpdlib: single-session throughput, login bursts, concurrent transfers, idle-session
-//! memory and responsiveness during a login storm, with the loopback limit of the same run.
+//! memory and responsiveness during a login storm, with the loopback limit of the same run;
+//! with `--compare SUITE`, wharf-ftpd set-ups side by side (S3, PostgreSQL, durable uploads).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use wharf_bench::affinity;
 use wharf_bench::fd_limit;
+use wharf_bench::ftp::compare::{self, ComparePlan, RunInfo, Services, Suite};
 use wharf_bench::ftp::report::{FtpRecord, Scale};
 use wharf_bench::ftp::run::{self, FtpPlan, TestFiles};
 use wharf_bench::ftp::servers::{FtpServer, FtpdProgram, Programs};
@@ -96,12 +98,20 @@ struct Args {
     /// Folder for the servers' roots and the test files (default: a fresh temporary folder).
     #[arg(long, value_name = "DIR")]
     work_dir: Option<PathBuf>,
-    /// Where to write the JSON record.
-    #[arg(long, default_value = "target/bench/ftp.json", value_name = "PATH")]
-    json: PathBuf,
-    /// Where to write the Markdown tables.
-    #[arg(long, default_value = "target/bench/ftp.md", value_name = "PATH")]
-    markdown: PathBuf,
+    /// Instead of the peer comparison, wharf-ftpd set-ups side by side in interleaved rounds:
+    /// `s3` (on Garage, against curl's direct S3 PUT and GET; memory under concurrent
+    /// uploads), `postgres` (PostgreSQL users and quotas against the users file) or
+    /// `durability` (`durable_uploads` on and off, beside the peers).
+    #[arg(long, value_name = "SUITE", value_parser = ["s3", "postgres", "durability"])]
+    compare: Option<String>,
+    /// Where to write the JSON record (default target/bench/ftp.json, or
+    /// target/bench/ftp-SUITE.json with --compare).
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Where to write the Markdown tables (default target/bench/ftp.md, or
+    /// target/bench/ftp-SUITE.md with --compare).
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<PathBuf>,
     /// Where to write the SVG chart.
     #[arg(long, default_value = "target/bench/ftp.svg", value_name = "PATH")]
     chart: PathBuf,
@@ -133,7 +143,13 @@ fn main() -> ExitCode {
         Some(SERVE_SINK) => {
             loopback::serve_sink(ServeSink::parse_from(&args[1..]).listen).map_err(Into::into)
         }
-        _ => benchmark(Args::parse()),
+        _ => {
+            let args = Args::parse();
+            match args.compare.as_deref().and_then(Suite::from_id) {
+                Some(suite) => compare(args, suite),
+                None => benchmark(args),
+            }
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -252,15 +268,7 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     // Described before pinning, which would hide the other CPUs.
     let machine = Machine::describe();
     let split = affinity::pin_generator(&args.pin).context("cannot pin the load generator")?;
-    let temporary = match &args.work_dir {
-        Some(_) => None,
-        None => Some(tempfile::tempdir().context("cannot make a work folder")?),
-    };
-    let work_dir = match (&args.work_dir, &temporary) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(dir)) => dir.path().to_path_buf(),
-        (None, None) => bail!("no work folder"),
-    };
+    let (work_dir, _temporary) = work_folder(&args)?;
     let mut plan = plan(&args, work_dir)?;
     plan.server_cpus = split.as_ref().map(|s| s.server.clone());
     // Each side holds a socket per session (the generator and a one-process server), with room.
@@ -274,19 +282,7 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
         );
     }
     let bench = std::env::current_exe().context("cannot find the bench binary itself")?;
-    let programs = Programs {
-        ftpd: match &args.ftpd {
-            Some(path) => FtpdProgram::Binary(path.clone()),
-            None => FtpdProgram::BuiltIn(bench.clone()),
-        },
-        vsftpd: args.peers_bin.join("usr/sbin/vsftpd"),
-        pure_ftpd: args.peers_bin.join("usr/sbin/pure-ftpd"),
-        pure_pw: args.peers_bin.join("usr/bin/pure-pw"),
-        python: args.python.clone(),
-        peers_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers"),
-        user: args.user.clone(),
-        password: args.password.clone(),
-    };
+    let programs = programs(&args, &bench);
     println!("machine: {machine}");
     match &split {
         Some(split) => println!(
@@ -368,8 +364,9 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     print!("{tables}");
     println!("\nDetails:\n\n{}", record.details());
     println!("(run took {:.0} s)", record.elapsed_secs);
-    write(&args.json, |path| record.write_json(path))?;
-    write(&args.markdown, |path| {
+    let (json, markdown) = outputs(&args, "ftp");
+    write(&json, |path| record.write_json(path))?;
+    write(&markdown, |path| {
         std::fs::write(path, format!("{tables}\n{}", record.details()))
     })?;
     write(&args.chart, |path| {
@@ -377,8 +374,8 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     })?;
     println!(
         "written: {}, {}, {}",
-        args.json.display(),
-        args.markdown.display(),
+        json.display(),
+        markdown.display(),
         args.chart.display()
     );
     if record.has_wharf_failures() {
@@ -388,6 +385,156 @@ fn benchmark(args: Args) -> anyhow::Result<()> {
     }
     if record.has_failures() {
         eprintln!("note: some peers' figures are partial or missing (see the tables above)");
+    }
+    Ok(())
+}
+
+/// The JSON and Markdown paths: as given, else `target/bench/STEM.json` and `.md`.
+fn outputs(args: &Args, stem: &str) -> (PathBuf, PathBuf) {
+    let default = |extension: &str| PathBuf::from(format!("target/bench/{stem}.{extension}"));
+    (
+        args.json.clone().unwrap_or_else(|| default("json")),
+        args.markdown.clone().unwrap_or_else(|| default("md")),
+    )
+}
+
+/// The test programs, from the arguments.
+fn programs(args: &Args, bench: &std::path::Path) -> Programs {
+    Programs {
+        ftpd: match &args.ftpd {
+            Some(path) => FtpdProgram::Binary(path.clone()),
+            None => FtpdProgram::BuiltIn(bench.to_path_buf()),
+        },
+        vsftpd: args.peers_bin.join("usr/sbin/vsftpd"),
+        pure_ftpd: args.peers_bin.join("usr/sbin/pure-ftpd"),
+        pure_pw: args.peers_bin.join("usr/bin/pure-pw"),
+        python: args.python.clone(),
+        peers_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers"),
+        user: args.user.clone(),
+        password: args.password.clone(),
+    }
+}
+
+/// A work folder: the one given, or a fresh temporary one (kept alive by the guard).
+fn work_folder(args: &Args) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match &args.work_dir {
+        Some(dir) => Ok((dir.clone(), None)),
+        None => {
+            let temporary = tempfile::tempdir().context("cannot make a work folder")?;
+            Ok((temporary.path().to_path_buf(), Some(temporary)))
+        }
+    }
+}
+
+/// The plan of a comparison: each suite's defaults, overridden by the flags given.
+fn compare_plan(args: &Args, suite: Suite, work_dir: PathBuf) -> anyhow::Result<ComparePlan> {
+    let quick = args.quick;
+    // (rounds, big file, sessions at once, bytes each) by suite; the smoke run is small.
+    let (rounds, big, sessions, each) = match (suite, quick) {
+        (_, true) => (1, 16 << 20, 4, 1 << 20),
+        (Suite::S3, false) => (5, 256 << 20, 50, 100 << 20),
+        (Suite::Postgres, false) => (3, 0, 300, 10 << 20),
+        (Suite::Durability, false) => (3, 1 << 30, 300, 10 << 20),
+    };
+    let peers = match &args.servers {
+        Some(ids) => ids
+            .iter()
+            .map(|id| {
+                FtpServer::from_id(id.trim())
+                    .filter(|server| server.is_peer())
+                    .with_context(|| format!("{id:?} is not a peer (vsftpd, pure-ftpd, pyftpdlib)"))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        None if quick => Vec::new(),
+        None => vec![FtpServer::Vsftpd, FtpServer::PureFtpd, FtpServer::Pyftpdlib],
+    };
+    let plan = ComparePlan {
+        suite,
+        rounds: args.rounds.unwrap_or(rounds).max(1),
+        big_size: size(args.big_size.as_ref(), big)?,
+        sessions: args
+            .transfers
+            .as_ref()
+            .and_then(|counts| counts.iter().copied().max())
+            .unwrap_or(sessions),
+        transfer_size: size(args.transfer_size.as_ref(), each)?,
+        storm: args.storm.unwrap_or(if quick { 10 } else { 300 }),
+        peers: if suite == Suite::Durability {
+            peers
+        } else {
+            Vec::new()
+        },
+        step_limit: Duration::try_from_secs_f64(args.step_limit).context("bad --step-limit")?,
+        server_cpus: None,
+        work_dir,
+    };
+    if plan.sessions == 0
+        || plan.transfer_size == 0
+        || (suite != Suite::Postgres && plan.big_size == 0)
+    {
+        bail!("counts and sizes must be at least 1");
+    }
+    Ok(plan)
+}
+
+/// `--compare SUITE`: the suite's services, then its interleaved rounds, then the tables.
+fn compare(args: Args, suite: Suite) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let machine = Machine::describe();
+    let (work_dir, _temporary) = work_folder(&args)?;
+    let mut plan = compare_plan(&args, suite, work_dir)?;
+    eprintln!("  starting the services of the {} comparison", suite.id());
+    // Before pinning: Garage and PostgreSQL may run on any CPU.
+    let services = Services::start(suite).map_err(anyhow::Error::msg)?;
+    let split = affinity::pin_generator(&args.pin).context("cannot pin the load generator")?;
+    plan.server_cpus = split.as_ref().map(|s| s.server.clone());
+    fd_limit::raise_to(plan.sessions as u64 * 4 + 4096)
+        .context("cannot raise the open-file limit")?;
+    let bench = std::env::current_exe().context("cannot find the bench binary itself")?;
+    let programs = programs(&args, &bench);
+    println!("machine: {machine}");
+    match &split {
+        Some(split) => println!(
+            "pinning: load generator on CPUs {:?}, FTP servers on CPUs {:?}, services unpinned",
+            split.generator, split.server
+        ),
+        None => println!("pinning: none"),
+    }
+    let credentials = Credentials::new(&programs).context("cannot hash the test password")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("load")
+        .build()?;
+    let context = compare::Context {
+        plan: &plan,
+        programs: &programs,
+        credentials: &credentials,
+    };
+    let info = RunInfo {
+        machine,
+        pinning: split,
+        started,
+    };
+    let record = runtime
+        .block_on(compare::run(&context, &services, info, &mut |line| {
+            eprintln!("  {line}")
+        }))
+        .map_err(anyhow::Error::msg)?;
+    drop(runtime);
+    drop(services);
+    let tables = record.to_markdown();
+    println!();
+    print!("{tables}");
+    println!("\nDetails:\n\n{}", record.details());
+    println!("(run took {:.0} s)", record.elapsed_secs);
+    let (json, markdown) = outputs(&args, &format!("ftp-{}", suite.id()));
+    write(&json, |path| record.write_json(path))?;
+    write(&markdown, |path| {
+        std::fs::write(path, format!("{tables}\n{}", record.details()))
+    })?;
+    println!("written: {}, {}", json.display(), markdown.display());
+    if record.has_failures() {
+        bail!("some figures could not be measured, or only in part (see the tables above)");
     }
     Ok(())
 }

@@ -8,6 +8,9 @@
 //! - [`transfers`]: single-session STOR/RETR and N concurrent downloads or uploads.
 //! - [`sessions`]: login bursts, idle sessions with the server's memory, the login storm.
 //! - [`run`]: every scenario against one server, as [`results::Cell`]s.
+//! - [`variant`]: the wharf-ftpd set-ups (S3 or local files, users file or PostgreSQL,
+//!   durable uploads or not).
+//! - [`compare`]: set-ups side by side in interleaved rounds (`--compare s3|postgres|durability`).
 //! - `cells`: what the scenarios measured, as cells with details and failures.
 //! - [`results`]: metrics, cells and comparisons between servers.
 //! - [`loopback`]: the machine's single-stream TCP limit (own sink and iperf3).
@@ -20,6 +23,7 @@ pub mod argon2_cost;
 mod cells;
 pub mod chart;
 pub mod client;
+pub mod compare;
 pub mod loopback;
 pub mod report;
 pub mod results;
@@ -29,6 +33,7 @@ pub mod sessions;
 pub mod setup;
 pub mod targets;
 pub mod transfers;
+pub mod variant;
 
 /// The first argument that makes the bench binary serve as `wharf-ftpd serve`.
 pub const SERVE_FTPD: &str = "serve-ftpd";

@@ -236,12 +236,12 @@ impl FtpRecord {
     }
 }
 
-fn opt(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn opt(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "–".into(), |v| format!("{v:.decimals$}"))
 }
 
 /// A table entry: the value, starred when partial, `failed` when missing, `–` when not run.
-fn figure(cell: Option<&Cell>, metric: Metric) -> String {
+pub(crate) fn figure(cell: Option<&Cell>, metric: Metric) -> String {
     match cell {
         None => "–".into(),
         Some(cell) => match (cell.value, &cell.failure) {

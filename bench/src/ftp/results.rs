@@ -37,6 +37,14 @@ pub enum Metric {
     StormNoopP99(usize),
     /// Logins per second during that storm.
     StormLogins(usize),
+    /// The server's peak resident set (`VmHWM`) while sessions upload `bytes` each at once,
+    /// from a fresh start: MiB.
+    UploadPeakRss {
+        /// How many sessions.
+        sessions: usize,
+        /// Bytes each one moves.
+        bytes: u64,
+    },
 }
 
 /// A transfer size as labels show it: whole MiB or KiB where it is one, else bytes.
@@ -68,6 +76,10 @@ impl Metric {
             Metric::StormNoopP50(n) => format!("NOOP p50 during {n} logins (ms)"),
             Metric::StormNoopP99(n) => format!("NOOP p99 during {n} logins (ms)"),
             Metric::StormLogins(n) => format!("logins/s during a storm of {n}"),
+            Metric::UploadPeakRss { sessions, bytes } => format!(
+                "peak RSS over {sessions} × {} STOR at once (MiB)",
+                size_text(bytes)
+            ),
         }
     }
 
@@ -83,7 +95,8 @@ impl Metric {
             Metric::IdleRss(_)
             | Metric::IdlePss(_)
             | Metric::StormNoopP50(_)
-            | Metric::StormNoopP99(_) => false,
+            | Metric::StormNoopP99(_)
+            | Metric::UploadPeakRss { .. } => false,
         }
     }
 
@@ -91,7 +104,7 @@ impl Metric {
     pub fn decimals(self) -> usize {
         match self {
             Metric::StormNoopP50(_) | Metric::StormNoopP99(_) => 2,
-            Metric::IdleRss(_) | Metric::IdlePss(_) => 1,
+            Metric::IdleRss(_) | Metric::IdlePss(_) | Metric::UploadPeakRss { .. } => 1,
             _ => 0,
         }
     }

@@ -20,11 +20,11 @@ use crate::cpu::CpuMeter;
 use crate::launch::RunningServer;
 
 /// Name of the big file every server's root holds for single-session RETR.
-const BIG_FILE: &str = "big.bin";
+pub(crate) const BIG_FILE: &str = "big.bin";
 /// Name of the file concurrent downloads fetch.
-const SMALL_FILE: &str = "10m.bin";
+pub(crate) const SMALL_FILE: &str = "10m.bin";
 /// Name single-session STOR writes.
-const STOR_FILE: &str = "stor.bin";
+pub(crate) const STOR_FILE: &str = "stor.bin";
 /// How long a server may take to greet its first client.
 const START_LIMIT: Duration = Duration::from_secs(30);
 
@@ -81,8 +81,13 @@ impl TestFiles {
         Ok(files)
     }
 
+    /// The big file.
+    pub fn big(&self) -> &Path {
+        &self.big
+    }
+
     /// Links both into `root`.
-    fn link_into(&self, root: &Path) -> io::Result<()> {
+    pub(crate) fn link_into(&self, root: &Path) -> io::Result<()> {
         fs::hard_link(&self.big, root.join(BIG_FILE))?;
         fs::hard_link(&self.small, root.join(SMALL_FILE))
     }
@@ -106,31 +111,47 @@ fn write_pattern(path: &Path, size: u64) -> io::Result<()> {
 }
 
 /// A started server and what it needs to be measured.
-struct Live {
+pub(crate) struct Live {
     /// The process.
-    server: RunningServer,
+    pub(crate) server: RunningServer,
     /// Where and as whom to connect.
-    target: Target,
+    pub(crate) target: Target,
 }
 
-/// Prepares and starts `server` in `dir`, waiting for its greeting.
-async fn start(
+/// Prepares and starts `server` in `dir` (pinned to `cpus`), waiting for its greeting.
+pub(crate) async fn start(
     server: FtpServer,
-    plan: &FtpPlan,
+    cpus: Option<&[usize]>,
+    step_limit: Duration,
     programs: &Programs,
     credentials: &Credentials,
     files: &TestFiles,
     dir: &Path,
 ) -> Result<Live, String> {
-    if dir.exists() {
-        fs::remove_dir_all(dir).map_err(|e| format!("cleaning {}: {e}", dir.display()))?;
-    }
-    let mut prepared =
-        setup::prepare(server, programs, credentials, dir).map_err(|e| e.to_string())?;
+    clean(dir)?;
+    let prepared = setup::prepare(server, programs, credentials, dir).map_err(|e| e.to_string())?;
     files
         .link_into(&prepared.root)
         .map_err(|e| format!("linking the test files: {e}"))?;
-    if let Some(cpus) = &plan.server_cpus {
+    launch(prepared, cpus, credentials, step_limit).await
+}
+
+/// Removes what a previous start left in `dir`.
+pub(crate) fn clean(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| format!("cleaning {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Starts a prepared server, pinned to `cpus`, and waits for its greeting.
+pub(crate) async fn launch(
+    mut prepared: setup::Prepared,
+    cpus: Option<&[usize]>,
+    credentials: &Credentials,
+    step_limit: Duration,
+) -> Result<Live, String> {
+    if let Some(cpus) = cpus {
         affinity::pin_command(&mut prepared.command, cpus).map_err(|e| e.to_string())?;
     }
     let mut running = RunningServer::spawn(prepared.command, prepared.addr, &prepared.log)
@@ -139,7 +160,7 @@ async fn start(
         addr: prepared.addr,
         user: credentials.user.clone(),
         password: credentials.password.clone(),
-        step_limit: plan.step_limit,
+        step_limit,
     };
     let deadline = tokio::time::Instant::now() + START_LIMIT;
     loop {
@@ -177,7 +198,17 @@ pub async fn measure_server(
     let dir = plan.work_dir.join(id);
     let mut cells = Vec::new();
     let metrics = metrics_of(server, plan);
-    let live = match start(server, plan, programs, credentials, files, &dir).await {
+    let live = match start(
+        server,
+        plan.server_cpus.as_deref(),
+        plan.step_limit,
+        programs,
+        credentials,
+        files,
+        &dir,
+    )
+    .await
+    {
         Ok(live) => live,
         Err(failure) => {
             progress(&format!("{id}: {failure}"));
@@ -247,7 +278,17 @@ pub async fn measure_server(
     live.server.stop();
     if !server.one_session_at_a_time() && !plan.idle_counts.is_empty() {
         // A fresh server, so memory left over by the transfers does not count.
-        match start(server, plan, programs, credentials, files, &dir).await {
+        match start(
+            server,
+            plan.server_cpus.as_deref(),
+            plan.step_limit,
+            programs,
+            credentials,
+            files,
+            &dir,
+        )
+        .await
+        {
             Ok(live) => {
                 let outcome = sessions::idle_sessions(
                     &live.target,
@@ -324,7 +365,7 @@ const SETTLE_WINDOW: Duration = Duration::from_millis(250);
 /// that a server does not start while work left by the one before (such as the teardown of
 /// its 10,000 idle sessions) still runs: in one recording without this, the single-session
 /// rounds of the server measured right after 10,000 sessions ranged from 1,482 to 2,786 MiB/s.
-async fn settle(id: &str, progress: &mut impl FnMut(&str)) {
+pub(crate) async fn settle(id: &str, progress: &mut impl FnMut(&str)) {
     flush_disk().await;
     let started = Instant::now();
     let mut before = machine_cpu_times();
@@ -348,7 +389,7 @@ async fn settle(id: &str, progress: &mut impl FnMut(&str)) {
 }
 
 /// Busy and total CPU time of the whole machine so far, in clock ticks (`/proc/stat`).
-fn machine_cpu_times() -> Option<(u64, u64)> {
+pub(crate) fn machine_cpu_times() -> Option<(u64, u64)> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
     let fields: Vec<u64> = stat
         .lines()
@@ -367,14 +408,14 @@ fn machine_cpu_times() -> Option<(u64, u64)> {
 /// the disk with the write-back of the uploads before it (the previous round's, or the
 /// previous server's): measured here, that alone moved one 1 GiB STOR between about 1,500
 /// and 3,000 MiB/s.
-async fn flush_disk() {
+pub(crate) async fn flush_disk() {
     if let Err(error) = tokio::task::spawn_blocking(nix::unistd::sync).await {
         tracing::warn!(%error, "flushing the disk failed");
     }
 }
 
 /// Removes the files concurrent uploads left in `root`.
-fn remove_uploads(root: &Path) {
+pub(crate) fn remove_uploads(root: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };

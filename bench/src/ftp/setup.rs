@@ -2,7 +2,8 @@
 //! all in a fresh directory, and the command that starts it on 127.0.0.1.
 //!
 //! - Wharf: a users file with the test user (argon2id, Wharf's production parameters) and a
-//!   TOML configuration lifting the session limits to fit 10,000 idle sessions.
+//!   TOML configuration lifting the session limits to fit 10,000 idle sessions (written by
+//!   [`super::variant`], which also makes the S3, PostgreSQL and scratch set-ups).
 //! - vsftpd: `bench/peers/vsftpd.conf` plus per-run `-o` settings; the test user is a system
 //!   account with its password in `/etc/shadow` (made by `bench/peers.sh`).
 //! - pure-ftpd: `bench/peers/pure-ftpd.flags` plus a PureDB made with `pure-pw`, holding the
@@ -16,9 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nix::unistd::{Gid, Uid, User, chown};
-use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
+use wharf_users::{HashParams, hash_password};
 
-use super::servers::{FtpServer, FtpdProgram, Programs};
+use super::servers::{FtpServer, Programs};
+use super::variant::{self, WharfVariant};
 
 /// Why a server could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +121,10 @@ pub fn prepare(
         FtpServer::WharfAsync
         | FtpServer::WharfThreading
         | FtpServer::WharfForking
-        | FtpServer::WharfSequential => wharf(server, programs, credentials, dir, &root, addr)?,
+        | FtpServer::WharfSequential => {
+            let variant = WharfVariant::defaults(server.wharf_mode().unwrap_or("async"));
+            variant::command(&variant, programs, credentials, dir, &root, addr)?
+        }
     };
     Ok(Prepared {
         command,
@@ -135,61 +140,6 @@ fn system_user(name: &str) -> Result<(Uid, Gid), SetupError> {
         Ok(Some(user)) => Ok((user.uid, user.gid)),
         _ => Err(SetupError::NoSystemUser(name.to_string())),
     }
-}
-
-/// Session limits lifted above the largest idle count; long timeouts so slow ramps stay in.
-const WHARF_LIMITS: &str = "max_sessions = 20000\nmax_sessions_per_ip = 20000\n\
-                            idle_timeout = \"30m\"\nlogin_timeout = \"30m\"\n\
-                            ban_after_failures = 0\n";
-
-fn wharf(
-    server: FtpServer,
-    programs: &Programs,
-    credentials: &Credentials,
-    dir: &Path,
-    root: &Path,
-    addr: SocketAddr,
-) -> Result<Command, SetupError> {
-    let users = dir.join("users.toml");
-    let mut file = UsersFile::empty(&users);
-    file.add(UserRecord {
-        name: credentials.user.clone(),
-        password_hash: credentials.argon2_hash.clone(),
-        home: root.to_path_buf(),
-        quota_bytes: None,
-        quota_files: None,
-        allow_exec: false,
-        authorized_keys: Vec::new(),
-    })?;
-    file.save()?;
-    let state = dir.join("state");
-    let mode = server.wharf_mode().unwrap_or("async");
-    let config = format!(
-        "[server]\nlisten = [\"{addr}\"]\nmode = \"{mode}\"\nusers_file = \"{}\"\n\
-         state_dir = \"{}\"\n\n[limits]\n{WHARF_LIMITS}",
-        users.display(),
-        state.display()
-    );
-    let config_path = dir.join("wharf-ftpd.toml");
-    fs::write(&config_path, config).map_err(io_error("writing wharf-ftpd.toml"))?;
-    let mut command = match &programs.ftpd {
-        FtpdProgram::Binary(path) => {
-            let mut command = Command::new(path);
-            command.arg("serve");
-            command
-        }
-        FtpdProgram::BuiltIn(bench) => {
-            let mut command = Command::new(bench);
-            command.arg(super::SERVE_FTPD);
-            command
-        }
-    };
-    // Warnings only, as the peers log nothing per session by default.
-    command
-        .arg("--config")
-        .arg(&config_path)
-        .env("RUST_LOG", "warn");
-    Ok(command)
 }
 
 fn vsftpd(

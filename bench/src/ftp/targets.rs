@@ -36,7 +36,12 @@ pub struct TargetCheck {
     pub basis: String,
 }
 
-fn check(target: String, measured: Option<f64>, bound: Bound, basis: String) -> TargetCheck {
+pub(crate) fn check(
+    target: String,
+    measured: Option<f64>,
+    bound: Bound,
+    basis: String,
+) -> TargetCheck {
     let verdict = match measured {
         None => Verdict::NotMeasured,
         Some(value) => {
