@@ -24,8 +24,11 @@ pub mod object_key;
 pub mod proxy_header;
 pub mod remote_command;
 
+/// One fuzz target: its name and the function that checks one input.
+pub type Target = (&'static str, fn(&[u8]));
+
 /// Every target by name, as `scripts/fuzz` and the corpus directories name them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[Target] = &[
     ("ftp_command", ftp_command::run),
     ("ftp_address", ftp_address::run),
     ("jail_path", jail_path::run),
