@@ -39,7 +39,7 @@ pub struct StorageConfig {
     /// A key prefix for the whole daemon, put before every home (`""`: none).
     pub prefix: String,
     /// Memory, in MiB, that S3 uploads of this process may hold in part buffers together;
-    /// an upload waits for room before it starts (each holds two parts of 5 MiB).
+    /// an upload waits for room before it starts (each holds four parts of 5 MiB).
     pub upload_buffer_mib: u64,
     /// A multipart upload initiated longer ago than this is taken as abandoned (its daemon
     /// died) and aborted by the next sweep of its home; longer than any upload may take.
@@ -110,10 +110,11 @@ impl StorageConfig {
                 "a relative key prefix without `..` is needed",
             ));
         }
-        if self.upload_buffer_mib < 10 {
+        let share = crate::storage::object::UPLOAD_BUFFER_MIB;
+        if self.upload_buffer_mib < u64::from(share) {
             return Err(invalid(
                 "storage.upload_buffer_mib",
-                "at least 10 (two 5 MiB parts) is needed",
+                &format!("at least {share} (one upload's parts) is needed"),
             ));
         }
         if self.stale_upload_age.is_zero() {

@@ -3,6 +3,7 @@
 //! (`alice/dir/`).
 //!
 //! - `keys`: virtual paths to object keys, inside the home and nowhere else.
+//! - `download`: RETR's body, gathered into buffer-sized reads.
 //! - `upload`: STOR, APPE, REST + STOR and STOU as multipart uploads in bounded memory.
 //! - `errors`: OpenDAL errors as [`StorageError`]s.
 //! - `stale`: aborting the multipart uploads of daemons that died mid-upload.
@@ -11,10 +12,13 @@
 //! a [`VirtualPath`], which has no `.`, `..`, empty, NUL or line-break components; no call takes
 //! a key from the client or from a listing without re-deriving it that way.
 
+mod download;
 mod errors;
 mod keys;
 mod stale;
 mod upload;
+
+pub use upload::UPLOAD_BUFFER_MIB;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -385,18 +389,18 @@ impl StorageBackend for ObjectStore {
         let key = self.keys.file(path)?;
         let reader = self
             .operator
-            .reader_with(&key)
-            .chunk(upload::READ_CHUNK)
+            .reader(&key)
             .await
             .map_err(|error| backend_error(path, error))?;
-        // A ranged GET from the offset, streamed chunk by chunk.
+        // One GET from the offset, streamed as it arrives: the socket's flow control bounds
+        // the memory, and no request waits for the one before.
         let stream = reader
             .into_bytes_stream(offset..size)
             .await
             .map_err(|error| backend_error(path, error))?;
         Ok(Download {
             size,
-            body: DownloadBody::Stream(Box::pin(tokio_util::io::StreamReader::new(stream))),
+            body: DownloadBody::Stream(Box::pin(download::GatheringReader::new(stream))),
         })
     }
 

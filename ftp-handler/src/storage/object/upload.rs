@@ -1,10 +1,12 @@
 //! Uploads to object storage: one multipart upload per STOR, in bounded memory.
 //!
 //! The bytes collect in a part buffer of [`PART_SIZE`]; a full buffer goes to OpenDAL's writer,
-//! which keeps one part while it sends the one before, so an upload holds at most two parts.
-//! Every upload first takes two parts' worth from the process's buffer budget (waiting for room
-//! before its `150`), so many uploads at once cannot take more memory than the budget: SFTPGo's
-//! users reported out-of-memory failures with many S3 uploads (its issues 1667 and 1735).
+//! which keeps one part back and sends up to [`PARTS_IN_FLIGHT`] before it in the background,
+//! so the client's bytes keep arriving while parts travel, and an upload holds at most
+//! `PARTS_IN_FLIGHT + 2` parts. Every upload first takes that many parts' worth from the
+//! process's buffer budget (waiting for room before its `150`), so many uploads at once cannot
+//! take more memory than the budget: SFTPGo's users reported out-of-memory failures with many
+//! S3 uploads (its issues 1667 and 1735).
 //!
 //! The object appears only when the writer closes (CompleteMultipartUpload): readers see the
 //! old object or the new one, never a part. An aborted, refused or cut upload aborts the
@@ -30,11 +32,12 @@ use crate::storage::quota::QuotaHook;
 /// Bytes per multipart part: S3's smallest part size (every part but the last).
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 
-/// Bytes per ranged GET of a download.
-pub(super) const READ_CHUNK: usize = 4 * 1024 * 1024;
+/// Parts of one upload sent at once while the next one fills.
+const PARTS_IN_FLIGHT: usize = 2;
 
-/// Budget units (MiB) one upload holds: its part buffer and the part OpenDAL keeps.
-pub(super) const UPLOAD_BUFFER_MIB: u32 = 2 * (PART_SIZE / (1024 * 1024)) as u32;
+/// Budget units (MiB) one upload holds: its part buffer, the part OpenDAL keeps back and the
+/// parts in flight.
+pub const UPLOAD_BUFFER_MIB: u32 = ((PARTS_IN_FLIGHT + 2) * (PART_SIZE / (1024 * 1024))) as u32;
 
 /// Bytes reserved with the quota hook at a time, as the local backend does.
 const RESERVE_STEP: u64 = 4 * 1024 * 1024;
@@ -139,7 +142,11 @@ impl ObjectUpload {
             replaced: existing,
             _buffers: buffers,
         };
-        let writer = store.operator.writer(&key).await;
+        let writer = store
+            .operator
+            .writer_with(&key)
+            .concurrent(PARTS_IN_FLIGHT)
+            .await;
         upload.writer = match writer {
             Ok(writer) => Some(writer),
             Err(error) => {
