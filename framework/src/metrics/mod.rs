@@ -160,7 +160,10 @@ impl SlotHistogram {
             .unwrap_or(self.bounds.len());
         counters.add(self.first + bucket, 1);
         // Millionths: whole microseconds for a histogram of seconds.
-        counters.add(self.first + self.bounds.len() + 1, (value * 1e6).round() as u64);
+        counters.add(
+            self.first + self.bounds.len() + 1,
+            (value * 1e6).round() as u64,
+        );
     }
 
     /// The buckets, count and sum now.
