@@ -135,7 +135,9 @@ pub struct HistogramSnapshot {
     pub sum: f64,
     /// How many values were observed.
     pub count: u64,
-    /// `(upper bound, cumulative count)` per bucket, ending with `+Inf`.
+    /// `(upper bound, count)` per bucket, each counting only the values above the bound
+    /// before it (not cumulative, as `prometheus-client`'s encoder takes them), ending with
+    /// `+Inf`.
     pub buckets: Vec<(f64, u64)>,
 }
 
@@ -168,21 +170,17 @@ impl SlotHistogram {
 
     /// The buckets, count and sum now.
     pub fn snapshot(&self, counters: &SharedCounters) -> HistogramSnapshot {
-        let mut cumulative = 0;
-        let mut buckets = Vec::with_capacity(self.bounds.len() + 1);
-        for (index, bound) in self
+        let buckets: Vec<(f64, u64)> = self
             .bounds
             .iter()
             .copied()
             .chain(std::iter::once(f64::INFINITY))
             .enumerate()
-        {
-            cumulative += counters.get(self.first + index);
-            buckets.push((bound, cumulative));
-        }
+            .map(|(index, bound)| (bound, counters.get(self.first + index)))
+            .collect();
         HistogramSnapshot {
             sum: counters.get(self.first + self.bounds.len() + 1) as f64 / 1e6,
-            count: cumulative,
+            count: buckets.iter().map(|(_, count)| count).sum(),
             buckets,
         }
     }
@@ -215,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn histogram_buckets_are_cumulative_and_end_with_infinity() {
+    fn histogram_buckets_count_their_own_values_and_end_with_infinity() {
         const BOUNDS: [f64; 2] = [0.1, 1.0];
         let counters = SharedCounters::new(SlotHistogram::slots(&BOUNDS) + 1).unwrap();
         let histogram = SlotHistogram::new(1, &BOUNDS);
@@ -227,7 +225,7 @@ mod tests {
         assert!((snapshot.sum - 4.3).abs() < 1e-9);
         assert_eq!(
             snapshot.buckets,
-            vec![(0.1, 1), (1.0, 3), (f64::INFINITY, 4)]
+            vec![(0.1, 1), (1.0, 2), (f64::INFINITY, 1)]
         );
         assert_eq!(counters.get(0), 0, "the slot before it is untouched");
     }
