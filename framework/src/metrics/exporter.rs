@@ -165,9 +165,9 @@ async fn serve(
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service);
-            match tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
-                Ok(Err(error)) => tracing::debug!(%error, "metrics exporter: connection"),
-                Ok(Ok(())) | Err(_) => {}
+            // A connection past the timeout is dropped (closed) without a word.
+            if let Ok(Err(error)) = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await {
+                tracing::debug!(%error, "metrics exporter: connection");
             }
         });
     }

@@ -80,7 +80,6 @@ impl Collector for Scrape {
                 .encode_family(&[("result", *result)])?
                 .encode_counter::<NoLabelSet, _, u64>(&counters.get(LOGINS + index), None)?;
         }
-        drop(logins);
 
         let mut commands = encoder.encode_descriptor(
             "wharf_ftpd_commands",
@@ -102,7 +101,6 @@ impl Collector for Scrape {
                 }
             }
         }
-        drop(commands);
 
         let mut bytes = encoder.encode_descriptor(
             "wharf_ftpd_transfer_bytes",
@@ -118,7 +116,6 @@ impl Collector for Scrape {
                     None,
                 )?;
         }
-        drop(bytes);
 
         let mut transfers = encoder.encode_descriptor(
             "wharf_ftpd_transfers",
@@ -134,7 +131,6 @@ impl Collector for Scrape {
                     .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
             }
         }
-        drop(transfers);
 
         let histogram = self.metrics.transfer_seconds().snapshot(counters);
         encoder
