@@ -18,6 +18,8 @@
 //! - [`builder`]: [`ServerBuilder`] and [`DatagramBuilder`], every option with its default.
 //! - [`frame`]: length-prefixed postcard frames, message boundaries for custom protocols.
 //! - `logging` (feature `logging`): the daemons' text or JSON log set-up.
+//! - `metrics` (feature `metrics`): counters shared across forked processes, and their HTTP
+//!   exporter.
 //! - [`proxy`]: PROXY protocol v1/v2 headers from trusted balancers ([`ProxyProtocol`]).
 //!
 //! ```no_run
@@ -63,6 +65,8 @@ mod intake;
 mod listener;
 #[cfg(feature = "logging")]
 pub mod logging;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod mode;
 pub mod packet;
 mod privilege;

@@ -95,6 +95,12 @@ fn lookup_group(group: &str) -> Result<Gid, PrivilegeError> {
 }
 
 impl RunAs {
+    /// Switches this process to the account now (for a helper process the server forks
+    /// itself, such as a metrics exporter, which must not keep the privileges of the start).
+    pub fn switch_now(&self) -> Result<(), PrivilegeError> {
+        self.resolve()?.switch()
+    }
+
     /// Looks the account up, before anything is bound, so a typo fails fast.
     pub(crate) fn resolve(&self) -> Result<Account, PrivilegeError> {
         let user = lookup_user(&self.user)?;

@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod listen;
+pub mod metrics;
 mod overrides;
 pub mod port_range;
 pub mod storage;
@@ -63,6 +64,8 @@ pub struct FtpdConfig {
     pub proxy_protocol: ProxyProtocolConfig,
     /// `[storage]`: the local disk or an S3-compatible object store.
     pub storage: storage::StorageConfig,
+    /// `[metrics]`: the Prometheus exporter and health endpoints.
+    pub metrics: metrics::MetricsConfig,
 }
 
 /// `[proxy_protocol]` settings: which balancers may put the client's address in front of a
@@ -250,6 +253,7 @@ impl Default for FtpdConfig {
                 header_timeout: Duration::from_secs(5),
             },
             storage: storage::defaults(),
+            metrics: metrics::MetricsConfig::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use wharf_users::postgres::PgStore;
 use wharf_users::{AuthError, Authenticator, UserStore, UsersFile, UsersLocation};
 
 use crate::config::FtpdConfig;
+use crate::metrics::FtpMetrics;
 use crate::session::{FtpHandler, confine, listeners};
 use crate::tls::{TlsError, TlsServer};
 
@@ -50,6 +51,9 @@ pub enum DaemonError {
     /// The server could not bind or run.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The metrics counters or the exporter's listener could not be set up.
+    #[error("cannot start the metrics exporter: {0}")]
+    Metrics(#[source] std::io::Error),
     /// Landlock could not be set up for the daemon.
     #[error("cannot confine the daemon: {0}")]
     Confine(String),
@@ -70,6 +74,14 @@ const REFUSAL: &str = "421 Too many users connected; try again later.\r\n";
 
 /// Builds (binds) the FTP server described by `config`; call `serve_forever` on it.
 pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonError> {
+    build_server_with_metrics(config, None)
+}
+
+/// [`build_server`], with sessions counting into `metrics` (made before the server forks).
+pub fn build_server_with_metrics(
+    config: FtpdConfig,
+    metrics: Option<FtpMetrics>,
+) -> Result<Server<FtpHandler>, DaemonError> {
     let state_dir = config.server.state_dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(|source| DaemonError::StateDir {
         path: state_dir,
@@ -125,7 +137,10 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
             builder = builder.proxy_protocol(&name, proxy.clone());
         }
     }
-    let handler = FtpHandler::with_home_roots(config, authenticator, tls, home_roots);
+    let mut handler = FtpHandler::with_home_roots(config, authenticator, tls, home_roots);
+    if let Some(metrics) = metrics {
+        handler = handler.with_metrics(metrics);
+    }
     Ok(builder.build(handler)?)
 }
 
@@ -148,12 +163,32 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
         // Before Landlock: the HTTP client reads the system's CA roots.
         crate::storage::object::install_http_transport();
     }
-    let server = build_server(config.clone())?;
+    let metrics = match config.metrics.listen {
+        Some(_) => Some(FtpMetrics::new().map_err(DaemonError::Metrics)?),
+        None => None,
+    };
+    let server = build_server_with_metrics(config.clone(), metrics.clone())?;
     if config.server.confine && server.info().capabilities().shares_memory {
         confine_daemon(&config)?;
     }
+    // Forked now: after the binds, before the serving loop starts any thread or child.
+    let exporter = match &metrics {
+        Some(metrics) => crate::metrics::exporter::start(&config, metrics)
+            .map_err(DaemonError::Metrics)?
+            .map(|(process, addr)| {
+                // Worded apart from `listening on`, which names the FTP listeners only.
+                tracing::info!(
+                    pid = process.pid(),
+                    "metrics exporter at http://{addr}/metrics"
+                );
+                process
+            }),
+        None => None,
+    };
     log_listening(&server, &config);
-    server.serve_forever()?;
+    let served = server.serve_forever();
+    drop(exporter);
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler.
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
 //! - [`tls`]: FTPS on rustls: the certificate, per-session TLS caches, data-connection TLS.
+//! - [`metrics`]: Prometheus counters shared by every mode, and the exporter they are served by.
 //! - [`defence`]: login failure counts and temporary bans shared by every session and process.
 //! - [`client`]: the `wharf-ftp` client: one-shot commands, the shell, resumable verified transfers.
 #![warn(missing_docs)]
@@ -18,6 +19,7 @@ pub mod config;
 pub mod daemon;
 pub mod defence;
 pub mod listing;
+pub mod metrics;
 pub mod protocol;
 pub mod quota;
 pub mod session;

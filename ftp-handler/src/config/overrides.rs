@@ -51,11 +51,18 @@ pub struct Overrides {
     /// Setting: tls.implicit_listen
     #[arg(long, value_name = "ADDR")]
     pub tls_implicit_listen: Vec<ListenAddr>,
+    /// Address for the Prometheus exporter (`/metrics`, `/healthz`, `/readyz`).
+    /// Setting: metrics.listen
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Overrides {
     /// Writes every flag that was given over the matching setting.
     pub fn apply(&self, config: &mut FtpdConfig) {
+        if let Some(addr) = self.metrics_listen {
+            config.metrics.listen = Some(addr);
+        }
         if !self.listen.is_empty() {
             config.server.listen = self.listen.clone();
         }

@@ -363,3 +363,47 @@ fn stale_upload_age_reads_a_duration_and_refuses_zero() {
     let error = load_error(Some(&zero), env(&[]), &Overrides::default());
     assert!(error.contains("storage.stale_upload_age"), "{error}");
 }
+
+#[test]
+fn metrics_listen_comes_from_file_environment_or_flag() {
+    let config = FtpdConfig::load_from(None, env(&[]), &Overrides::default()).unwrap();
+    assert_eq!(config.metrics.listen, None, "no exporter by default");
+    assert!(!config.metrics.per_user_quota);
+    let (_dir, file) = toml_file("[metrics]\nlisten = \"127.0.0.1:9100\"\nper_user_quota = true\n");
+    let config = FtpdConfig::load_from(Some(&file), env(&[]), &Overrides::default()).unwrap();
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9100".parse().unwrap())
+    );
+    assert!(config.metrics.per_user_quota);
+    let config = FtpdConfig::load_from(
+        Some(&file),
+        env(&[("WHARF_FTPD__METRICS__LISTEN", "[::1]:9200")]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(config.metrics.listen, Some("[::1]:9200".parse().unwrap()));
+    let flags = Overrides {
+        metrics_listen: Some("127.0.0.1:9300".parse().unwrap()),
+        ..Overrides::default()
+    };
+    let config = FtpdConfig::load_from(
+        Some(&file),
+        env(&[("WHARF_FTPD__METRICS__LISTEN", "[::1]:9200")]),
+        &flags,
+    )
+    .unwrap();
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9300".parse().unwrap())
+    );
+    let error = load_error(
+        None,
+        env(&[("WHARF_FTPD__METRICS__LISTEN", "not-an-address")]),
+        &Overrides::default(),
+    );
+    assert!(
+        error.contains("not-an-address") || error.contains("metrics"),
+        "{error}"
+    );
+}

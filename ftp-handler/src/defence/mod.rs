@@ -140,6 +140,14 @@ impl LoginGuard {
         Ok(started)
     }
 
+    /// How many addresses and user names are banned at `now` (for the metrics).
+    pub fn active_bans(&self, now: SystemTime) -> io::Result<u64> {
+        if !self.policy.enabled() {
+            return Ok(0);
+        }
+        Table::lock(&self.dir)?.count_bans(now)
+    }
+
     /// Forgets the failures of `subject` after a successful login (a running ban stays).
     pub fn record_success(&self, subject: &Subject, now: SystemTime) -> io::Result<()> {
         if !self.policy.enabled() {

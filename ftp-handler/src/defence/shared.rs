@@ -80,6 +80,26 @@ impl SharedLoginGuard {
         }))
     }
 
+    /// How many addresses and user names are banned now, across every daemon (for the
+    /// metrics).
+    pub async fn active_bans(&self) -> Result<u64, AuthError> {
+        if !self.policy.enabled() {
+            return Ok(0);
+        }
+        let error = self.database.error("count login bans");
+        let row = self
+            .database
+            .run("count login bans", move |client| async move {
+                client
+                    .query_one("SELECT count(*) FROM wharf_bans WHERE until > now()", &[])
+                    .await
+                    .map_err(error)
+            })
+            .await?;
+        let count: i64 = row.get(0);
+        Ok(count.unsigned_abs())
+    }
+
     /// Counts one failed login against each of `subjects`; returns the bans it started.
     pub async fn record_failure(&self, subjects: &[Subject]) -> Result<Vec<Ban>, AuthError> {
         if !self.policy.enabled() {

@@ -88,6 +88,26 @@ impl Table {
         std::fs::rename(&scratch, &path)
     }
 
+    /// How many subjects are banned at `now`.
+    pub(super) fn count_bans(&self, now: SystemTime) -> io::Result<u64> {
+        let mut bans = 0;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or("");
+            if !(name.starts_with("ip-") || name.starts_with("user-")) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if Record::parse(&text).ban_left(now).is_some() {
+                bans += 1;
+            }
+        }
+        Ok(bans)
+    }
+
     /// Removes stale records if the last sweep is older than `window`.
     pub(super) fn sweep_if_due(&self, window: Duration, now: SystemTime) -> io::Result<()> {
         let mark = self.dir.join(SWEEP_MARK);

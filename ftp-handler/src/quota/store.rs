@@ -269,6 +269,23 @@ impl QuotaStore {
     }
 
     /// The record and sessions-lock paths of `user`.
+    /// The committed usage recorded for `user`, as it stands (no repair, no recount); `None`
+    /// when it was never counted or the record is unreadable.
+    pub fn recorded_usage(&self, user: &str) -> Result<Option<Usage>, QuotaError> {
+        let (record_path, _) = self.paths(user)?;
+        let file = match File::open(&record_path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(QuotaError::io(&record_path, source)),
+        };
+        let locked = lock(file, FlockArg::LockShared, &record_path)?
+            .map_err(|_| QuotaError::io(&record_path, Errno::EWOULDBLOCK.into()))?;
+        Ok(match read(&locked, &record_path)? {
+            Stored::Valid(record) => Some(usage_of(&record)),
+            Stored::Missing | Stored::Corrupt => None,
+        })
+    }
+
     fn paths(&self, user: &str) -> Result<(PathBuf, PathBuf), QuotaError> {
         // The users file only holds names valid as file names; anything else is refused here
         // too, so no name can reach outside the store.

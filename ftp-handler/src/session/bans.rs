@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use super::state::Session;
 use crate::defence::{Ban, LoginGuard, Subject};
+use crate::metrics::LoginResult;
 use crate::protocol::{Reply, ReplyCode};
 
 /// The 421 reply for a running ban.
@@ -54,7 +55,15 @@ impl Session {
         subjects
     }
 
-    /// The reply refusing this client (421) if its address, or `user`, is banned.
+    /// Counts a login attempt in the metrics, if they are on.
+    pub(crate) fn count_login(&self, result: LoginResult) {
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.login(result);
+        }
+    }
+
+    /// The reply refusing this client (421) if its address, or `user`, is banned (counted as
+    /// a banned login: at connect time and at USER or PASS).
     pub(crate) async fn ban_refusal(&self, user: Option<&str>) -> Option<Reply> {
         let subjects = self.subjects(user);
         let ban: Option<Ban> = match &self.shared.shared_guard {
@@ -66,6 +75,7 @@ impl Session {
             .flatten(),
         };
         let ban = ban?;
+        self.count_login(LoginResult::Banned);
         tracing::info!(
             subject = %ban.subject,
             remaining_secs = ban.remaining.as_secs(),

@@ -44,6 +44,7 @@ use wharf_users::Authenticator;
 
 use crate::config::FtpdConfig;
 use crate::defence::{BanPolicy, LoginGuard, SessionLeases, SharedLoginGuard};
+use crate::metrics::FtpMetrics;
 use crate::quota::SharedQuotaStore;
 use crate::tls::TlsServer;
 
@@ -71,6 +72,8 @@ pub(crate) struct Shared {
     /// Session counts for sessions that share this process's memory (every mode but
     /// forking, where only files count sessions across processes).
     pub(crate) counted_slots: slots::SlotCounter,
+    /// Prometheus counters (with `metrics.listen`), in memory every session process shares.
+    pub(crate) metrics: Option<FtpMetrics>,
 }
 
 /// How long a session's end waits for its database row to be deleted.
@@ -129,8 +132,17 @@ impl FtpHandler {
                 home_roots,
                 homes: homes::OpenHomes::default(),
                 counted_slots: slots::SlotCounter::default(),
+                metrics: None,
             }),
         }
+    }
+
+    /// Counts into `metrics` (made before the server forks); set before the server is built.
+    pub fn with_metrics(mut self, metrics: FtpMetrics) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.metrics = Some(metrics);
+        }
+        self
     }
 }
 
@@ -147,10 +159,20 @@ impl RequestHandler for FtpHandler {
         if own_process {
             span.in_scope(|| self.confine_process())?;
         }
+        let _active = self
+            .shared
+            .metrics
+            .as_ref()
+            .map(FtpMetrics::session_started);
         let mut session = state::Session::new(Arc::clone(&self.shared), conn)?;
         session.implicit_tls = listeners::is_implicit_tls(conn.listener_name());
         session.own_process = own_process;
-        let served = session.run(conn).instrument(span.clone()).await;
+        let served = control::COMPLETION_REPLY
+            .scope(
+                std::cell::Cell::new(0),
+                session.run(conn).instrument(span.clone()),
+            )
+            .await;
         if let Some(leases) = &self.shared.leases {
             leases.settled(LEASE_RELEASE_WAIT).instrument(span).await;
         }

@@ -219,8 +219,19 @@ impl Session {
         }
     }
 
-    /// Parses and runs one command line.
+    /// Parses and runs one command line, counted in the metrics by its verb and the class of
+    /// its final reply.
     async fn execute(&mut self, conn: &mut Connection, text: &str) -> io::Result<Flow> {
+        control::forget_reply();
+        let flow = self.run_command(conn, text).await;
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.command(&metric_verb(text), control::completion_reply());
+        }
+        flow
+    }
+
+    /// Parses and runs one command line.
+    async fn run_command(&mut self, conn: &mut Connection, text: &str) -> io::Result<Flow> {
         let command = match Command::parse(text) {
             Ok(command) => command,
             Err(error) => {
@@ -307,6 +318,16 @@ impl Session {
         }
         Ok(None)
     }
+}
+
+/// The verb of `text` for the `command` label, upper case; anything too long to be a verb is
+/// left for the metrics to count as `other`.
+fn metric_verb(text: &str) -> String {
+    let verb = text.split(' ').next().unwrap_or("");
+    if verb.len() > 8 {
+        return String::new();
+    }
+    verb.to_ascii_uppercase()
 }
 
 /// Commands a client may send before logging in.

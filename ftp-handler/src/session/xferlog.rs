@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::listing::UtcDateTime;
 use crate::listing::time::unix_seconds;
+use crate::metrics::{TransferDirection, TransferResult};
 
 /// Which way a file went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,21 +102,29 @@ impl super::state::Session {
         started: Instant,
         bytes: u64,
         direction: Direction,
-        complete: bool,
+        result: TransferResult,
     ) {
+        let duration = started.elapsed();
+        if let Some(metrics) = &self.shared.metrics {
+            let direction = match direction {
+                Direction::Incoming => TransferDirection::Upload,
+                Direction::Outgoing => TransferDirection::Download,
+            };
+            metrics.transfer(direction, result, bytes, duration.as_secs_f64());
+        }
         let Some(file) = &self.shared.config.log.xferlog else {
             return;
         };
         let record = TransferRecord {
             ended: SystemTime::now(),
-            duration: started.elapsed(),
+            duration,
             peer: self.peer_ip,
             bytes,
             path: path.to_string(),
             ascii: self.transfer_type == crate::protocol::command::TransferType::Ascii,
             direction,
             user: self.user_name().to_string(),
-            complete,
+            complete: result == TransferResult::Ok,
         };
         append(file, record).await;
     }

@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use wharf::Connection;
 
+use crate::metrics::TransferResult;
 use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
 use crate::session::control;
@@ -93,10 +94,14 @@ pub(super) async fn download(
     let started = Instant::now();
     let (result, interruption) = session.supervise(conn, task, cancel, &progress).await?;
     if let Some(path) = logged {
-        let complete = result.is_ok();
+        let outcome = match (&result, &interruption) {
+            (Ok(_), _) => TransferResult::Ok,
+            (Err(_), Some(_)) => TransferResult::Aborted,
+            (Err(_), None) => TransferResult::Failed,
+        };
         let bytes = progress.load(Ordering::Relaxed);
         session
-            .log_transfer(path, started, bytes, Direction::Outgoing, complete)
+            .log_transfer(path, started, bytes, Direction::Outgoing, outcome)
             .await;
     }
     match (result, interruption) {

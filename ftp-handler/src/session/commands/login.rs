@@ -9,6 +9,7 @@ use wharf_users::Verified;
 use super::Answer;
 use crate::config::storage::BackendKind;
 use crate::defence::{Lease, LeaseRefusal};
+use crate::metrics::LoginResult;
 use crate::protocol::command::Password;
 use crate::protocol::{Reply, ReplyCode};
 use crate::quota::{QuotaStore, Quotas};
@@ -118,6 +119,7 @@ pub(super) async fn pass(
                 tokio::spawn(async move { jail.remove_stale_uploads().await });
             }
             session.count_successful_login(&name).await;
+            session.count_login(LoginResult::Ok);
             if let Some(lease) = lease {
                 let local = session.slots.take().map(Box::new);
                 session.slots = Some(Held::Leased {
@@ -174,6 +176,7 @@ async fn claim_lease(session: &Session, name: &str) -> Result<Option<Lease>, Rep
 /// `limits.max_login_attempts` failures or when a ban starts.
 async fn failed(session: &mut Session, conn: &mut Connection, name: &str) -> io::Result<Answer> {
     session.failed_logins += 1;
+    session.count_login(LoginResult::Failed);
     tracing::warn!(user = %name, attempt = session.failed_logins, "failed login");
     let ban = session.count_failed_login(name).await;
     tokio::time::sleep(session.shared.config.limits.failed_login_delay).await;

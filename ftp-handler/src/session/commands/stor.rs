@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use wharf::Connection;
 
 use super::download::interrupted;
+use crate::metrics::TransferResult;
 use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
 use crate::session::control;
@@ -117,14 +118,26 @@ pub(super) async fn store(
             upload.abort().await;
             let bytes = received(&progress);
             session
-                .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+                .log_transfer(
+                    &logged,
+                    started,
+                    bytes,
+                    Direction::Incoming,
+                    TransferResult::Aborted,
+                )
                 .await;
             return interrupted(conn, interruption).await;
         }
         (Err(_), Some(interruption)) => {
             let bytes = received(&progress);
             session
-                .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+                .log_transfer(
+                    &logged,
+                    started,
+                    bytes,
+                    Direction::Incoming,
+                    TransferResult::Aborted,
+                )
                 .await;
             return interrupted(conn, interruption).await;
         }
@@ -132,7 +145,13 @@ pub(super) async fn store(
             tracing::info!(%error, "upload failed");
             let bytes = received(&progress);
             session
-                .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+                .log_transfer(
+                    &logged,
+                    started,
+                    bytes,
+                    Direction::Incoming,
+                    TransferResult::Failed,
+                )
                 .await;
             control::send(conn, &error.reply()).await?;
             return Ok(Flow::Continue);
@@ -142,15 +161,25 @@ pub(super) async fn store(
         upload.abort().await;
         let bytes = received(&progress);
         session
-            .log_transfer(&logged, started, bytes, Direction::Incoming, false)
+            .log_transfer(
+                &logged,
+                started,
+                bytes,
+                Direction::Incoming,
+                TransferResult::Aborted,
+            )
             .await;
         return interrupted(conn, interruption).await;
     }
     let committed = upload.commit().await;
     let bytes = received(&progress);
-    let complete = committed.is_ok();
+    let outcome = if committed.is_ok() {
+        TransferResult::Ok
+    } else {
+        TransferResult::Failed
+    };
     session
-        .log_transfer(&logged, started, bytes, Direction::Incoming, complete)
+        .log_transfer(&logged, started, bytes, Direction::Incoming, outcome)
         .await;
     match committed {
         Ok(info) => {
