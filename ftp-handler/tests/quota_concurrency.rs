@@ -1,9 +1,10 @@
-//! Ten sessions uploading different content to one path at once, in every concurrency mode:
-//! the uploads never interleave, and the file ends as exactly one of them.
+//! Ten sessions uploading different content to one path at once, on both backends (every mode
+//! on the local disk, async and threading on S3): the uploads never interleave, and the file
+//! ends as exactly one of them.
 
 mod quota_support;
 
-use quota_support::run_for_alice_in_every_mode;
+use quota_support::run_for_alice_on_each_backend;
 
 #[test]
 fn ten_parallel_uploads_to_one_path_leave_exactly_one_of_them() {
@@ -45,5 +46,5 @@ ftp.quit()
 print("busy replies:", sum(busy.values()))
 print("ok")
 "#;
-    run_for_alice_in_every_mode(1024 * 1024, SCRIPT, &[]);
+    run_for_alice_on_each_backend(1024 * 1024, SCRIPT, &[]);
 }

@@ -20,8 +20,8 @@ const MODES: [&str; 2] = ["async", "threading"];
 /// on a runtime of their own, after the daemon started.
 const ALL_MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
 
-/// One Garage for the whole test binary; its server dies with the test process.
-static GARAGE: LazyLock<Garage> = LazyLock::new(Garage::start);
+/// One Garage for the whole test binary, stopped when the test process exits.
+static GARAGE: LazyLock<&'static Garage> = LazyLock::new(Garage::shared);
 
 /// Helpers every client script starts with. Arguments: HOST PORT, then the script's own.
 const PRELUDE: &str = r#"
