@@ -4,6 +4,7 @@
 //!
 //! - `keys`: virtual paths to object keys, inside the home and nowhere else.
 //! - `upload`: STOR, APPE, REST + STOR and STOU as multipart uploads in bounded memory.
+//! - `commit`: commits to one key take turns, so each counts the object it replaces.
 //! - `errors`: OpenDAL errors as [`StorageError`]s.
 //! - `stale`: aborting the multipart uploads of daemons that died mid-upload.
 //!
@@ -11,6 +12,7 @@
 //! a [`VirtualPath`], which has no `.`, `..`, empty, NUL or line-break components; no call takes
 //! a key from the client or from a listing without re-deriving it that way.
 
+mod commit;
 mod errors;
 mod keys;
 mod stale;

@@ -20,6 +20,7 @@ use bytes::BytesMut;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::ObjectStore;
+use super::commit::commit_turn;
 use super::errors::backend_error;
 use crate::storage::backend::{Chunk, CommitInfo, UploadMode, UploadSink};
 use crate::storage::error::StorageError;
@@ -60,8 +61,10 @@ pub(super) struct ObjectUpload {
     written: u64,
     /// Bytes reserved with the quota hook beyond what was written.
     ahead: u64,
-    /// The existing object's size, if there was one.
+    /// The existing object's size, if there was one (looked at again just before the commit).
     replaced: Option<u64>,
+    /// The bucket, to look at the object the commit replaces.
+    operator: opendal::Operator,
     /// The budget share for the part buffers, given back when the upload ends.
     _buffers: OwnedSemaphorePermit,
 }
@@ -137,6 +140,7 @@ impl ObjectUpload {
             written: 0,
             ahead: 0,
             replaced: existing,
+            operator: store.operator.clone(),
             _buffers: buffers,
         };
         let writer = store.operator.writer(&key).await;
@@ -215,6 +219,25 @@ impl ObjectUpload {
         self.written = 0;
         // Released once: a later drop finds nothing to give back.
         self.replaced = Some(0);
+    }
+
+    /// Looks at the object the commit is about to replace and moves the file count to match:
+    /// a file created meanwhile is replaced (no new file), one deleted meanwhile makes this
+    /// upload a new file again (which the file limit may refuse).
+    async fn recount_replaced(&mut self) -> Result<(), StorageError> {
+        let present = match self.operator.stat(&self.key).await {
+            Ok(metadata) if metadata.is_file() => Some(metadata.content_length()),
+            Ok(_) => None,
+            Err(error) if error.kind() == opendal::ErrorKind::NotFound => None,
+            Err(error) => return Err(backend_error(&self.path, error)),
+        };
+        match (self.replaced, present) {
+            (None, Some(_)) => self.quota.release(0, 1),
+            (Some(_), None) => self.quota.reserve(0, 1)?,
+            _ => {}
+        }
+        self.replaced = present;
+        Ok(())
     }
 
     /// Hands the part buffer to the writer.
@@ -314,6 +337,12 @@ impl UploadSink for ObjectUpload {
 
     async fn commit(mut self: Box<Self>) -> Result<CommitInfo, StorageError> {
         if let Err(error) = self.flush_part().await {
+            return Err(self.fail(error).await);
+        }
+        // The object this commit replaces is the one there now, not at the start: another
+        // upload to the key may have completed meanwhile (or the file been deleted).
+        let _turn = commit_turn(&self.key).await;
+        if let Err(error) = self.recount_replaced().await {
             return Err(self.fail(error).await);
         }
         let Some(mut writer) = self.writer.take() else {
