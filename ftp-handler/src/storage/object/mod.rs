@@ -385,12 +385,14 @@ impl StorageBackend for ObjectStore {
             });
         }
         let key = self.keys.file(path)?;
-        let reader = self
-            .operator
-            .reader_with(&key)
-            .chunk(upload::READ_CHUNK)
-            .await
-            .map_err(|error| backend_error(path, error))?;
+        let mut reader = self.operator.reader_with(&key).chunk(upload::READ_CHUNK);
+        // Every ranged GET must read the object the stat saw: an upload completing meanwhile
+        // would otherwise hand the client the old object's first chunks and the new one's
+        // last. With If-Match a replaced object ends the download with an error instead.
+        if let Some(etag) = metadata.etag() {
+            reader = reader.if_match(etag);
+        }
+        let reader = reader.await.map_err(|error| backend_error(path, error))?;
         // A ranged GET from the offset, streamed chunk by chunk.
         let stream = reader
             .into_bytes_stream(offset..size)

@@ -103,6 +103,8 @@ impl ObjectUpload {
             .map(|metadata| metadata.content_length());
         let kept = match (mode, existing) {
             (UploadMode::ResumeAt(offset), Some(size)) if offset <= size => offset,
+            // REST 0 + STOR of a missing file is a plain new upload, as on the local disk.
+            (UploadMode::ResumeAt(0), None) => 0,
             (UploadMode::ResumeAt(offset), size) => {
                 return Err(StorageError::BadOffset {
                     path,
