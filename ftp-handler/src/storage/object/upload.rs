@@ -341,17 +341,21 @@ impl UploadSink for ObjectUpload {
         if let Err(error) = self.flush_part().await {
             return Err(self.fail(error).await);
         }
-        // The object this commit replaces is the one there now, not at the start: another
-        // upload to the key may have completed meanwhile (or the file been deleted).
-        let _turn = commit_turn(&self.key).await;
-        if let Err(error) = self.recount_replaced().await {
-            return Err(self.fail(error).await);
-        }
         let Some(mut writer) = self.writer.take() else {
             return Err(StorageError::UploadEnded {
                 path: self.path.clone(),
             });
         };
+        // The object this commit replaces is the one there now, not at the start: another
+        // upload to the key may have completed meanwhile (or the file been deleted).
+        let _turn = commit_turn(&self.key).await;
+        if let Err(error) = self.recount_replaced().await {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(path = %self.path, %abort, "could not abort a multipart upload");
+            }
+            self.release_all();
+            return Err(error);
+        }
         if let Err(error) = writer.close().await {
             // A failed complete leaves the multipart upload; abort it so no parts remain.
             let _ = writer.abort().await;
