@@ -23,6 +23,9 @@ pub struct BackendHome {
     pub jail: Jail,
     /// The home as the stored-object helpers take it (a directory, or `t-NAME-N/alice/`).
     home: String,
+    /// A sibling of the home that nothing may reach (`ROOT/outside`, or
+    /// `t-NAME-N/alice-outside/`: a prefix that starts like the home's).
+    outside: String,
     /// Holds the local home.
     _root: tempfile::TempDir,
 }
@@ -31,12 +34,15 @@ impl BackendHome {
     /// An empty home on `backend` (on S3 under a prefix no other test uses).
     pub fn new(backend: Backend, name: &str) -> BackendHome {
         let root = tempfile::tempdir().expect("temp dir");
-        let (config, home_arg, home) = match backend {
+        let (config, home_arg, home, outside) = match backend {
             Backend::Local => {
                 let home = root.path().join("home");
                 std::fs::create_dir(&home).expect("home");
+                let outside = root.path().join("outside");
+                std::fs::create_dir(&outside).expect("outside");
                 let text = home.to_str().expect("utf-8").to_owned();
-                (StorageConfig::default(), text, home)
+                let outside = outside.to_str().expect("utf-8").to_owned();
+                (StorageConfig::default(), text, home, outside)
             }
             Backend::S3 => {
                 let garage = garage();
@@ -49,7 +55,12 @@ impl BackendHome {
                 config.access_key_id = garage.access_key_id().to_owned();
                 config.secret_access_key = garage.secret_access_key().to_owned();
                 config.prefix = prefix.clone();
-                (config, format!("{prefix}alice/"), PathBuf::from("alice/"))
+                (
+                    config,
+                    format!("{prefix}alice/"),
+                    PathBuf::from("alice/"),
+                    format!("{prefix}alice-outside/"),
+                )
             }
         };
         let jail = open_home(&config, &home, false).expect("open the home");
@@ -57,6 +68,7 @@ impl BackendHome {
             backend,
             jail,
             home: home_arg,
+            outside,
             _root: root,
         }
     }
@@ -71,6 +83,16 @@ impl BackendHome {
     /// the storage under test; `None` if nothing is.
     pub fn stored(&self, name: &str) -> Option<(u64, String)> {
         super::common::backend::stored_digest(self.backend, &self.home, name)
+    }
+
+    /// Like [`BackendHome::stored`], for a file beside the home, out of its reach.
+    pub fn stored_outside(&self, name: &str) -> Option<(u64, String)> {
+        super::common::backend::stored_digest(self.backend, &self.outside, name)
+    }
+
+    /// Stores `content` as `name` beside the home, out of its reach.
+    pub fn place_outside(&self, name: &str, content: &[u8]) {
+        super::common::backend::place(self.backend, &self.outside, name, content);
     }
 
     /// Stores `content` as `name` behind the storage's back.
