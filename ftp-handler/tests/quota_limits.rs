@@ -106,8 +106,8 @@ print("ok")
         let site = Site::on(
             backend,
             &[quota_support::User {
-            name: "carol",
-            bytes: None,
+                name: "carol",
+                bytes: None,
                 files: Some(2),
             }],
         );

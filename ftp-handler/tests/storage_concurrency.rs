@@ -213,9 +213,7 @@ async fn concurrent_replacing_uploads_never_interleave_and_count_once_on_both_ba
             committed += usize::from(writer.await.expect("writer task"));
         }
         assert_eq!(committed, WRITERS, "{backend}");
-        let content: Vec<u8> = read_from(&home.jail, "/contested", 0)
-            .await
-            .expect("read");
+        let content: Vec<u8> = read_from(&home.jail, "/contested", 0).await.expect("read");
         assert!(is_one_writers_content(&content), "{backend}: interleaved");
         assert_eq!(home.stored("contested"), digest_of(&content), "{backend}");
         let stored = home.jail.usage().await.expect("rebuild");

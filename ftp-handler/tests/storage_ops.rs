@@ -265,7 +265,9 @@ async fn directory_operations_and_their_errors_on_both_backends() {
         );
         jail.remove_dir(&vpath("/new")).await.expect("rmdir");
         assert!(jail.metadata(&vpath("/new")).await.is_err(), "{backend}");
-        jail.remove_file(&vpath("/sub/inner.txt")).await.expect("rm");
+        jail.remove_file(&vpath("/sub/inner.txt"))
+            .await
+            .expect("rm");
         assert_eq!(home.stored("sub/inner.txt"), None, "{backend}");
         assert_eq!(
             home.stored("file.txt"),

@@ -10,9 +10,7 @@ use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use storage_support::backends::{
-    BACKENDS, Backend, BackendHome, digest_of, upload, write_all,
-};
+use storage_support::backends::{BACKENDS, Backend, BackendHome, digest_of, upload, write_all};
 use wharf_ftp::storage::{
     LocalJail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath, WritePlacement,
 };
@@ -366,10 +364,16 @@ async fn refusals_leave_the_files_and_the_count_on_both_backends() {
 
         let mut sink = home
             .jail
-            .begin_upload(&path("/existing"), UploadMode::Replace, WritePlacement::Inline)
+            .begin_upload(
+                &path("/existing"),
+                UploadMode::Replace,
+                WritePlacement::Inline,
+            )
             .await
             .expect("begin");
-        write_all(&mut sink, &[1; 500]).await.expect("old plus new fit");
+        write_all(&mut sink, &[1; 500])
+            .await
+            .expect("old plus new fit");
         assert!(write_all(&mut sink, &[1; 100]).await.is_err(), "{backend}");
         drop(sink);
         assert_eq!(home.stored("existing"), digest_of(&[b'e'; 1000]));
@@ -379,7 +383,11 @@ async fn refusals_leave_the_files_and_the_count_on_both_backends() {
         // there APPE may be refused at once; either way nothing changes.
         match home
             .jail
-            .begin_upload(&path("/existing"), UploadMode::Append, WritePlacement::Inline)
+            .begin_upload(
+                &path("/existing"),
+                UploadMode::Append,
+                WritePlacement::Inline,
+            )
             .await
         {
             Ok(mut sink) => {
@@ -396,7 +404,11 @@ async fn refusals_leave_the_files_and_the_count_on_both_backends() {
 
         let mut sink = home
             .jail
-            .begin_upload(&path("/aborted"), UploadMode::Replace, WritePlacement::Inline)
+            .begin_upload(
+                &path("/aborted"),
+                UploadMode::Replace,
+                WritePlacement::Inline,
+            )
             .await
             .expect("begin");
         write_all(&mut sink, &[4; 300]).await.expect("fits");

@@ -309,10 +309,16 @@ async fn replace_is_atomic_and_an_abort_or_drop_keeps_the_old_bytes_on_both_back
         let new = vec![b'n'; 96 * 1024];
         home.place("data.bin", &old);
         let mut sink = jail
-            .begin_upload(&vpath("/data.bin"), UploadMode::Replace, WritePlacement::Inline)
+            .begin_upload(
+                &vpath("/data.bin"),
+                UploadMode::Replace,
+                WritePlacement::Inline,
+            )
             .await
             .expect("begin");
-        write_all(&mut sink, &new[..50_000]).await.expect("first half");
+        write_all(&mut sink, &new[..50_000])
+            .await
+            .expect("first half");
         assert_eq!(read_from(jail, "/data.bin", 0).await.expect("read"), old);
         assert_eq!(home.stored("data.bin"), digest_of(&old), "{backend}");
         write_all(&mut sink, &new[50_000..])
@@ -329,7 +335,11 @@ async fn replace_is_atomic_and_an_abort_or_drop_keeps_the_old_bytes_on_both_back
 
         for ending in ["abort", "drop"] {
             let mut sink = jail
-                .begin_upload(&vpath("/data.bin"), UploadMode::Replace, WritePlacement::Inline)
+                .begin_upload(
+                    &vpath("/data.bin"),
+                    UploadMode::Replace,
+                    WritePlacement::Inline,
+                )
                 .await
                 .expect("begin");
             write_all(&mut sink, b"garbage that must never land")

@@ -107,7 +107,10 @@ pub fn python_env(backend: Backend) -> Vec<(&'static str, String)> {
             ("WHARF_TEST_S3_BUCKET", garage.bucket().to_owned()),
             ("WHARF_TEST_S3_REGION", garage.region().to_owned()),
             ("WHARF_TEST_S3_KEY_ID", garage.access_key_id().to_owned()),
-            ("WHARF_TEST_S3_SECRET", garage.secret_access_key().to_owned()),
+            (
+                "WHARF_TEST_S3_SECRET",
+                garage.secret_access_key().to_owned(),
+            ),
         ]);
     }
     env

@@ -19,9 +19,9 @@ use nix::unistd::Pid;
 use tempfile::TempDir;
 use wharf_users::HashParams;
 
-pub use common::ftpd::BIN;
 pub use common::backend::Backend;
 use common::backend::{PYTHON_STORED, SiteStorage};
+pub use common::ftpd::BIN;
 use common::ftpd::FtpdProcess;
 use common::users::{self, Account};
 
@@ -255,8 +255,7 @@ impl Daemon {
 
     /// A Python command running `PRELUDE + script` with HOST PORT ARGS.
     fn python_command(&self, script: &str, args: &[&str]) -> Command {
-        let mut command =
-            common::python::script(&format!("{PYTHON_STORED}\n{PRELUDE}\n{script}"));
+        let mut command = common::python::script(&format!("{PYTHON_STORED}\n{PRELUDE}\n{script}"));
         command
             .arg(self.addr.ip().to_string())
             .arg(self.addr.port().to_string())

@@ -29,7 +29,9 @@ pub(super) struct CommitTurn {
 /// thread; a tokio mutex works across the per-session runtimes of threading mode).
 pub(super) async fn commit_turn(key: &str) -> CommitTurn {
     let lock = {
-        let mut turns = TURNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut turns = TURNS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Arc::clone(turns.entry(key.to_owned()).or_default())
     };
     CommitTurn {
@@ -40,7 +42,9 @@ pub(super) async fn commit_turn(key: &str) -> CommitTurn {
 
 impl Drop for CommitTurn {
     fn drop(&mut self) {
-        let mut turns = TURNS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut turns = TURNS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         drop(self.guard.take());
         // Only the map holds the lock now: no commit waits for it.
         if turns
