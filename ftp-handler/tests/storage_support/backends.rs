@@ -47,14 +47,16 @@ impl BackendHome {
             Backend::S3 => {
                 let garage = garage();
                 let prefix = fresh_prefix(name);
-                let mut config = StorageConfig::default();
-                config.backend = BackendKind::S3;
-                config.endpoint = Some(garage.endpoint());
-                config.bucket = garage.bucket().to_owned();
-                config.region = garage.region().to_owned();
-                config.access_key_id = garage.access_key_id().to_owned();
-                config.secret_access_key = garage.secret_access_key().to_owned();
-                config.prefix = prefix.clone();
+                let config = StorageConfig {
+                    backend: BackendKind::S3,
+                    endpoint: Some(garage.endpoint()),
+                    bucket: garage.bucket().to_owned(),
+                    region: garage.region().to_owned(),
+                    access_key_id: garage.access_key_id().to_owned(),
+                    secret_access_key: garage.secret_access_key().to_owned(),
+                    prefix: prefix.clone(),
+                    ..StorageConfig::default()
+                };
                 (
                     config,
                     format!("{prefix}alice/"),
