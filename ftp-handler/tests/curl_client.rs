@@ -1,10 +1,13 @@
-//! The daemon driven by curl, in every concurrency mode: transfers, listings, active mode, and
-//! transfers broken off mid-way then resumed with `curl -C -`.
+//! The daemon driven by curl, in every concurrency mode on the local disk and in async and
+//! threading modes on S3 (Garage): transfers, listings, active mode, HASH, and transfers broken
+//! off mid-way then resumed with `curl -C -`. What was stored is read back behind the daemon's
+//! back (boto3 for S3) and compared byte for byte.
 //!
 //! curl must be installed (`apt-get install -y curl`); the test fails, not skips, without it.
 
 mod support;
 
+use support::common::backend::{Backend, digest_of};
 use support::{Daemon, MODES, curl, file_sha256, have, random_bytes, sha256_hex};
 
 /// Runs curl and asserts success.
@@ -19,7 +22,7 @@ fn curl_ok(mode: &str, args: &[&str]) -> Vec<u8> {
 }
 
 #[test]
-fn curl_transfers_listings_and_resume_in_every_mode() {
+fn curl_transfers_listings_and_resume_on_both_backends() {
     assert!(have("curl"), "curl is required: apt-get install -y curl");
     let local = tempfile::tempdir().unwrap();
     let data = random_bytes(2 << 20, 3);
@@ -34,9 +37,11 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
     std::fs::write(&big_source, &big).unwrap();
     let big_arg = big_source.to_str().unwrap();
     let big_expected = sha256_hex(&big);
-    for mode in MODES {
-        let daemon = Daemon::start(mode, &[("alice", "secret")]);
+    for (backend, mode) in Backend::each_with_modes(&MODES) {
+        let daemon = Daemon::start_on(backend, mode, &[("alice", "secret")], &[], &[]);
         let url = |path: &str| daemon.url("alice", "secret", path);
+        let mode = format!("{backend} {mode}");
+        let mode = mode.as_str();
 
         // Bad password: curl's "access denied" exit code 67.
         let denied = curl(&[&daemon.url("alice", "nope", "")]);
@@ -44,8 +49,8 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
 
         curl_ok(mode, &["-T", source_arg, &url("up.bin")]);
         assert_eq!(
-            file_sha256(&daemon.home("alice").join("up.bin")),
-            expected,
+            daemon.stored_digest("alice", "up.bin"),
+            digest_of(&data),
             "{mode}: upload"
         );
         let down = local.path().join(format!("{mode}-down.bin"));
@@ -73,7 +78,7 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
         );
 
         // Download broken off mid-way (rate limit + time limit), then resumed.
-        std::fs::copy(&big_source, daemon.home("alice").join("big.bin")).unwrap();
+        daemon.place("alice", "big.bin", &big);
         let partial = local.path().join(format!("{mode}-partial.bin"));
         let broken = curl(&[
             "--limit-rate",
@@ -116,8 +121,8 @@ fn curl_transfers_listings_and_resume_in_every_mode() {
         );
         curl_ok(mode, &["-C", "-", "-T", big_arg, &url("resumed.bin")]);
         assert_eq!(
-            file_sha256(&daemon.home("alice").join("resumed.bin")),
-            big_expected,
+            daemon.stored_digest("alice", "resumed.bin"),
+            digest_of(&big),
             "{mode}: resumed upload"
         );
 

@@ -1,6 +1,11 @@
 //! Upload safety and usage across interruptions, in every concurrency mode: a daemon killed
 //! with SIGKILL mid-upload comes back with usage equal to the disk, an interrupted new file
 //! resumes to the identical file, an interrupted overwrite leaves the old file byte for byte.
+//!
+//! Local disk only: these cases watch the jail's upload temp files and resumable partial files
+//! grow on disk. Object storage has neither (an upload is all or nothing); its counterparts,
+//! a killed daemon or a cut upload leaving the previous object and no parts, are in
+//! `s3_storage.rs`.
 
 mod quota_support;
 

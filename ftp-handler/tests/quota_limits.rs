@@ -1,10 +1,11 @@
-//! Quota limits over real sessions in every concurrency mode, driven by Python's ftplib: the
-//! limit is reachable exactly, one byte more is refused with 552 and leaves the files as they
-//! were, parallel sessions of one user cannot pass it together, users are counted apart.
+//! Quota limits over real sessions, driven by Python's ftplib, on both backends (every mode on
+//! the local disk, async and threading on S3): the limit is reachable exactly, one byte more
+//! is refused with 552 and leaves the files as they were, parallel sessions of one user cannot
+//! pass it together, users are counted apart.
 
 mod quota_support;
 
-use quota_support::{MODES, Site, User, run_for_alice_in_every_mode};
+use quota_support::{Backend, MODES, Site, User, run_for_alice_on_each_backend};
 
 /// Limit of the tests below: 64 KiB.
 const LIMIT: u64 = 64 * 1024;
@@ -54,7 +55,7 @@ assert check_usage(ftp, home, "refilled") == limit
 ftp.quit()
 print("ok")
 "#;
-    run_for_alice_in_every_mode(LIMIT, SCRIPT, &[&LIMIT.to_string()]);
+    run_for_alice_on_each_backend(LIMIT, SCRIPT, &[&LIMIT.to_string()]);
 }
 
 #[test]
@@ -77,7 +78,7 @@ assert check_usage(ftp, home, "one byte over") == 0
 ftp.quit()
 print("ok")
 "#;
-    run_for_alice_in_every_mode(BIG_LIMIT, SCRIPT, &[&BIG_LIMIT.to_string()]);
+    run_for_alice_on_each_backend(BIG_LIMIT, SCRIPT, &[&BIG_LIMIT.to_string()]);
 }
 
 #[test]
@@ -101,15 +102,17 @@ check_usage(ftp, home)
 ftp.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[quota_support::User {
-            name: "carol",
-            bytes: None,
-            files: Some(2),
-        }]);
+    for (backend, mode) in Backend::each_with_modes(&MODES) {
+        let site = Site::on(
+            backend,
+            &[quota_support::User {
+                name: "carol",
+                bytes: None,
+                files: Some(2),
+            }],
+        );
         let daemon = site.start(mode);
-        let home = site.home("carol");
-        daemon.python(SCRIPT, &[home.to_str().expect("utf-8")]);
+        daemon.python(SCRIPT, &[&site.home_arg("carol")]);
     }
 }
 
@@ -155,17 +158,12 @@ print("ok")
 "#;
     // Uploads of many chunks each, so that the sessions' reservations interleave.
     const PARALLEL_LIMIT: u64 = 1024 * 1024;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", PARALLEL_LIMIT)]);
+    for (backend, mode) in Backend::each_with_modes(&MODES) {
+        let site = Site::on(backend, &[User::limited("alice", PARALLEL_LIMIT)]);
         let daemon = site.start(mode);
-        let home = site.home("alice");
         daemon.python(
             SCRIPT,
-            &[
-                home.to_str().expect("utf-8"),
-                &PARALLEL_LIMIT.to_string(),
-                mode,
-            ],
+            &[&site.home_arg("alice"), &PARALLEL_LIMIT.to_string(), mode],
         );
     }
 }
@@ -202,18 +200,20 @@ assert store(bob, "STOR more.bin", b"x").startswith("552")
 bob.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[
-            User::limited("alice", LIMIT),
-            User::limited("bob", LIMIT / 2),
-        ]);
+    for (backend, mode) in Backend::each_with_modes(&MODES) {
+        let site = Site::on(
+            backend,
+            &[
+                User::limited("alice", LIMIT),
+                User::limited("bob", LIMIT / 2),
+            ],
+        );
         let daemon = site.start(mode);
-        let (alice, bob) = (site.home("alice"), site.home("bob"));
         daemon.python(
             SCRIPT,
             &[
-                alice.to_str().expect("utf-8"),
-                bob.to_str().expect("utf-8"),
+                &site.home_arg("alice"),
+                &site.home_arg("bob"),
                 &LIMIT.to_string(),
             ],
         );

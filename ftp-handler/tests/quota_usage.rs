@@ -1,12 +1,12 @@
-//! Usage stays exact through every operation that changes a home, in every concurrency mode:
-//! after each step SITE QUOTA equals the bytes and files on disk. A changed limit applies at
-//! the next login.
+//! Usage stays exact through every operation that changes a home, on both backends (every
+//! mode on the local disk, async and threading on S3): after each step SITE QUOTA equals the
+//! bytes and files stored. A changed limit applies at the next login.
 
 mod quota_support;
 
 use std::process::Command;
 
-use quota_support::{BIN, MODES, Site, User, run_for_alice_in_every_mode};
+use quota_support::{BIN, Backend, MODES, Site, User, run_for_alice_on_each_backend};
 
 /// Limit of these tests: 1 MiB, well above what they store.
 const LIMIT: u64 = 1024 * 1024;
@@ -56,7 +56,7 @@ assert step("everything deleted") == 0
 ftp.quit()
 print("ok")
 "#;
-    run_for_alice_in_every_mode(LIMIT, SCRIPT, &[]);
+    run_for_alice_on_each_backend(LIMIT, SCRIPT, &[]);
 }
 
 #[test]
@@ -91,15 +91,14 @@ assert check_usage(ftp, home) == 1
 ftp.quit()
 print("ok")
 "#;
-    for mode in MODES {
-        let site = Site::new(&[User::limited("alice", 64 * 1024)]);
+    for (backend, mode) in Backend::each_with_modes(&MODES) {
+        let site = Site::on(backend, &[User::limited("alice", 64 * 1024)]);
         let daemon = site.start(mode);
         daemon.python(FILL, &[]);
         set_quota(&site, &["--set", "100KiB"]);
         daemon.python(RAISED, &[]);
         set_quota(&site, &["--set", "10KiB", "--files", "1"]);
-        let home = site.home("alice");
-        daemon.python(LOWERED, &[home.to_str().expect("utf-8")]);
+        daemon.python(LOWERED, &[&site.home_arg("alice")]);
     }
 }
 

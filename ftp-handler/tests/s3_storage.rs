@@ -20,8 +20,8 @@ const MODES: [&str; 2] = ["async", "threading"];
 /// on a runtime of their own, after the daemon started.
 const ALL_MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
 
-/// One Garage for the whole test binary; its server dies with the test process.
-static GARAGE: LazyLock<Garage> = LazyLock::new(Garage::start);
+/// One Garage for the whole test binary, stopped when the test process exits.
+static GARAGE: LazyLock<&'static Garage> = LazyLock::new(Garage::shared);
 
 /// Helpers every client script starts with. Arguments: HOST PORT, then the script's own.
 const PRELUDE: &str = r#"
@@ -1008,4 +1008,39 @@ fn user_add_with_an_s3_config_keeps_the_key_prefix_and_creates_no_directory() {
         get_object(&site.key("carol/c.txt")).as_deref(),
         Some(&b"carol"[..])
     );
+}
+
+/// The `ETag` of an object (HEAD), quotes removed.
+fn object_etag(key: &str) -> String {
+    let (status, head) = s3_request(&["-I"], &object_url(key));
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert_eq!(status, 200, "HEAD {key}: {head}");
+    head.lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("etag")
+                .then(|| value.trim().trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| panic!("no ETag for {key}: {head}"))
+}
+
+#[test]
+fn an_upload_of_one_part_is_a_single_put_and_a_longer_one_a_multipart_upload() {
+    // What docs/storage.md states: S3 gives a multipart object an ETag ending in `-PARTS`.
+    let site = Site::new("etag", &[("alice", None)]);
+    let daemon = site.start("async");
+    python(
+        &daemon,
+        r#"
+ftp = login("alice")
+for name, size in (("one.bin", 5 << 20), ("two.bin", (5 << 20) + 1)):
+    assert ftp.storbinary("STOR " + name, io.BytesIO(payload(size, 1))).startswith("226")
+print("ok")
+"#,
+        &[],
+    );
+    let single = object_etag(&site.key("alice/one.bin"));
+    assert!(!single.contains('-'), "one part: {single}");
+    let multipart = object_etag(&site.key("alice/two.bin"));
+    assert!(multipart.ends_with("-2"), "two parts: {multipart}");
 }

@@ -1,15 +1,19 @@
-//! Two uploads to one file never interleave: the second is told the file is busy (450), and
-//! writers that retry after it each land whole.
+//! Two uploads to one file never interleave: locally the second is told the file is busy
+//! (450), and writers that retry after it each land whole. The `_on_both_backends` case races
+//! writers through the storage trait on the local disk and on S3 (Garage); the busy refusal
+//! and the in-place REST/APPE races are the local jail's own (S3 has no per-file lock and
+//! never writes in place).
 
 mod storage_support;
 
 use std::fs;
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use storage_support::backends::{BACKENDS, BackendHome, digest_of, read_from, write_all};
 use storage_support::{empty_home, path, temp_files};
-use wharf_ftp::storage::{LocalJail, StorageError, UploadMode};
+use wharf_ftp::storage::{LocalJail, QuotaHook, StorageError, UploadMode, Usage, WritePlacement};
 
 #[test]
 fn a_second_upload_to_the_same_file_is_told_it_is_busy() {
@@ -146,4 +150,85 @@ fn concurrent_in_place_uploads_never_interleave() {
         WRITERS,
         "each writer appended one whole block"
     );
+}
+
+/// Unlimited, keeping the running count a session's quota layer would.
+#[derive(Debug, Default)]
+struct CountingHook {
+    usage: Mutex<Usage>,
+}
+
+impl QuotaHook for CountingHook {
+    fn reserve(&self, bytes: u64, files: u64) -> Result<(), StorageError> {
+        let mut usage = self.usage.lock().expect("usage lock");
+        usage.bytes += bytes;
+        usage.files += files;
+        Ok(())
+    }
+
+    fn release(&self, bytes: u64, files: u64) {
+        let mut usage = self.usage.lock().expect("usage lock");
+        usage.bytes = usage.bytes.checked_sub(bytes).expect("released bytes");
+        usage.files = usage.files.checked_sub(files).expect("released files");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_replacing_uploads_never_interleave_and_count_once_on_both_backends() {
+    // S3 has no per-file lock (no 450): the uploads all run and the last to complete wins.
+    // Before commits to one key took turns, each of them counted the new file as its own.
+    for backend in BACKENDS {
+        let hook = Arc::new(CountingHook::default());
+        let home = BackendHome::new(backend, "race").with_quota(hook.clone());
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let jail = home.jail.clone();
+                tokio::spawn(async move {
+                    let content = vec![b'a' + writer as u8; CHUNKS * CHUNK];
+                    for _ in 0..5000 {
+                        let mut sink = match jail
+                            .begin_upload(
+                                &path("/contested"),
+                                UploadMode::Replace,
+                                WritePlacement::Inline,
+                            )
+                            .await
+                        {
+                            Ok(sink) => sink,
+                            Err(StorageError::Busy { .. }) => {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                                continue;
+                            }
+                            Err(error) => panic!("writer {writer}: {error}"),
+                        };
+                        write_all(&mut sink, &content).await.expect("write");
+                        return sink.commit().await.is_ok();
+                    }
+                    false
+                })
+            })
+            .collect();
+        let mut committed = 0;
+        for writer in writers {
+            committed += usize::from(writer.await.expect("writer task"));
+        }
+        assert_eq!(committed, WRITERS, "{backend}");
+        let content: Vec<u8> = read_from(&home.jail, "/contested", 0).await.expect("read");
+        assert!(is_one_writers_content(&content), "{backend}: interleaved");
+        assert_eq!(home.stored("contested"), digest_of(&content), "{backend}");
+        let stored = home.jail.usage().await.expect("rebuild");
+        assert_eq!(
+            stored,
+            Usage {
+                bytes: (CHUNKS * CHUNK) as u64,
+                files: 1
+            },
+            "{backend}"
+        );
+        assert_eq!(
+            *hook.usage.lock().expect("usage"),
+            stored,
+            "{backend}: the running count"
+        );
+    }
 }

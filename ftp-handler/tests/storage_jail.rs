@@ -1,5 +1,8 @@
 //! The jail confines every operation to the home: hostile paths and symlinks pointing out are
 //! refused or resolved inside, and nothing outside the home is ever read, listed or changed.
+//! The `_on_both_backends` case tries the hostile paths through the storage trait on the
+//! local disk and on S3 (Garage), where the outside is a sibling key prefix; the symlink cases
+//! are the local jail's own (object storage has no links).
 
 mod storage_support;
 
@@ -7,6 +10,7 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
+use storage_support::backends::{BACKENDS, BackendHome, digest_of, read_from, upload, vpath};
 use storage_support::{Fixture, SECRET, snapshot};
 use wharf_ftp::storage::{EntryKind, StorageError, UploadMode, VirtualPath};
 
@@ -268,4 +272,66 @@ fn names_that_the_session_cannot_address_are_not_listed() {
         .map(|e| e.name)
         .collect();
     assert!(!names.iter().any(|name| name.contains('\n')), "{names:?}");
+}
+
+/// Hostile paths without links, for every backend; `alice-outside` is the S3 outside's name
+/// (a prefix that starts like the home's `alice/`).
+const HOSTILE_NAMES: &[&str] = &[
+    "..",
+    "../..",
+    "../../etc/passwd",
+    "/../..",
+    "/../../etc/passwd",
+    "/etc/passwd",
+    "../outside/secret.txt",
+    "../../outside/secret.txt",
+    "../../../outside/secret.txt",
+    "../alice-outside/secret.txt",
+    "../../alice-outside/secret.txt",
+    "/../alice-outside/secret.txt",
+    "..\\..\\outside\\secret.txt",
+];
+
+#[tokio::test]
+async fn hostile_paths_stay_inside_the_home_on_both_backends() {
+    for backend in BACKENDS {
+        let home = BackendHome::new(backend, "jail");
+        home.place_outside("secret.txt", SECRET);
+        let jail = &home.jail;
+        jail.create_dir(&vpath("/sub")).await.expect("mkdir");
+        upload(jail, "/file.txt", UploadMode::Replace, b"inside")
+            .await
+            .expect("file");
+        let cwd = vpath("/sub");
+        for arg in HOSTILE_NAMES {
+            let Ok(target) = VirtualPath::resolve(&cwd, arg) else {
+                continue;
+            };
+            if let Ok(content) = read_from(jail, target.as_str(), 0).await {
+                assert_ne!(content, SECRET, "{backend}: {arg} read the outside secret");
+            }
+            if let Ok(entries) = jail.list(&target).await {
+                for entry in entries {
+                    assert!(
+                        !["secret.txt", "alice-outside", "outside", "passwd"]
+                            .contains(&entry.name.as_str()),
+                        "{backend}: {arg} listed {entry:?}"
+                    );
+                }
+            }
+            let _ = jail.remove_file(&target).await;
+            let _ = jail.remove_dir(&target).await;
+            if !target.is_root() {
+                let _ = upload(jail, target.as_str(), UploadMode::Replace, b"attack").await;
+                let _ = upload(jail, target.as_str(), UploadMode::Append, b"attack").await;
+            }
+        }
+        assert_eq!(
+            home.stored_outside("secret.txt"),
+            digest_of(SECRET),
+            "{backend}: the outside changed"
+        );
+        assert_eq!(home.stored_outside("passwd"), None, "{backend}");
+        assert_eq!(home.stored("file.txt"), digest_of(b"inside"), "{backend}");
+    }
 }

@@ -1,4 +1,7 @@
-//! Directory operations, renames and reads through the jail, with their error replies.
+//! Directory operations, renames and reads through the jail, with their error replies. The
+//! `_on_both_backends` cases run through the storage trait on the local disk and on S3
+//! (Garage); the others use the local jail's own interface and its links, which object
+//! storage does not have.
 
 mod storage_support;
 
@@ -6,8 +9,11 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 
+use storage_support::backends::{
+    BACKENDS, Backend, BackendHome, digest_of, read_from, upload, vpath,
+};
 use storage_support::{Fixture, path};
-use wharf_ftp::storage::{LocalJail, StorageError, VirtualPath};
+use wharf_ftp::storage::{LocalJail, StorageError, UploadMode, VirtualPath};
 
 #[test]
 fn directory_operations_and_their_errors() {
@@ -157,4 +163,226 @@ fn jail_and_uploads_move_between_threads() {
             .join()
             .expect("thread");
     assert_eq!(size.expect("metadata"), 6);
+}
+
+/// Every backend's `/file.txt` (`inside`), `/sub/inner.txt` (`inner`) and `/sub/deeper/`.
+async fn populated(backend: Backend, name: &str) -> BackendHome {
+    let home = BackendHome::new(backend, name);
+    let jail = &home.jail;
+    jail.create_dir(&vpath("/sub")).await.expect("mkdir sub");
+    jail.create_dir(&vpath("/sub/deeper"))
+        .await
+        .expect("mkdir deeper");
+    upload(jail, "/file.txt", UploadMode::Replace, b"inside")
+        .await
+        .expect("file");
+    upload(jail, "/sub/inner.txt", UploadMode::Replace, b"inner")
+        .await
+        .expect("inner");
+    home
+}
+
+#[tokio::test]
+async fn directory_operations_and_their_errors_on_both_backends() {
+    for backend in BACKENDS {
+        let home = populated(backend, "dirs").await;
+        let jail = &home.jail;
+        let error = |result: Result<(), StorageError>| result.expect_err("refused");
+        jail.create_dir(&vpath("/new")).await.expect("mkdir");
+        assert!(
+            jail.metadata(&vpath("/new")).await.expect("stat").is_dir(),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.create_dir(&vpath("/new")).await),
+                StorageError::AlreadyExists { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.create_dir(&vpath("/file.txt")).await),
+                StorageError::AlreadyExists { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.create_dir(&vpath("/no/such")).await),
+                StorageError::NotFound { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.create_dir(&VirtualPath::root()).await),
+                StorageError::AlreadyExists { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.remove_dir(&vpath("/sub")).await),
+                StorageError::DirectoryNotEmpty { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.remove_dir(&VirtualPath::root()).await),
+                StorageError::PermissionDenied { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.remove_dir(&vpath("/file.txt")).await),
+                StorageError::NotADirectory { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.remove_file(&vpath("/sub")).await),
+                StorageError::IsADirectory { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                error(jail.remove_file(&vpath("/gone")).await),
+                StorageError::NotFound { .. }
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                jail.metadata(&vpath("/nothing")).await,
+                Err(StorageError::NotFound { .. })
+            ),
+            "{backend}"
+        );
+        jail.remove_dir(&vpath("/new")).await.expect("rmdir");
+        assert!(jail.metadata(&vpath("/new")).await.is_err(), "{backend}");
+        jail.remove_file(&vpath("/sub/inner.txt"))
+            .await
+            .expect("rm");
+        assert_eq!(home.stored("sub/inner.txt"), None, "{backend}");
+        assert_eq!(
+            home.stored("file.txt"),
+            digest_of(b"inside"),
+            "{backend}: untouched"
+        );
+        let names: Vec<String> = jail
+            .list(&VirtualPath::root())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect();
+        assert_eq!(names, ["file.txt", "sub"], "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn rename_moves_files_and_directories_on_both_backends() {
+    for backend in BACKENDS {
+        let home = populated(backend, "rename").await;
+        let jail = &home.jail;
+        jail.rename(&vpath("/file.txt"), &vpath("/sub/moved.txt"))
+            .await
+            .expect("move");
+        assert_eq!(home.stored("sub/moved.txt"), digest_of(b"inside"));
+        assert_eq!(home.stored("file.txt"), None, "{backend}");
+        jail.rename(&vpath("/sub/moved.txt"), &vpath("/sub/inner.txt"))
+            .await
+            .expect("replace a file");
+        assert_eq!(
+            home.stored("sub/inner.txt"),
+            digest_of(b"inside"),
+            "{backend}"
+        );
+        upload(jail, "/loose", UploadMode::Replace, b"loose")
+            .await
+            .expect("file");
+        for (from, to, what) in [
+            ("/loose", "/sub", "a file over a directory"),
+            ("/", "/x", "the root"),
+            ("/sub", "/", "onto the root"),
+            ("/sub", "/sub/deeper/x", "a directory into itself"),
+            ("/absent", "/x", "a missing file"),
+        ] {
+            let refused = jail.rename(&vpath(from), &vpath(to)).await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(StorageError::AlreadyExists { .. }
+                        | StorageError::PermissionDenied { .. }
+                        | StorageError::NotFound { .. })
+                ),
+                "{backend}: {what}: {refused:?}"
+            );
+        }
+        jail.rename(&vpath("/sub"), &vpath("/renamed"))
+            .await
+            .expect("rename dir");
+        assert!(
+            jail.metadata(&vpath("/renamed/deeper"))
+                .await
+                .expect("moved")
+                .is_dir(),
+            "{backend}"
+        );
+        assert_eq!(
+            home.stored("renamed/inner.txt"),
+            digest_of(b"inside"),
+            "{backend}"
+        );
+        assert_eq!(home.stored("sub/inner.txt"), None, "{backend}");
+        assert_eq!(home.stored("loose"), digest_of(b"loose"), "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn open_read_honours_offsets_on_both_backends() {
+    for backend in BACKENDS {
+        let home = populated(backend, "offsets").await;
+        let jail = &home.jail;
+        assert_eq!(
+            read_from(jail, "/file.txt", 2).await.expect("at 2"),
+            b"side",
+            "{backend}"
+        );
+        assert_eq!(
+            read_from(jail, "/file.txt", 6).await.expect("at the end"),
+            b"",
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                jail.open_read(&vpath("/file.txt"), 7).await,
+                Err(StorageError::BadOffset {
+                    offset: 7,
+                    size: 6,
+                    ..
+                })
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                jail.open_read(&vpath("/sub"), 0).await,
+                Err(StorageError::IsADirectory { .. })
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(
+                jail.open_read(&vpath("/missing"), 0).await,
+                Err(StorageError::NotFound { .. })
+            ),
+            "{backend}"
+        );
+    }
 }

@@ -1,11 +1,19 @@
 //! The quota hook sees every usage change before bytes land, a refusal leaves the user's files
-//! as they were, and the hook's running count always matches a rebuild from disk.
+//! as they were, and the hook's running count always matches a rebuild from disk. The
+//! `_on_both_backends` case runs through the storage trait on the local disk and on S3
+//! (Garage); the others use the local jail's own interface (chunk-level reservation steps,
+//! the file-count order, a resumed tail put back in place).
+
+mod storage_support;
 
 use std::fs;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use wharf_ftp::storage::{LocalJail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath};
+use storage_support::backends::{BACKENDS, Backend, BackendHome, digest_of, upload, write_all};
+use wharf_ftp::storage::{
+    LocalJail, QuotaHook, StorageError, UploadMode, Usage, VirtualPath, WritePlacement,
+};
 
 /// A byte-limited hook that keeps its count in memory (the real one lives in the state dir).
 #[derive(Debug)]
@@ -301,4 +309,125 @@ fn an_aborted_upload_gives_back_its_reservation() {
         300 * 1024
     );
     assert_eq!(hook.usage(), jail.usage().expect("rebuild"));
+}
+
+/// An empty home on `backend` with `existing` (1000 bytes of `e`), counted by a hook with
+/// `limit` that starts from the backend's own count.
+async fn home_with_limit(backend: Backend, limit: u64) -> (BackendHome, Arc<LimitHook>) {
+    let home = BackendHome::new(backend, "quota");
+    home.place("existing", &[b'e'; 1000]);
+    let hook = LimitHook::new(limit, home.jail.usage().await.expect("initial usage"));
+    let home = home.with_quota(hook.clone());
+    (home, hook)
+}
+
+/// The hook's running count must equal what the backend counts from what it stores.
+async fn assert_counted(home: &BackendHome, hook: &LimitHook, step: &str) {
+    let rebuilt = home.jail.usage().await.expect("rebuild");
+    assert_eq!(hook.usage(), rebuilt, "{}: {step}", home.backend);
+}
+
+#[tokio::test]
+async fn refusals_leave_the_files_and_the_count_on_both_backends() {
+    for backend in BACKENDS {
+        let (home, hook) = home_with_limit(backend, 1500).await;
+        let mut sink = home
+            .jail
+            .begin_upload(&path("/new"), UploadMode::Replace, WritePlacement::Inline)
+            .await
+            .expect("begin");
+        write_all(&mut sink, &[1; 400]).await.expect("within quota");
+        let refused = write_all(&mut sink, &[2; 400]).await;
+        assert!(
+            matches!(
+                refused,
+                Err(StorageError::QuotaExceeded {
+                    usage: 1400,
+                    limit: 1500
+                })
+            ),
+            "{backend}: {refused:?}"
+        );
+        assert!(
+            matches!(
+                write_all(&mut sink, &[3]).await,
+                Err(StorageError::UploadEnded { .. })
+            ),
+            "{backend}"
+        );
+        assert!(
+            matches!(sink.commit().await, Err(StorageError::UploadEnded { .. })),
+            "{backend}"
+        );
+        assert_eq!(home.stored("new"), None, "{backend}");
+        assert_counted(&home, &hook, "refused new file").await;
+
+        let mut sink = home
+            .jail
+            .begin_upload(
+                &path("/existing"),
+                UploadMode::Replace,
+                WritePlacement::Inline,
+            )
+            .await
+            .expect("begin");
+        write_all(&mut sink, &[1; 500])
+            .await
+            .expect("old plus new fit");
+        assert!(write_all(&mut sink, &[1; 100]).await.is_err(), "{backend}");
+        drop(sink);
+        assert_eq!(home.stored("existing"), digest_of(&[b'e'; 1000]));
+        assert_counted(&home, &hook, "refused overwrite").await;
+
+        // S3 counts the kept bytes twice until the commit (the new object copies them), so
+        // there APPE may be refused at once; either way nothing changes.
+        match home
+            .jail
+            .begin_upload(
+                &path("/existing"),
+                UploadMode::Append,
+                WritePlacement::Inline,
+            )
+            .await
+        {
+            Ok(mut sink) => {
+                let refused = write_all(&mut sink, &[1; 600]).await;
+                assert!(refused.is_err(), "{backend}: an append over the limit");
+            }
+            Err(error) => assert!(
+                backend == Backend::S3 && matches!(error, StorageError::QuotaExceeded { .. }),
+                "{backend}: {error:?}"
+            ),
+        }
+        assert_eq!(home.stored("existing"), digest_of(&[b'e'; 1000]));
+        assert_counted(&home, &hook, "refused append").await;
+
+        let mut sink = home
+            .jail
+            .begin_upload(
+                &path("/aborted"),
+                UploadMode::Replace,
+                WritePlacement::Inline,
+            )
+            .await
+            .expect("begin");
+        write_all(&mut sink, &[4; 300]).await.expect("fits");
+        sink.abort().await;
+        // The local disk keeps an aborted new file's bytes for a resume; S3 keeps nothing.
+        let kept = home.stored("aborted").map(|(size, _)| size);
+        assert_eq!(
+            kept,
+            (backend == Backend::Local).then_some(300),
+            "{backend}"
+        );
+        assert_counted(&home, &hook, "aborted upload").await;
+        let room = 1500 - hook.usage().bytes;
+        let filling = vec![5; usize::try_from(room).expect("room")];
+        let info = upload(&home.jail, "/kept", UploadMode::Replace, &filling)
+            .await
+            .expect("exactly up to the limit");
+        assert_eq!(info.size, room);
+        assert_eq!(hook.usage().bytes, 1500, "{backend}");
+        assert_counted(&home, &hook, "full").await;
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use crate::port::free_port;
@@ -221,6 +222,45 @@ impl Garage {
     /// The secret access key.
     pub fn secret_access_key(&self) -> &str {
         &self.secret_access_key
+    }
+}
+
+/// The test process's one Garage, once started by [`Garage::shared`].
+static SHARED: OnceLock<Garage> = OnceLock::new();
+
+/// Runs when the test process exits: a `static` is never dropped, so this stops the shared
+/// Garage and removes its directory.
+extern "C" fn stop_shared_at_exit() {
+    if let Some(garage) = SHARED.get() {
+        garage.stop_in_place();
+    }
+}
+
+impl Garage {
+    /// The test process's one Garage, started on first use and shared by every test in it
+    /// (each test keeps to a key prefix of its own); stopped, and its directory removed, when
+    /// the process exits.
+    pub fn shared() -> &'static Garage {
+        SHARED.get_or_init(|| {
+            let garage = Garage::start();
+            // SAFETY: registers a plain function with no arguments; it runs once, at exit.
+            unsafe {
+                libc::atexit(stop_shared_at_exit);
+            }
+            garage
+        })
+    }
+
+    /// Kills the server and removes its files, through a shared reference (at process exit).
+    fn stop_in_place(&self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: plain system calls on our own child's pid.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.dir());
     }
 }
 

@@ -21,8 +21,9 @@ static UPLOAD_BUFFERS: OnceLock<Arc<Semaphore>> = OnceLock::new();
 /// exist), or with `backend = "s3"` a key prefix in the bucket. `durable` is
 /// `server.durable_uploads` (object storage acknowledges only stored objects anyway).
 ///
-/// An S3 home gets an operator (and HTTP connection pool) of its own, so that it lives on the
-/// runtime of the session that opened it (threading mode runs one runtime per session).
+/// An S3 home gets an operator of its own (cheap: a configuration and its layers); every
+/// operator sends through the one process-wide HTTP client and its connection pool, installed
+/// by [`object::install_http_transport`].
 pub fn open_home(config: &StorageConfig, home: &Path, durable: bool) -> Result<Jail, StorageError> {
     match config.backend {
         // A relative home is a key prefix, only meaningful in object storage: never a

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 #[path = "../common/mod.rs"]
-mod common;
+pub mod common;
 pub mod daemon;
 pub mod proxy;
 

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::backend::Backend;
 use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 
 /// One user to create.
@@ -34,11 +35,28 @@ pub fn home(root: &Path, user: &str) -> PathBuf {
 
 /// Writes `ROOT/users.toml` with `accounts` (hashed with `params`), each with an empty home.
 pub fn write_users(root: &Path, accounts: &[Account<'_>], params: &HashParams) -> PathBuf {
+    write_users_on(Backend::Local, root, accounts, params)
+}
+
+/// Like [`write_users`] for `backend`: on S3 each home is the key prefix `NAME/` (under the
+/// site's daemon prefix) and no directory is made.
+pub fn write_users_on(
+    backend: Backend,
+    root: &Path,
+    accounts: &[Account<'_>],
+    params: &HashParams,
+) -> PathBuf {
     let path = users_file(root);
     let mut file = UsersFile::empty(&path);
     for account in accounts {
-        let home = home(root, account.name);
-        std::fs::create_dir_all(&home).expect("home");
+        let home = match backend {
+            Backend::Local => {
+                let home = home(root, account.name);
+                std::fs::create_dir_all(&home).expect("home");
+                home
+            }
+            Backend::S3 => PathBuf::from(format!("{}/", account.name)),
+        };
         file.add(UserRecord {
             name: account.name.to_string(),
             password_hash: hash_password(account.password, params).expect("hash"),

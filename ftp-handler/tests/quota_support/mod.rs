@@ -1,6 +1,8 @@
 //! Fixtures for the quota tests: a site (users file with quotas, homes, state directory) that
 //! outlives any one `wharf-ftpd serve` process, so a daemon can be killed and restarted on it,
-//! and Python `ftplib` scripts as the independent client.
+//! and Python `ftplib` scripts as the independent client. A site keeps its files on the local
+//! disk or, for the suites that run on both backends, under a key prefix in Garage; the
+//! scripts read what is stored through `common::backend`'s helpers (boto3 on S3).
 #![allow(dead_code)]
 
 #[path = "../common/mod.rs"]
@@ -17,6 +19,8 @@ use nix::unistd::Pid;
 use tempfile::TempDir;
 use wharf_users::HashParams;
 
+pub use common::backend::Backend;
+use common::backend::{PYTHON_STORED, SiteStorage};
 pub use common::ftpd::BIN;
 use common::ftpd::FtpdProcess;
 use common::users::{self, Account};
@@ -37,7 +41,22 @@ pub fn run_for_alice_in_every_mode(limit: u64, script: &str, extra: &[&str]) {
     }
 }
 
-/// Helpers every client script starts with. Arguments: HOST PORT, then the script's own.
+/// Runs `script` like [`run_for_alice_in_every_mode`] on each backend: every mode on the local
+/// disk, async and threading on S3. The first argument is alice's home as the stored-object
+/// helpers take it (a directory, or a key prefix).
+pub fn run_for_alice_on_each_backend(limit: u64, script: &str, extra: &[&str]) {
+    for (backend, mode) in Backend::each_with_modes(&MODES) {
+        let site = Site::on(backend, &[User::limited("alice", limit)]);
+        let daemon = site.start(mode);
+        let home = site.home_arg("alice");
+        let mut args = vec![home.as_str()];
+        args.extend_from_slice(extra);
+        daemon.python(script, &args);
+    }
+}
+
+/// Helpers every client script starts with (after `common::backend`'s stored-object helpers).
+/// Arguments: HOST PORT, then the script's own.
 pub const PRELUDE: &str = r#"
 import ftplib, io, os, random, sys, threading, time
 
@@ -81,21 +100,13 @@ def store(ftp, command, data, rest=None, blocksize=8192):
             return str(refusal)
 
 def disk(home):
-    """(bytes, files, temp files) of the regular files under home, as the server's disk holds them."""
-    total, files, temps = 0, 0, []
-    for folder, _, names in os.walk(home):
-        for name in names:
-            path = os.path.join(folder, name)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            if name.startswith(TEMP_PREFIX):
-                temps.append(path)
-            total += os.path.getsize(path)
-            files += 1
-    return total, files, temps
+    """(bytes, files, unfinished uploads) of the files under home, as the backend holds them
+    (upload temp files on the local disk, multipart uploads on S3)."""
+    files = stored_files(home)
+    return sum(size for _, size in files), len(files), unfinished_uploads(home)
 
 def check_usage(ftp, home, what=""):
-    """SITE QUOTA must equal the bytes and files on disk; no upload temp file may remain."""
+    """SITE QUOTA must equal the bytes and files stored; no unfinished upload may remain."""
     used = quota(ftp)
     total, files, temps = disk(home)
     assert not temps, (what, temps)
@@ -103,8 +114,8 @@ def check_usage(ftp, home, what=""):
     return total
 
 def read_file(home, name):
-    with open(os.path.join(home, name), "rb") as handle:
-        return handle.read()
+    """What the backend stores as name (read without the server); None if nothing."""
+    return stored_bytes(home, name)
 
 def wait_for_size(path_or_finder, size, limit=30):
     """Waits until a file (or the file a function finds) holds `size` bytes on disk."""
@@ -146,14 +157,22 @@ impl User {
 
 /// Users file, homes and state directory, kept across daemon restarts.
 pub struct Site {
-    /// Holds `users.toml`, `state/` and `home/<user>`.
+    /// Holds `users.toml`, `state/` and `home/<user>` (or `ftpd.toml` for S3).
     pub root: TempDir,
+    /// Where the homes are: local directories, or key prefixes in Garage.
+    pub storage: SiteStorage,
 }
 
 impl Site {
-    /// A site with `users` (password `secret`), each with an empty home.
+    /// A site with `users` (password `secret`), each with an empty local home.
     pub fn new(users: &[User]) -> Site {
+        Site::on(Backend::Local, users)
+    }
+
+    /// A site with `users` whose homes are on `backend`.
+    pub fn on(backend: Backend, users: &[User]) -> Site {
         let root = tempfile::tempdir().expect("temp dir");
+        let storage = SiteStorage::new(backend, root.path(), "quota");
         let accounts: Vec<Account<'_>> = users
             .iter()
             .map(|user| Account {
@@ -163,8 +182,14 @@ impl Site {
                 quota_files: user.files,
             })
             .collect();
-        users::write_users(root.path(), &accounts, &HashParams::PRODUCTION);
-        Site { root }
+        users::write_users_on(backend, root.path(), &accounts, &HashParams::PRODUCTION);
+        Site { root, storage }
+    }
+
+    /// A user's home as the scripts' stored-object helpers take it: the local directory, or
+    /// the key prefix on S3.
+    pub fn home_arg(&self, user: &str) -> String {
+        self.storage.home(user)
     }
 
     /// The users file.
@@ -177,18 +202,21 @@ impl Site {
         users::state_dir(self.root.path())
     }
 
-    /// A user's home.
+    /// A user's local home directory.
     pub fn home(&self, user: &str) -> PathBuf {
         users::home(self.root.path(), user)
     }
 
     /// Starts `wharf-ftpd serve` on this site in `mode`.
     pub fn start(&self, mode: &str) -> Daemon {
-        let process = FtpdProcess::serve(mode, &self.users_file(), &self.state_dir(), &[], &[]);
+        let flags = self.storage.serve_flags();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let process = FtpdProcess::serve(mode, &self.users_file(), &self.state_dir(), &flags, &[]);
         Daemon {
             addr: process.addr,
             process,
-            mode: mode.to_string(),
+            mode: format!("{} {mode}", self.storage.backend),
+            env: self.storage.python_env(),
         }
     }
 
@@ -201,6 +229,7 @@ impl Site {
             .arg(self.users_file())
             .arg("--state-dir")
             .arg(self.state_dir())
+            .args(self.storage.serve_flags())
             .output()
             .expect("run wharf-ftpd quota")
     }
@@ -212,8 +241,10 @@ pub struct Daemon {
     process: FtpdProcess,
     /// Its control address.
     pub addr: SocketAddr,
-    /// Its concurrency mode.
+    /// Its backend and concurrency mode (`local async`), for failure messages.
     pub mode: String,
+    /// What its client scripts need to read the backend behind its back.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Daemon {
@@ -224,11 +255,12 @@ impl Daemon {
 
     /// A Python command running `PRELUDE + script` with HOST PORT ARGS.
     fn python_command(&self, script: &str, args: &[&str]) -> Command {
-        let mut command = common::python::script(&format!("{PRELUDE}\n{script}"));
+        let mut command = common::python::script(&format!("{PYTHON_STORED}\n{PRELUDE}\n{script}"));
         command
             .arg(self.addr.ip().to_string())
             .arg(self.addr.port().to_string())
-            .args(args);
+            .args(args)
+            .envs(self.env.iter().map(|(key, value)| (key, value)));
         command
     }
 

@@ -1,7 +1,12 @@
 //! Shared fixture of the storage tests: a home full of links pointing out, and an outside
-//! directory that must never be touched.
+//! directory that must never be touched; and in [`backends`], an empty home on either backend
+//! behind the storage trait, for the cases that hold on both.
 // Each test crate uses a subset of these helpers.
 #![allow(dead_code)]
+
+pub mod backends;
+#[path = "../common/mod.rs"]
+pub mod common;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use wharf_users::HashParams;
 
+use common::backend::{Backend, SiteStorage};
 use common::ftpd::FtpdProcess;
 // Re-exported for the tests; each test crate uses a subset.
 #[allow(unused_imports)]
@@ -33,6 +34,8 @@ pub struct Daemon {
     pub root: TempDir,
     /// The mode it runs in.
     pub mode: String,
+    /// Where the users' files live (local homes, or a key prefix in Garage).
+    pub storage: SiteStorage,
 }
 
 impl Daemon {
@@ -48,7 +51,20 @@ impl Daemon {
         flags: &[&str],
         env: &[(&str, &str)],
     ) -> Daemon {
+        Self::start_on(Backend::Local, mode, users, flags, env)
+    }
+
+    /// Like `start_with`, with the users' files on `backend` (S3: a fresh key prefix in the
+    /// test binary's Garage).
+    pub fn start_on(
+        backend: Backend,
+        mode: &str,
+        users: &[(&str, &str)],
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let root = tempfile::tempdir().expect("temp dir");
+        let storage = SiteStorage::new(backend, root.path(), mode);
         let accounts: Vec<Account<'_>> = users
             .iter()
             .map(|&(name, password)| Account {
@@ -58,12 +74,19 @@ impl Daemon {
                 quota_files: None,
             })
             .collect();
-        let users_file = users::write_users(root.path(), &accounts, &HashParams::PRODUCTION);
+        let users_file =
+            users::write_users_on(backend, root.path(), &accounts, &HashParams::PRODUCTION);
+        let storage_flags = storage.serve_flags();
+        let flags: Vec<&str> = storage_flags
+            .iter()
+            .map(String::as_str)
+            .chain(flags.iter().copied())
+            .collect();
         let process = FtpdProcess::serve(
             mode,
             &users_file,
             &users::state_dir(root.path()),
-            flags,
+            &flags,
             env,
         );
         Daemon {
@@ -71,10 +94,22 @@ impl Daemon {
             process,
             root,
             mode: mode.to_string(),
+            storage,
         }
     }
 
-    /// A user's home directory.
+    /// The `(size, SHA-256)` of what the backend stores as `name` in `user`'s home, read
+    /// without the daemon (boto3 on S3); `None` if nothing is stored there.
+    pub fn stored_digest(&self, user: &str, name: &str) -> Option<(u64, String)> {
+        self.storage.stored_digest(user, name)
+    }
+
+    /// Stores `content` as `name` in `user`'s home behind the daemon's back.
+    pub fn place(&self, user: &str, name: &str, content: &[u8]) {
+        self.storage.place(user, name, content);
+    }
+
+    /// A user's local home directory (local backend only).
     pub fn home(&self, user: &str) -> PathBuf {
         users::home(self.root.path(), user)
     }

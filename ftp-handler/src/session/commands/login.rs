@@ -71,8 +71,8 @@ pub(super) async fn pass(
         }
     };
     // Local homes are shared by the sessions of one user in this process (descriptors); an
-    // object-storage home is opened per session, so its HTTP connections live on the
-    // session's own runtime (threading mode runs one per session).
+    // object-storage home holds none and is opened per session: an operator is cheap, and
+    // every one sends through the one process-wide HTTP client (object::install_http_transport).
     let shared_home = session.shared.config.storage.backend == BackendKind::Local;
     let found = shared_home
         .then(|| session.shared.homes.find(&record))

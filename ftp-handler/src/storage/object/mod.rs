@@ -5,6 +5,7 @@
 //! - `keys`: virtual paths to object keys, inside the home and nowhere else.
 //! - `download`: RETR's body, gathered into buffer-sized reads.
 //! - `upload`: STOR, APPE, REST + STOR and STOU as multipart uploads in bounded memory.
+//! - `commit`: commits to one key take turns, so each counts the object it replaces.
 //! - `errors`: OpenDAL errors as [`StorageError`]s.
 //! - `stale`: aborting the multipart uploads of daemons that died mid-upload.
 //!
@@ -12,6 +13,7 @@
 //! a [`VirtualPath`], which has no `.`, `..`, empty, NUL or line-break components; no call takes
 //! a key from the client or from a listing without re-deriving it that way.
 
+mod commit;
 mod download;
 mod errors;
 mod keys;
@@ -387,11 +389,13 @@ impl StorageBackend for ObjectStore {
             });
         }
         let key = self.keys.file(path)?;
-        let reader = self
-            .operator
-            .reader(&key)
-            .await
-            .map_err(|error| backend_error(path, error))?;
+        let mut reader = self.operator.reader_with(&key);
+        // The GET must read the object the stat saw (its size bounds the range): with
+        // If-Match an object replaced meanwhile ends the download with an error instead.
+        if let Some(etag) = metadata.etag() {
+            reader = reader.if_match(etag);
+        }
+        let reader = reader.await.map_err(|error| backend_error(path, error))?;
         // One GET from the offset, streamed as it arrives: the socket's flow control bounds
         // the memory, and no request waits for the one before.
         let stream = reader

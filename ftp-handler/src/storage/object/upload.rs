@@ -22,6 +22,7 @@ use bytes::BytesMut;
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::ObjectStore;
+use super::commit::commit_turn;
 use super::errors::backend_error;
 use crate::storage::backend::{Chunk, CommitInfo, UploadMode, UploadSink};
 use crate::storage::error::StorageError;
@@ -63,8 +64,10 @@ pub(super) struct ObjectUpload {
     written: u64,
     /// Bytes reserved with the quota hook beyond what was written.
     ahead: u64,
-    /// The existing object's size, if there was one.
+    /// The existing object's size, if there was one (looked at again just before the commit).
     replaced: Option<u64>,
+    /// The bucket, to look at the object the commit replaces.
+    operator: opendal::Operator,
     /// The budget share for the part buffers, given back when the upload ends.
     _buffers: OwnedSemaphorePermit,
 }
@@ -103,6 +106,8 @@ impl ObjectUpload {
             .map(|metadata| metadata.content_length());
         let kept = match (mode, existing) {
             (UploadMode::ResumeAt(offset), Some(size)) if offset <= size => offset,
+            // REST 0 + STOR of a missing file is a plain new upload, as on the local disk.
+            (UploadMode::ResumeAt(0), None) => 0,
             (UploadMode::ResumeAt(offset), size) => {
                 return Err(StorageError::BadOffset {
                     path,
@@ -140,6 +145,7 @@ impl ObjectUpload {
             written: 0,
             ahead: 0,
             replaced: existing,
+            operator: store.operator.clone(),
             _buffers: buffers,
         };
         let writer = store
@@ -222,6 +228,25 @@ impl ObjectUpload {
         self.written = 0;
         // Released once: a later drop finds nothing to give back.
         self.replaced = Some(0);
+    }
+
+    /// Looks at the object the commit is about to replace and moves the file count to match:
+    /// a file created meanwhile is replaced (no new file), one deleted meanwhile makes this
+    /// upload a new file again (which the file limit may refuse).
+    async fn recount_replaced(&mut self) -> Result<(), StorageError> {
+        let present = match self.operator.stat(&self.key).await {
+            Ok(metadata) if metadata.is_file() => Some(metadata.content_length()),
+            Ok(_) => None,
+            Err(error) if error.kind() == opendal::ErrorKind::NotFound => None,
+            Err(error) => return Err(backend_error(&self.path, error)),
+        };
+        match (self.replaced, present) {
+            (None, Some(_)) => self.quota.release(0, 1),
+            (Some(_), None) => self.quota.reserve(0, 1)?,
+            _ => {}
+        }
+        self.replaced = present;
+        Ok(())
     }
 
     /// Hands the part buffer to the writer.
@@ -328,6 +353,16 @@ impl UploadSink for ObjectUpload {
                 path: self.path.clone(),
             });
         };
+        // The object this commit replaces is the one there now, not at the start: another
+        // upload to the key may have completed meanwhile (or the file been deleted).
+        let _turn = commit_turn(&self.key).await;
+        if let Err(error) = self.recount_replaced().await {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(path = %self.path, %abort, "could not abort a multipart upload");
+            }
+            self.release_all();
+            return Err(error);
+        }
         if let Err(error) = writer.close().await {
             // A failed complete leaves the multipart upload; abort it so no parts remain.
             let _ = writer.abort().await;
