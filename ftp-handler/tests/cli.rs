@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,20 +14,9 @@ use support::raw::Raw;
 
 /// Runs `wharf-ftpd ARGS` with `stdin`, asserting success; returns stdout.
 fn run(args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wharf-ftpd");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let output = child.wait_with_output().expect("wait");
+    let output =
+        wharf_testkit::process::output_with_input(Command::new(BIN).args(args), stdin.as_bytes())
+            .expect("run wharf-ftpd");
     assert!(
         output.status.success(),
         "wharf-ftpd {args:?} failed: {}",

@@ -960,25 +960,16 @@ fn user_add_with_an_s3_config_keeps_the_key_prefix_and_creates_no_directory() {
     let site = Site::new("useradd", &[("alice", None)]);
     let work = tempfile::tempdir().expect("temp dir");
     let add = |name: &str, home: &str| {
-        let mut child = Command::new(BIN)
-            .current_dir(work.path())
-            .args(["user", "add", name, "--password-stdin", "--users"])
-            .arg(site.users_file())
-            .args(["--home", home, "--config"])
-            .arg(site.config())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run wharf-ftpd user add");
-        // A refused home is reported before the password is read, so the command may already
-        // have exited and closed its end of the pipe.
-        match std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"secret\n") {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(err) => panic!("password: {err}"),
-        }
-        child.wait_with_output().expect("user add")
+        wharf_testkit::process::output_with_input(
+            Command::new(BIN)
+                .current_dir(work.path())
+                .args(["user", "add", name, "--password-stdin", "--users"])
+                .arg(site.users_file())
+                .args(["--home", home, "--config"])
+                .arg(site.config()),
+            b"secret\n",
+        )
+        .expect("run wharf-ftpd user add")
     };
     let added = add("carol", "carol/");
     assert!(

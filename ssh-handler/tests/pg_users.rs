@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use support::{Daemon, MODES, PASSWORD, give_to_command_user, make_traversable, text};
 use wharf_ssh::native::LOGIN_REFUSED;
@@ -16,19 +16,9 @@ fn user(cluster: &PgCluster, arguments: &[&str], stdin: &str) -> Output {
     command
         .arg("user")
         .args(arguments)
-        .env("PGPASSWORD", cluster.password())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("run wharf-sshd user");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
+        .env("PGPASSWORD", cluster.password());
+    wharf_testkit::process::output_with_input(&mut command, stdin.as_bytes())
+        .expect("run wharf-sshd user")
 }
 
 /// Like [`user`], and the command must succeed.

@@ -36,3 +36,27 @@ pub fn spawn_tied(mut command: Command) -> std::io::Result<(Child, Tie)> {
         .map_err(|_| std::io::Error::other("the spawner thread ended without an answer"))??;
     Ok((child, Tie { _stop: stop }))
 }
+
+/// Runs `command` to the end with `input` on its standard input and returns its output.
+///
+/// A command that exits before reading all of its input (a refusal reported before a password
+/// is read) closes the pipe early; that is part of its behaviour, not an error of the run.
+pub fn output_with_input(
+    command: &mut Command,
+    input: &[u8],
+) -> std::io::Result<std::process::Output> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    match stdin.write_all(input) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => return Err(err),
+        _ => {}
+    }
+    drop(stdin);
+    child.wait_with_output()
+}
