@@ -100,7 +100,7 @@ impl<H: RequestHandler> Server<H> {
             )));
         }
         let state = self.state.clone();
-        let signal = state.signal();
+        let signal = state.loop_signal();
         let stop = async {
             tokio::select! {
                 () = shutdown => state.graceful(),

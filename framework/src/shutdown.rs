@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -20,8 +20,15 @@ const FORCED: u8 = 2;
 pub(crate) struct ShutdownState {
     /// `RUNNING`, `GRACEFUL` or `FORCED`; only ever rises.
     level: AtomicU8,
-    /// Wakes async waiters in any runtime.
+    /// Wakes async waiters in any runtime: the accept loops.
     notify: watch::Sender<u8>,
+    /// What connections see: the level, held back at `RUNNING` while an accept loop still
+    /// listens (so no connection is told to stop while new ones can still arrive), except
+    /// that a forced shutdown reaches them at once.
+    sessions: watch::Sender<u8>,
+    /// Whether an accept loop holds the connections' level back (until it has closed its
+    /// listeners).
+    hold: AtomicBool,
     /// Read end of a pipe that becomes readable on every change, for `poll`-based loops.
     wake_read: OwnedFd,
     /// Write end of that pipe.
@@ -37,6 +44,8 @@ impl ShutdownState {
         Ok(Arc::new(ShutdownState {
             level: AtomicU8::new(RUNNING),
             notify: watch::Sender::new(RUNNING),
+            sessions: watch::Sender::new(RUNNING),
+            hold: AtomicBool::new(false),
             wake_read,
             wake_write,
         }))
@@ -46,9 +55,37 @@ impl ShutdownState {
         let previous = self.level.fetch_max(level, Ordering::SeqCst);
         if previous < level {
             self.notify.send_replace(level);
+            if level >= FORCED || !self.hold.load(Ordering::SeqCst) {
+                self.tell_sessions(level);
+            }
             // A full pipe already wakes the poller; nothing else can go wrong worth reporting.
             let _ = nix::unistd::write(&self.wake_write, &[level]);
         }
+    }
+
+    /// Raises the connections' level to `level` (never lowers it).
+    fn tell_sessions(&self, level: u8) {
+        self.sessions.send_if_modified(|current| {
+            let raise = level > *current;
+            if raise {
+                *current = level;
+            }
+            raise
+        });
+    }
+
+    /// Called by an accept loop before it takes work: a graceful shutdown reaches the
+    /// connections only once the loop calls [`ShutdownState::release_sessions`].
+    pub(crate) fn hold_sessions(&self) {
+        self.hold.store(true, Ordering::SeqCst);
+    }
+
+    /// Called by an accept loop once its listeners are closed: the connections now follow
+    /// the shutdown level (a client that reconnects is refused here and goes elsewhere,
+    /// instead of reaching a listener that is about to close).
+    pub(crate) fn release_sessions(&self) {
+        self.hold.store(false, Ordering::SeqCst);
+        self.tell_sessions(self.level.load(Ordering::SeqCst));
     }
 
     /// Starts a graceful shutdown (no effect if one is under way).
@@ -93,6 +130,13 @@ impl ShutdownState {
 
     /// A signal for connections of this server.
     pub(crate) fn signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            receiver: self.sessions.subscribe(),
+        }
+    }
+
+    /// A signal for the accept loops: fires as soon as shutdown is requested.
+    pub(crate) fn loop_signal(&self) -> ShutdownSignal {
         ShutdownSignal {
             receiver: self.notify.subscribe(),
         }

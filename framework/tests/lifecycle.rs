@@ -86,6 +86,19 @@ impl<const BLOCKING: bool> RequestHandler for Scripted<BLOCKING> {
                         conn.write_all(&block).await?;
                     }
                 }
+                "listening-at-shutdown" => {
+                    conn.shutdown_signal().triggered().await;
+                    let ListenAddr::Tcp(addr) = conn.listener_addr().clone() else {
+                        return Err("not on TCP".into());
+                    };
+                    let answer = match tokio::net::TcpStream::connect(addr).await {
+                        Ok(_) => "still listening\n",
+                        Err(_) => "refused\n",
+                    };
+                    conn.write_all(answer.as_bytes()).await?;
+                    conn.flush().await?;
+                    return Ok(());
+                }
                 "wait-shutdown" => {
                     conn.shutdown_signal().triggered().await;
                     conn.write_all(b"bye\n").await?;
@@ -270,6 +283,25 @@ fn shutdown_signal_reaches_handlers() {
             client.join().unwrap(),
             ["hello", "bye", "finished"],
             "{mode} blocking={blocking}"
+        );
+    }
+}
+
+#[test]
+fn connections_hear_of_shutdown_only_once_the_listeners_are_closed() {
+    // A client told to go (FTP's 421) that reconnects at once must be refused here and go to
+    // another node, not reach a listener about to close. Sequential mode serves its one
+    // connection inside the accept loop, so that connection hears at once.
+    for mode in CONCURRENT_MODES {
+        let server = start_scripted(Spec::new("scripted", mode), false);
+        let addr = server.tcp();
+        let client = std::thread::spawn(move || session(addr, &["go", "listening-at-shutdown"]));
+        std::thread::sleep(Duration::from_millis(300));
+        server.stop();
+        assert_eq!(
+            client.join().unwrap(),
+            ["hello", "refused", "finished"],
+            "{mode}"
         );
     }
 }

@@ -161,6 +161,11 @@ pub(crate) async fn serve_loop<I: Intake>(
         })
         .collect::<io::Result<Vec<_>>>()?;
     let loop_tasks = LoopTasks::start(shared, state, signals)?;
+    // An inline unit keeps the loop from noticing shutdown, so it must hear it at once.
+    if placement == Placement::Task {
+        state.hold_sessions();
+    }
+    let stop = state.loop_signal();
     let signal = state.signal();
     let (limit, policy) = shared.connection_limit();
     let semaphore = limit.map(|n| Arc::new(Semaphore::new(n)));
@@ -173,13 +178,13 @@ pub(crate) async fn serve_loop<I: Intake>(
         if let (Some(semaphore), LimitPolicy::Wait) = (&semaphore, policy) {
             tokio::select! {
                 biased;
-                _ = signal.triggered() => break,
+                _ = stop.triggered() => break,
                 acquired = semaphore.clone().acquire_owned() => permit = acquired.ok(),
             }
         }
         let taken = tokio::select! {
             biased;
-            _ = signal.triggered() => break,
+            _ = stop.triggered() => break,
             taken = next_work(&sources, &mut intake) => taken,
         };
         let work = match taken {
@@ -188,7 +193,7 @@ pub(crate) async fn serve_loop<I: Intake>(
             Err(e) => {
                 tracing::error!(server = %shared.info.name, "accept failed: {e}");
                 tokio::select! {
-                    _ = signal.triggered() => break,
+                    _ = stop.triggered() => break,
                     _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
                 }
             }
@@ -225,6 +230,7 @@ pub(crate) async fn serve_loop<I: Intake>(
     // Stop taking work: deregister, then close every listening socket and socket file.
     drop(sources);
     intake.close();
+    state.release_sessions();
     tracker.close();
     tracker.wait().await;
     drop(loop_tasks);

@@ -45,6 +45,7 @@ pub(crate) fn serve<I: Intake>(
         .service_actions
         .as_ref()
         .map(|(interval, _)| Instant::now() + *interval);
+    state.hold_sessions();
     tracing::info!(server = %shared.info.name, mode = %shared.info.mode,
         addrs = ?shared.info.addrs, "serving");
 
@@ -104,6 +105,7 @@ pub(crate) fn serve<I: Intake>(
 
     // Stop taking work: close the listening sockets and remove Unix socket files.
     intake.close();
+    state.release_sessions();
     dispatcher.drain(state, signals.as_ref());
     tracing::info!(server = %shared.info.name, "stopped");
     Ok(())
