@@ -56,6 +56,40 @@ fn shutdown_tells_idle_sessions_421() {
 }
 
 #[test]
+fn a_stopping_server_finishes_a_conversation_in_progress_and_accepts_no_new_one() {
+    for mode in ["async", "threading", "forking"] {
+        let mut daemon = Daemon::start(mode, &[("alice", "secret")]);
+        let mut raw = Raw::login(daemon.addr, "alice", "secret");
+        let pid = Pid::from_raw(i32::try_from(daemon.pid()).expect("pid"));
+        kill(pid, Signal::SIGTERM).expect("SIGTERM");
+        std::thread::sleep(Duration::from_millis(300));
+        // The listener is closed: a balancer would send this client to another node.
+        assert!(
+            std::net::TcpStream::connect(daemon.addr).is_err(),
+            "{mode}: still accepting while stopping"
+        );
+        // A client in mid-conversation is served on, command after command.
+        assert_eq!(raw.cmd("PWD").code, 257, "{mode}");
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(raw.cmd("NOOP").code, 200, "{mode}");
+        // Quiet for 2 s after the last reply: told, and closed.
+        let quiet = Instant::now();
+        let reply = raw.reply();
+        assert_eq!(reply.code, 421, "{mode}: {reply:?}");
+        assert!(
+            quiet.elapsed() >= Duration::from_millis(1500),
+            "{mode}: told after {:?}",
+            quiet.elapsed()
+        );
+        assert!(raw.is_closed());
+        assert!(
+            daemon.wait_exit(Duration::from_secs(20)),
+            "{mode}: did not stop"
+        );
+    }
+}
+
+#[test]
 fn epsv_all_locks_out_the_other_data_commands() {
     let daemon = Daemon::start("async", &[("alice", "secret")]);
     let mut raw = Raw::login(daemon.addr, "alice", "secret");

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use wharf::{Connection, HandlerError, ShutdownSignal};
 
@@ -12,6 +13,11 @@ use super::slots::{self, SlotRefusal};
 use super::state::{Flow, Session};
 use crate::protocol::command::ProtectionLevel;
 use crate::protocol::{Command, LineError, ParseError, Reply, ReplyCode};
+
+/// Once the server is stopping, how long a session may still wait for its client's next
+/// command after the last reply: a client in the middle of a conversation (login, then a
+/// transfer, then QUIT) finishes it, an idle one is told `421` within this time.
+const DRAIN_QUIET: Duration = Duration::from_secs(2);
 
 /// What waiting for the next command line produced.
 enum Next {
@@ -65,8 +71,18 @@ impl Session {
         if let Some(reply) = self.ban_refusal(None).await {
             return control::send(conn, &reply).await;
         }
+        if conn.is_shutting_down() {
+            // Accepted just before the listeners closed: no greeting from a stopping server.
+            return control::say(
+                conn,
+                ReplyCode::SERVICE_NOT_AVAILABLE,
+                "Server shutting down.",
+            )
+            .await;
+        }
         let greeting = self.shared.config.server.greeting.clone();
         control::say(conn, ReplyCode::SERVICE_READY, greeting).await?;
+        self.answered = Instant::now();
         let shutdown = conn.shutdown_signal();
         loop {
             let line = match self.next_line(conn, &shutdown).await? {
@@ -105,6 +121,7 @@ impl Session {
                     self.count_bad_command(conn).await?
                 }
             };
+            self.answered = Instant::now();
             if self.own_process && !self.narrowed && self.user.is_some() {
                 self.narrow_to_home()?;
             }
@@ -207,15 +224,31 @@ impl Session {
                 (limits.idle_timeout, Next::IdleTimeout)
             }
         };
-        tokio::select! {
-            read = tokio::time::timeout(wait, self.control.read_line(conn)) => match read {
-                Err(_) => Ok(on_timeout),
-                Ok(Ok(Some(line))) => Ok(Next::Line(line)),
-                Ok(Ok(None)) => Ok(Next::Closed),
-                Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(Next::Closed),
-                Ok(Err(error)) => Err(error),
-            },
-            () = shutdown.triggered() => Ok(Next::Shutdown),
+        let deadline = tokio::time::Instant::now() + wait;
+        let read = tokio::time::timeout_at(deadline, self.control.read_line(conn));
+        tokio::pin!(read);
+        let read = tokio::select! {
+            read = &mut read => read,
+            () = shutdown.triggered() => {
+                // Stopping: the listeners are closed already, so a client that reconnects goes
+                // to another server. One in mid-conversation gets the rest of `DRAIN_QUIET`
+                // for its next command (the same read goes on), an idle one is told now.
+                let quiet = self.answered.elapsed();
+                if quiet >= DRAIN_QUIET {
+                    return Ok(Next::Shutdown);
+                }
+                match tokio::time::timeout(DRAIN_QUIET - quiet, &mut read).await {
+                    Ok(read) => read,
+                    Err(_) => return Ok(Next::Shutdown),
+                }
+            }
+        };
+        match read {
+            Err(_) => Ok(on_timeout),
+            Ok(Ok(Some(line))) => Ok(Next::Line(line)),
+            Ok(Ok(None)) => Ok(Next::Closed),
+            Ok(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(Next::Closed),
+            Ok(Err(error)) => Err(error),
         }
     }
 

@@ -88,6 +88,9 @@ pub(crate) struct Session {
     pub(crate) epsv_all: bool,
     /// When the connection started, for the login timeout.
     pub(crate) started: Instant,
+    /// When the last reply went out (the greeting, then each command's): how long the client
+    /// has been quiet, which decides how a stopping server ends the session.
+    pub(crate) answered: Instant,
     /// Session-limit slots, held until the session ends.
     pub(crate) slots: Option<Held>,
     /// Unusable command lines so far; too many close the session.
@@ -147,6 +150,7 @@ impl Session {
             data_plan: None,
             epsv_all: false,
             started: Instant::now(),
+            answered: Instant::now(),
             slots: None,
             bad_commands: 0,
             implicit_tls: false,
