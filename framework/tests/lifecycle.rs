@@ -86,6 +86,10 @@ impl<const BLOCKING: bool> RequestHandler for Scripted<BLOCKING> {
                         conn.write_all(&block).await?;
                     }
                 }
+                "random" => {
+                    let drawn: u64 = rand::random();
+                    conn.write_all(format!("{drawn:016x}\n").as_bytes()).await?;
+                }
                 "listening-at-shutdown" => {
                     conn.shutdown_signal().triggered().await;
                     let ListenAddr::Tcp(addr) = conn.listener_addr().clone() else {
@@ -128,6 +132,20 @@ fn server_process() {
         "scripted" => serve_announced(builder, Plain::default()),
         "scripted-blocking" => serve_announced(builder, Scripted::<true>::default()),
         "refuse-all" => serve_announced(builder.verify_request(|_| false), Plain::default()),
+        // The accept loop draws once, as a server's own code may at start: the forking
+        // parent's generator is then seeded, and every child copies the same state.
+        "parent-draws" => {
+            let drawn = std::sync::Once::new();
+            serve_announced(
+                builder.verify_request(move |_| {
+                    drawn.call_once(|| {
+                        let _: u64 = rand::random();
+                    });
+                    true
+                }),
+                Plain::default(),
+            )
+        }
         other => panic!("unknown handler {other}"),
     });
 }
@@ -284,6 +302,23 @@ fn shutdown_signal_reaches_handlers() {
             ["hello", "bye", "finished"],
             "{mode} blocking={blocking}"
         );
+    }
+}
+
+#[test]
+fn every_connection_draws_its_own_random_numbers_in_every_mode() {
+    // A forked child starts with a copy of its parent's generator; it must not draw what its
+    // siblings draw (lease ids, temporary file names).
+    for mode in MODES {
+        let server = start_spec(&Spec::new("parent-draws", mode), Plain::default());
+        let draws: Vec<String> = (0..3)
+            .map(|_| session(server.tcp(), &["go", "random"])[1].clone())
+            .collect();
+        let mut distinct = draws.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), draws.len(), "{mode}: {draws:?}");
+        server.stop();
     }
 }
 

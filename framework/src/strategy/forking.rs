@@ -199,6 +199,12 @@ where
     Fut: Future<Output = i32>,
 {
     signals::forget_parent_subscribers();
+    // fork copied this thread's random generator: without a reseed every child would draw
+    // the same numbers as its siblings (ids, temporary names, salts).
+    if let Err(e) = rand::rng().reseed() {
+        tracing::error!("child set-up failed: cannot reseed the random generator: {e}");
+        return CHILD_FAILURE;
+    }
     for &fd in close_fds {
         // SAFETY: the child's copies of these descriptors are never used by it.
         unsafe { libc::close(fd) };
