@@ -99,7 +99,7 @@ pub enum AuthError {
         reason: String,
     },
     /// The database answered with an error, or the connection to it failed.
-    #[error("users database {location}: cannot {action}: {source}")]
+    #[error("users database {location}: cannot {action}: {}", postgres_reason(source))]
     Database {
         /// The database, as a URL without its password.
         location: String,
@@ -139,5 +139,18 @@ impl AuthError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// What the PostgreSQL client's error says, in full: the server's message and SQLSTATE for an
+/// error the database returned (the client's own text is only "db error"), else the client's
+/// text and its cause.
+fn postgres_reason(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
     }
 }
