@@ -5,6 +5,7 @@
 //!   listens, signalled, restarted, stopped on drop), optionally socket-activated.
 //! - [`postgres`]: [`PgCluster`](postgres::PgCluster), a private PostgreSQL cluster.
 //! - [`garage`]: [`Garage`](garage::Garage), a single-node S3 object store with one bucket.
+//! - [`objects`]: [`Objects`](objects::Objects), a Garage bucket read and written with boto3.
 //! - [`haproxy`]: [`Haproxy`](haproxy::Haproxy), a TCP balancer in front of test daemons.
 //! - [`port`]: free loopback ports.
 //! - [`process`]: child processes killed when the test process ends.
@@ -15,6 +16,7 @@
 pub mod daemon;
 pub mod garage;
 pub mod haproxy;
+pub mod objects;
 pub mod payload;
 pub mod port;
 pub mod postgres;

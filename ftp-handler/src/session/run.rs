@@ -71,15 +71,6 @@ impl Session {
         if let Some(reply) = self.ban_refusal(None).await {
             return control::send(conn, &reply).await;
         }
-        if conn.is_shutting_down() {
-            // Accepted just before the listeners closed: no greeting from a stopping server.
-            return control::say(
-                conn,
-                ReplyCode::SERVICE_NOT_AVAILABLE,
-                "Server shutting down.",
-            )
-            .await;
-        }
         let greeting = self.shared.config.server.greeting.clone();
         control::say(conn, ReplyCode::SERVICE_READY, greeting).await?;
         self.answered = Instant::now();
