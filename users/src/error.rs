@@ -99,7 +99,10 @@ pub enum AuthError {
         reason: String,
     },
     /// The database answered with an error, or the connection to it failed.
-    #[error("users database {location}: cannot {action}: {}", postgres_reason(source))]
+    #[error(
+        "users database {location}: cannot {action}: {}",
+        postgres_reason(source)
+    )]
     Database {
         /// The database, as a URL without its password.
         location: String,
