@@ -1,0 +1,792 @@
+//! `[hooks]`: after a scripted ftplib session (a failed login, a login, an upload, a download,
+//! a rename, a delete) a real command (a shell script writing its environment to a file) and
+//! a real HTTP receiver (a thread here) each get every event with its fields, in async and
+//! forking mode; a receiver that fails twice gets the event once, after two counted failed
+//! attempts; one that never answers 2xx is given up and counted; a full queue drops and counts;
+//! a pre-upload program that refuses leaves nothing written (553 with its reason), one that
+//! allows lets the upload through, and one that hangs or cannot start refuses (fail closed).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use support::common::python;
+use support::{Daemon, tree};
+
+/// How long events may take to arrive.
+const ARRIVAL: Duration = Duration::from_secs(20);
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    /// Method and path, `POST /events`.
+    request_line: String,
+    /// The `Content-Type` header.
+    content_type: String,
+    /// The body, parsed.
+    body: serde_json::Value,
+    /// What it was answered.
+    status: u16,
+}
+
+/// A real HTTP/1.1 receiver on `127.0.0.1:0`: answers the given statuses in turn, then 200.
+struct Receiver {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(statuses: &[u16]) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut statuses = statuses.to_vec();
+        statuses.reverse();
+        let (log, stopping) = (Arc::clone(&received), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let status = statuses.pop().unwrap_or(200);
+                        if let Some(request) = answer(stream, status) {
+                            log.lock().unwrap().push(request);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Receiver {
+            addr,
+            received,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/events", self.addr)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Waits until `count` requests were answered 2xx; returns every request so far.
+    fn wait_accepted(&self, count: usize) -> Vec<Received> {
+        wait_for(|| {
+            let all = self.received();
+            (all.iter().filter(|r| r.status < 300).count() >= count).then_some(all)
+        })
+        .unwrap_or_else(|| panic!("want {count} accepted requests, got {:#?}", self.received()))
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads one request from `stream` and answers `status`.
+fn answer(stream: TcpStream, status: u16) -> Option<Received> {
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let (mut length, mut content_type) = (0usize, String::new());
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "content-type" => content_type = value.trim().to_string(),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 {status} Test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    Some(Received {
+        request_line: request_line.trim_end().to_string(),
+        content_type,
+        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        status,
+    })
+}
+
+/// Polls `check` every 50 ms until it gives a value or [`ARRIVAL`] passes.
+fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + ARRIVAL;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Writes an executable shell script.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The event command: each run writes its `WHARF_*` environment (and whether anything else
+/// leaked in) to a file of its own under `out`.
+fn recording_command(dir: &Path, out: &Path) -> PathBuf {
+    std::fs::create_dir_all(out).unwrap();
+    script(
+        dir,
+        "record.sh",
+        &format!(
+            "f={}/event-$$\nenv | grep '^WHARF_' | sort > \"$f.tmp\"\n\
+             env | grep -v '^WHARF_' | grep -v '^PATH=' | grep -v '^PWD=' | grep -v '^SHLVL=' \
+             | grep -v '^_=' | sed 's/^/OTHER /' >> \"$f.tmp\"\nmv \"$f.tmp\" \"$f\"\n",
+            out.display()
+        ),
+    )
+}
+
+/// Every recorded command run: `WHARF_*` name → value (plus `OTHER ...` lines, if any).
+fn recorded(out: &Path) -> Vec<BTreeMap<String, String>> {
+    let mut runs = Vec::new();
+    for entry in std::fs::read_dir(out).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let mut run = BTreeMap::new();
+        for line in text.lines() {
+            match line.split_once('=') {
+                Some((key, value)) if key.starts_with("WHARF_") => {
+                    run.insert(key.to_string(), value.to_string());
+                }
+                _ => {
+                    run.insert(line.to_string(), String::new());
+                }
+            }
+        }
+        runs.push(run);
+    }
+    runs
+}
+
+/// Writes the `[hooks]` configuration file.
+fn config_file(dir: &Path, hooks: &str) -> PathBuf {
+    let path = dir.join("hooks.toml");
+    std::fs::write(&path, format!("[hooks]\n{hooks}")).unwrap();
+    path
+}
+
+/// Starts a daemon for alice with `hooks` and the metrics exporter.
+fn daemon(mode: &str, config: &Path) -> Daemon {
+    let config = config.to_string_lossy().into_owned();
+    Daemon::start_with(
+        mode,
+        &[("alice", "secret")],
+        &["--config", &config, "--metrics-listen", "127.0.0.1:0"],
+        &[],
+    )
+}
+
+/// `/metrics` as text, fetched with a plain HTTP/1.0 GET.
+fn metrics_text(daemon: &Daemon) -> String {
+    let addr: SocketAddr = wait_for(|| {
+        daemon
+            .log_text()
+            .lines()
+            .find_map(|line| line.split("metrics exporter at http://").nth(1))
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|addr| addr.parse().ok())
+    })
+    .expect("exporter address in the log");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: test\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
+}
+
+/// The value of the sample written exactly as `series` (name and labels), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Waits until `/metrics` shows `series` at `want`; returns the last text.
+fn wait_sample(daemon: &Daemon, series: &str, want: f64) -> String {
+    let mut last = String::new();
+    let found = wait_for(|| {
+        last = metrics_text(daemon);
+        (sample(&last, series) == Some(want)).then_some(())
+    });
+    assert!(found.is_some(), "{series} never reached {want}:\n{last}");
+    last
+}
+
+/// The scripted session: a failed login, then login, upload, download, rename, delete. Prints
+/// each step's reply as JSON (no `assert`: the test judges).
+const SESSION: &str = r#"
+import ftplib, io, json, sys
+host, port = sys.argv[1], int(sys.argv[2])
+steps = {}
+def attempt(name, action):
+    try:
+        steps[name] = str(action())
+    except ftplib.all_errors as error:
+        steps[name] = "error " + str(error)
+one = ftplib.FTP()
+one.connect(host, port, timeout=30)
+attempt("wrong password", lambda: one.login("alice", "wrong"))
+attempt("quit one", one.quit)
+two = ftplib.FTP()
+two.connect(host, port, timeout=30)
+attempt("login", lambda: two.login("alice", "secret"))
+attempt("stor", lambda: two.storbinary("STOR up.bin", io.BytesIO(b"u" * 1000)))
+got = bytearray()
+attempt("retr", lambda: two.retrbinary("RETR up.bin", got.extend))
+steps["retr bytes"] = len(got)
+attempt("rnfr", lambda: two.sendcmd("RNFR up.bin"))
+attempt("rnto", lambda: two.sendcmd("RNTO moved.bin"))
+attempt("dele", lambda: two.delete("moved.bin"))
+attempt("quit two", two.quit)
+print(json.dumps(steps))
+"#;
+
+/// Runs a Python FTP script against the daemon; returns its JSON output.
+fn run_session(daemon: &Daemon, session: &str) -> serde_json::Value {
+    let output = python::script(session)
+        .arg(daemon.addr.ip().to_string())
+        .arg(daemon.addr.port().to_string())
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("session JSON")
+}
+
+/// Every event of the scripted session reaches both targets with its fields, in order.
+fn every_event_reaches_the_command_and_the_webhook(mode: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("events");
+    let command = recording_command(dir.path(), &out);
+    let receiver = Receiver::start(&[]);
+    let config = config_file(
+        dir.path(),
+        &format!(
+            "command = {:?}\nwebhook_url = {:?}\nretry_backoff = \"100ms\"\n",
+            command.display().to_string(),
+            receiver.url()
+        ),
+    );
+    let daemon = daemon(mode, &config);
+    let steps = run_session(&daemon, SESSION);
+    let step = |name: &str| steps[name].as_str().unwrap_or("").to_string();
+    assert!(step("wrong password").starts_with("error 530"), "{steps}");
+    assert!(step("login").starts_with("230"), "{steps}");
+    assert!(step("stor").starts_with("226"), "{steps}");
+    assert_eq!(steps["retr bytes"], 1000, "{steps}");
+    assert!(step("rnto").starts_with("250"), "{steps}");
+    assert!(step("dele").starts_with("250"), "{steps}");
+
+    let posted = receiver.wait_accepted(6);
+    let runs = wait_for(|| {
+        let runs = recorded(&out);
+        (runs.len() >= 6).then_some(runs)
+    })
+    .unwrap_or_else(|| panic!("command runs: {:#?}\n{}", recorded(&out), daemon.log_text()));
+    assert_eq!(posted.len(), 6, "{posted:#?}");
+    assert_eq!(runs.len(), 6, "{runs:#?}");
+
+    // The webhook: one POST of JSON per event, in the order they happened.
+    let kinds: Vec<&str> = posted
+        .iter()
+        .map(|r| r.body["event"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "login_failed",
+            "login",
+            "upload",
+            "download",
+            "rename",
+            "delete"
+        ],
+        "{posted:#?}"
+    );
+    for request in &posted {
+        assert_eq!(request.request_line, "POST /events HTTP/1.1");
+        assert_eq!(request.content_type, "application/json");
+    }
+    let event = |kind: &str| {
+        posted
+            .iter()
+            .find(|r| r.body["event"] == kind)
+            .map(|r| r.body.clone())
+            .unwrap()
+    };
+    let home = daemon.home("alice").display().to_string();
+    let failed = event("login_failed");
+    let login = event("login");
+    assert_ne!(failed["session"], login["session"], "two sessions");
+    assert_eq!(failed["user"], "alice");
+    assert_eq!(failed["client_addr"], "127.0.0.1");
+    assert!(
+        failed.get("home").is_none() && failed.get("path").is_none(),
+        "{failed}"
+    );
+    assert_eq!(login["home"], home.as_str());
+    let expected: [(&str, &[(&str, serde_json::Value)]); 5] = [
+        ("login", &[]),
+        (
+            "upload",
+            &[("path", "/up.bin".into()), ("size", 1000.into())],
+        ),
+        (
+            "download",
+            &[("path", "/up.bin".into()), ("size", 1000.into())],
+        ),
+        (
+            "rename",
+            &[("path", "/up.bin".into()), ("to_path", "/moved.bin".into())],
+        ),
+        ("delete", &[("path", "/moved.bin".into())]),
+    ];
+    for (kind, fields) in expected {
+        let body = event(kind);
+        assert_eq!(body["session"], login["session"], "{body}");
+        assert_eq!(body["user"], "alice", "{body}");
+        assert_eq!(body["client_addr"], "127.0.0.1", "{body}");
+        let time = body["time"].as_str().unwrap_or("");
+        assert!(time.len() == 20 && time.ends_with('Z'), "{body}");
+        for (field, value) in fields {
+            assert_eq!(&body[field], value, "{kind}.{field}: {body}");
+        }
+        let present = body.as_object().unwrap().len();
+        assert_eq!(present, 6 + fields.len(), "no other field: {body}");
+    }
+
+    // The command: the same events, the same fields as variables, nothing else inherited.
+    for body in posted.iter().map(|r| &r.body) {
+        let kind = body["event"].as_str().unwrap();
+        let run = runs
+            .iter()
+            .find(|run| run.get("WHARF_EVENT").map(String::as_str) == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind} run in {runs:#?}"));
+        let mut want = BTreeMap::new();
+        for (field, value) in body.as_object().unwrap() {
+            let value = match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            want.insert(format!("WHARF_{}", field.to_ascii_uppercase()), value);
+        }
+        assert_eq!(run, &want, "{kind}: command environment vs webhook JSON");
+    }
+
+    let metrics = wait_sample(
+        &daemon,
+        r#"wharf_ftpd_hook_deliveries_total{target="command",result="ok"}"#,
+        6.0,
+    );
+    for (series, want) in [
+        (
+            r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="ok"}"#,
+            6.0,
+        ),
+        (
+            r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="failed"}"#,
+            0.0,
+        ),
+        (
+            r#"wharf_ftpd_hook_deliveries_total{target="command",result="dropped"}"#,
+            0.0,
+        ),
+        (
+            r#"wharf_ftpd_hook_failed_attempts_total{target="webhook"}"#,
+            0.0,
+        ),
+    ] {
+        assert_eq!(sample(&metrics, series), Some(want), "{series}\n{metrics}");
+    }
+}
+
+#[test]
+fn every_event_reaches_the_command_and_the_webhook_in_async_mode() {
+    every_event_reaches_the_command_and_the_webhook("async");
+}
+
+#[test]
+fn every_event_reaches_the_command_and_the_webhook_in_forking_mode() {
+    every_event_reaches_the_command_and_the_webhook("forking");
+}
+
+/// Uploads one small file as alice; returns the reply.
+const UPLOAD: &str = r#"
+import ftplib, io, json, sys
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[2]), timeout=30)
+ftp.login("alice", "secret")
+print(json.dumps({"stor": ftp.storbinary("STOR one.bin", io.BytesIO(b"1" * 10))}))
+ftp.quit()
+"#;
+
+#[test]
+fn a_webhook_failing_twice_gets_the_event_once_after_two_counted_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(&[500, 500]);
+    let config = config_file(
+        dir.path(),
+        &format!(
+            "webhook_url = {:?}\nevents = [\"upload\"]\nretries = 3\nretry_backoff = \"200ms\"\n",
+            receiver.url()
+        ),
+    );
+    let daemon = daemon("async", &config);
+    let started = Instant::now();
+    let steps = run_session(&daemon, UPLOAD);
+    assert!(
+        steps["stor"].as_str().unwrap().starts_with("226"),
+        "{steps}"
+    );
+    let all = receiver.wait_accepted(1);
+    // 200 ms, then 400 ms between the attempts.
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 500, 200], "{all:#?}");
+    assert!(
+        all.iter().all(|r| r.body == all[0].body),
+        "the same event each time"
+    );
+    assert_eq!(all[0].body["event"], "upload");
+    assert_eq!(all[0].body["path"], "/one.bin");
+    let metrics = wait_sample(
+        &daemon,
+        r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="ok"}"#,
+        1.0,
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"wharf_ftpd_hook_failed_attempts_total{target="webhook"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="failed"}"#
+        ),
+        Some(0.0),
+        "{metrics}"
+    );
+    // Only uploads were asked for: the login was not posted.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.received().len(), 3);
+    let log = daemon.log_text();
+    assert_eq!(log.matches("hook delivery failed").count(), 2, "{log}");
+}
+
+#[test]
+fn a_webhook_that_never_accepts_is_given_up_logged_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start(&[503, 503, 503]);
+    let config = config_file(
+        dir.path(),
+        &format!(
+            "webhook_url = {:?}\nevents = [\"upload\"]\nretries = 1\nretry_backoff = \"50ms\"\n",
+            receiver.url()
+        ),
+    );
+    let daemon = daemon("forking", &config);
+    let steps = run_session(&daemon, UPLOAD);
+    assert!(
+        steps["stor"].as_str().unwrap().starts_with("226"),
+        "{steps}"
+    );
+    let metrics = wait_sample(
+        &daemon,
+        r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="failed"}"#,
+        1.0,
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"wharf_ftpd_hook_failed_attempts_total{target="webhook"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(receiver.received().len(), 2, "one attempt and one retry");
+    assert!(
+        daemon.log_text().contains("hook event not delivered"),
+        "{}",
+        daemon.log_text()
+    );
+}
+
+#[test]
+fn a_full_queue_drops_events_without_slowing_the_session_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    std::fs::create_dir_all(&out).unwrap();
+    // Each delivery takes a second: the worker holds one event, the queue one more.
+    let command = script(
+        dir.path(),
+        "slow.sh",
+        &format!("sleep 1\ntouch {}/run-$$\n", out.display()),
+    );
+    let config = config_file(
+        dir.path(),
+        &format!(
+            "command = {:?}\nevents = [\"delete\"]\nqueue = 1\n",
+            command.display().to_string()
+        ),
+    );
+    let daemon = daemon("async", &config);
+    for name in ["a", "b", "c", "d", "e"] {
+        std::fs::write(daemon.home("alice").join(name), b"x").unwrap();
+    }
+    let started = Instant::now();
+    let steps = run_session(
+        &daemon,
+        r#"
+import ftplib, json, sys
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[2]), timeout=30)
+ftp.login("alice", "secret")
+print(json.dumps({name: ftp.delete(name) for name in "abcde"}))
+ftp.quit()
+"#,
+    );
+    let session_took = started.elapsed();
+    assert_eq!(steps.as_object().unwrap().len(), 5, "{steps}");
+    assert!(
+        session_took < Duration::from_secs(4),
+        "the session waited for the hooks: {session_took:?}"
+    );
+    // The worker holds one event and the queue one more: at least three of the five are
+    // dropped (a fourth if the second arrives before the worker took the first).
+    let ok = r#"wharf_ftpd_hook_deliveries_total{target="command",result="ok"}"#;
+    let dropped = r#"wharf_ftpd_hook_deliveries_total{target="command",result="dropped"}"#;
+    let mut metrics = String::new();
+    let settled = wait_for(|| {
+        metrics = metrics_text(&daemon);
+        let counts = (sample(&metrics, ok)?, sample(&metrics, dropped)?);
+        let runs = std::fs::read_dir(&out).ok()?.count() as f64;
+        (counts.0 + counts.1 == 5.0 && runs == counts.0).then_some(counts)
+    });
+    let (delivered, lost) = settled.unwrap_or_else(|| panic!("{metrics}"));
+    assert!(lost >= 3.0 && delivered >= 1.0, "{metrics}");
+    assert_eq!(
+        daemon.log_text().matches("hook event dropped").count() as f64,
+        lost,
+        "{}",
+        daemon.log_text()
+    );
+}
+
+/// Tries uploads the veto refuses and one it allows.
+const VETOED: &str = r#"
+import ftplib, io, json, sys
+steps = {}
+def attempt(name, action):
+    try:
+        steps[name] = str(action())
+    except ftplib.all_errors as error:
+        steps[name] = "error " + str(error)
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[2]), timeout=30)
+ftp.login("alice", "secret")
+attempt("new exe", lambda: ftp.storbinary("STOR new.exe", io.BytesIO(b"MZ" * 1000)))
+attempt("over old exe", lambda: ftp.storbinary("STOR old.exe", io.BytesIO(b"new content")))
+attempt("append old exe", lambda: ftp.storbinary("APPE old.exe", io.BytesIO(b"more")))
+attempt("noop", lambda: ftp.sendcmd("NOOP"))
+attempt("allowed", lambda: ftp.storbinary("STOR fine.txt", io.BytesIO(b"fine")))
+ftp.quit()
+print(json.dumps(steps))
+"#;
+
+/// The veto refuses `*.exe` with a reason (control characters included, to be removed) and
+/// records what it was asked.
+fn a_refusing_veto_leaves_nothing_written(mode: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let asked = dir.path().join("asked");
+    std::fs::create_dir_all(&asked).unwrap();
+    let veto = script(
+        dir.path(),
+        "veto.sh",
+        &format!(
+            "env | grep '^WHARF_' | sort > {}/ask-$$\n\
+             case \"$WHARF_PATH\" in\n  *.exe) printf 'no executables\\033[0m: %s\\nsecond line\\n' \"$WHARF_PATH\"; exit 3;;\nesac\nexit 0\n",
+            asked.display()
+        ),
+    );
+    let config = config_file(
+        dir.path(),
+        &format!("pre_upload = {:?}\n", veto.display().to_string()),
+    );
+    let daemon = daemon(mode, &config);
+    let home = daemon.home("alice");
+    std::fs::write(home.join("old.exe"), b"old content").unwrap();
+    let before = tree(&home);
+
+    let steps = run_session(&daemon, VETOED);
+    let step = |name: &str| steps[name].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        step("new exe"),
+        "error 553 no executables[0m: /new.exe",
+        "{steps}"
+    );
+    assert_eq!(
+        step("over old exe"),
+        "error 553 no executables[0m: /old.exe"
+    );
+    assert_eq!(
+        step("append old exe"),
+        "error 553 no executables[0m: /old.exe"
+    );
+    assert!(
+        step("noop").starts_with("200"),
+        "the session goes on: {steps}"
+    );
+    assert!(step("allowed").starts_with("226"), "{steps}");
+
+    let mut after = tree(&home);
+    after.retain(|name| name != "fine.txt");
+    assert_eq!(after, before, "nothing written for a refused upload");
+    assert_eq!(std::fs::read(home.join("old.exe")).unwrap(), b"old content");
+    assert_eq!(std::fs::read(home.join("fine.txt")).unwrap(), b"fine");
+
+    let mut asks: Vec<BTreeMap<String, String>> = Vec::new();
+    for entry in std::fs::read_dir(&asked).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        asks.push(
+            text.lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
+        );
+    }
+    assert_eq!(asks.len(), 4, "{asks:#?}");
+    let append = asks
+        .iter()
+        .find(|ask| ask["WHARF_UPLOAD_MODE"] == "append")
+        .expect("the APPE question");
+    assert_eq!(append["WHARF_EVENT"], "pre_upload");
+    assert_eq!(append["WHARF_PATH"], "/old.exe");
+    assert_eq!(append["WHARF_USER"], "alice");
+    assert_eq!(append["WHARF_HOME"], home.display().to_string());
+    assert_eq!(append["WHARF_CLIENT_ADDR"], "127.0.0.1");
+
+    let metrics = metrics_text(&daemon);
+    for (result, want) in [("refused", 3.0), ("allowed", 1.0), ("failed", 0.0)] {
+        let series = format!("wharf_ftpd_upload_vetoes_total{{result=\"{result}\"}}");
+        assert_eq!(sample(&metrics, &series), Some(want), "{series}\n{metrics}");
+    }
+}
+
+#[test]
+fn a_refusing_veto_leaves_nothing_written_in_async_mode() {
+    a_refusing_veto_leaves_nothing_written("async");
+}
+
+#[test]
+fn a_refusing_veto_leaves_nothing_written_in_forking_mode() {
+    a_refusing_veto_leaves_nothing_written("forking");
+}
+
+#[test]
+fn a_veto_that_hangs_or_cannot_start_refuses_the_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = script(dir.path(), "hang.sh", "sleep 30\n");
+    for (program, mode) in [
+        (hanging.display().to_string(), "async"),
+        ("/nonexistent/veto".to_string(), "forking"),
+    ] {
+        let config = config_file(
+            dir.path(),
+            &format!("pre_upload = {program:?}\npre_upload_timeout = \"300ms\"\n"),
+        );
+        let daemon = daemon(mode, &config);
+        let started = Instant::now();
+        let steps = run_session(
+            &daemon,
+            r#"
+import ftplib, io, json, sys
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[2]), timeout=30)
+ftp.login("alice", "secret")
+try:
+    reply = ftp.storbinary("STOR any.txt", io.BytesIO(b"data"))
+except ftplib.error_perm as error:
+    reply = "error " + str(error)
+print(json.dumps({"stor": reply}))
+ftp.quit()
+"#,
+        );
+        assert_eq!(
+            steps["stor"], "error 553 Upload refused: the upload policy check failed.",
+            "{program}: {steps}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "bounded by the timeout"
+        );
+        assert!(tree(&daemon.home("alice")).is_empty(), "nothing written");
+        let log = daemon.log_text();
+        assert!(log.contains("pre-upload check failed"), "{log}");
+        let metrics = metrics_text(&daemon);
+        assert_eq!(
+            sample(
+                &metrics,
+                r#"wharf_ftpd_upload_vetoes_total{result="failed"}"#
+            ),
+            Some(1.0),
+            "{metrics}"
+        );
+    }
+}
