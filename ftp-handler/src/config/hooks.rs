@@ -228,6 +228,50 @@ mod tests {
     }
 
     #[test]
+    fn hooks_come_from_the_file_and_the_environment() {
+        use crate::config::{FtpdConfig, Overrides};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ftpd.toml");
+        std::fs::write(
+            &file,
+            "[hooks]\ncommand = \"/usr/local/bin/on-event\"\n\
+             webhook_url = \"http://127.0.0.1:8080/events\"\n\
+             events = [\"upload\", \"login_failed\"]\npre_upload = \"/usr/local/bin/veto\"\n\
+             pre_upload_timeout = \"1500ms\"\n",
+        )
+        .unwrap();
+        let env = [
+            ("WHARF_FTPD__HOOKS__RETRIES", "7"),
+            ("WHARF_FTPD__HOOKS__QUEUE", "16"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect();
+        let config = FtpdConfig::load_from(Some(&file), Some(env), &Overrides::default()).unwrap();
+        let hooks = config.hooks;
+        assert_eq!(
+            hooks.command,
+            Some(PathBuf::from("/usr/local/bin/on-event"))
+        );
+        assert_eq!(
+            hooks.events,
+            [HookEventKind::Upload, HookEventKind::LoginFailed]
+        );
+        assert_eq!(hooks.pre_upload_timeout, Duration::from_millis(1500));
+        assert_eq!((hooks.retries, hooks.queue), (7, 16));
+        assert_eq!(hooks.timeout, HooksConfig::default().timeout);
+        assert!(hooks.enabled() && hooks.delivers_events());
+
+        std::fs::write(&file, "[hooks]\nevents = [\"upload\", \"mkdir\"]\n").unwrap();
+        assert!(FtpdConfig::load_from(Some(&file), None, &Overrides::default()).is_err());
+        std::fs::write(&file, "[hooks]\nwebhook_url = \"https://example.com/\"\n").unwrap();
+        let error = FtpdConfig::load_from(Some(&file), None, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("hooks.webhook_url"), "{error}");
+    }
+
+    #[test]
     fn relative_programs_and_zero_limits_are_refused() {
         let relative = HooksConfig {
             command: Some(PathBuf::from("notify.sh")),
