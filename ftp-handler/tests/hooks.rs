@@ -790,3 +790,51 @@ ftp.quit()
         );
     }
 }
+
+#[test]
+fn events_queued_when_the_daemon_stops_are_still_delivered() {
+    for mode in ["async", "forking"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("runs");
+        std::fs::create_dir_all(&out).unwrap();
+        let command = script(
+            dir.path(),
+            "slow.sh",
+            &format!("sleep 1\necho \"$WHARF_PATH\" > {}/run-$$\n", out.display()),
+        );
+        let config = config_file(
+            dir.path(),
+            &format!(
+                "command = {:?}\nevents = [\"delete\"]\n",
+                command.display().to_string()
+            ),
+        );
+        let mut daemon = daemon(mode, &config);
+        for name in ["a", "b"] {
+            std::fs::write(daemon.home("alice").join(name), b"x").unwrap();
+        }
+        let steps = run_session(
+            &daemon,
+            r#"
+import ftplib, json, sys
+ftp = ftplib.FTP()
+ftp.connect(sys.argv[1], int(sys.argv[2]), timeout=30)
+ftp.login("alice", "secret")
+print(json.dumps({name: ftp.delete(name) for name in "ab"}))
+ftp.quit()
+"#,
+        );
+        assert_eq!(steps.as_object().unwrap().len(), 2, "{steps}");
+        // Both deliveries take two seconds; the daemon is told to stop at once.
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.pid()).unwrap());
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        assert!(daemon.wait_exit(Duration::from_secs(15)), "{mode}: stops");
+        let mut delivered: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|entry| std::fs::read_to_string(entry.path()).unwrap())
+            .collect();
+        delivered.sort();
+        assert_eq!(delivered, ["/a\n", "/b\n"], "{mode}: {}", daemon.log_text());
+    }
+}
