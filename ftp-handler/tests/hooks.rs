@@ -1,10 +1,11 @@
 //! `[hooks]`: after a scripted ftplib session (a failed login, a login, an upload, a download,
 //! a rename, a delete) a real command (a shell script writing its environment to a file) and
-//! a real HTTP receiver (a thread here) each get every event with its fields, in async and
-//! forking mode; a receiver that fails twice gets the event once, after two counted failed
+//! a real HTTP receiver (a thread here) each get every event with its fields, in async,
+//! forking and threading mode; a receiver that fails twice gets the event once, after two counted failed
 //! attempts; one that never answers 2xx is given up and counted; a full queue drops and counts;
 //! a pre-upload program that refuses leaves nothing written (553 with its reason), one that
-//! allows lets the upload through, and one that hangs or cannot start refuses (fail closed).
+//! allows lets the upload through, and one that hangs or cannot start refuses (fail closed);
+//! events still queued when the daemon is stopped are delivered before it exits.
 
 mod support;
 
@@ -463,6 +464,11 @@ fn every_event_reaches_the_command_and_the_webhook_in_forking_mode() {
     every_event_reaches_the_command_and_the_webhook("forking");
 }
 
+#[test]
+fn every_event_reaches_the_command_and_the_webhook_in_threading_mode() {
+    every_event_reaches_the_command_and_the_webhook("threading");
+}
+
 /// Uploads one small file as alice; returns the reply.
 const UPLOAD: &str = r#"
 import ftplib, io, json, sys
@@ -737,6 +743,12 @@ fn a_refusing_veto_leaves_nothing_written_in_async_mode() {
 #[test]
 fn a_refusing_veto_leaves_nothing_written_in_forking_mode() {
     a_refusing_veto_leaves_nothing_written("forking");
+}
+
+#[test]
+fn a_refusing_veto_leaves_nothing_written_in_threading_and_sequential_mode() {
+    a_refusing_veto_leaves_nothing_written("threading");
+    a_refusing_veto_leaves_nothing_written("sequential");
 }
 
 #[test]
