@@ -6,6 +6,7 @@
 //! `WHARF_FTPD__LIMITS__IDLE_TIMEOUT=60` sets `idle_timeout` in `[limits]`.
 
 pub mod duration;
+pub mod hooks;
 pub mod listen;
 pub mod metrics;
 mod overrides;
@@ -66,6 +67,8 @@ pub struct FtpdConfig {
     pub storage: storage::StorageConfig,
     /// `[metrics]`: the Prometheus exporter and health endpoints.
     pub metrics: metrics::MetricsConfig,
+    /// `[hooks]`: event hooks and the pre-upload check.
+    pub hooks: hooks::HooksConfig,
 }
 
 /// `[proxy_protocol]` settings: which balancers may put the client's address in front of a
@@ -254,6 +257,7 @@ impl Default for FtpdConfig {
             },
             storage: storage::defaults(),
             metrics: metrics::MetricsConfig::default(),
+            hooks: hooks::HooksConfig::default(),
         }
     }
 }
@@ -335,6 +339,7 @@ impl FtpdConfig {
             return invalid("server.listen", "at least one address is needed");
         }
         self.storage.validate()?;
+        self.hooks.validate()?;
         if let Some(addr) = self.server.listen.iter().find(|a| a.as_tcp().is_none()) {
             return Err(ConfigError::Invalid {
                 key: "server.listen",

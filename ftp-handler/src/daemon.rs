@@ -13,6 +13,7 @@ use wharf_users::postgres::PgStore;
 use wharf_users::{AuthError, Authenticator, UserStore, UsersFile, UsersLocation};
 
 use crate::config::FtpdConfig;
+use crate::hooks::HookClient;
 use crate::metrics::FtpMetrics;
 use crate::session::{FtpHandler, confine, listeners};
 use crate::tls::{TlsError, TlsServer};
@@ -54,6 +55,9 @@ pub enum DaemonError {
     /// The metrics counters or the exporter's listener could not be set up.
     #[error("cannot start the metrics exporter: {0}")]
     Metrics(#[source] std::io::Error),
+    /// The hook process could not be started.
+    #[error("cannot start the hook process: {0}")]
+    Hooks(#[source] std::io::Error),
     /// Landlock could not be set up for the daemon.
     #[error("cannot confine the daemon: {0}")]
     Confine(String),
@@ -81,6 +85,16 @@ pub fn build_server(config: FtpdConfig) -> Result<Server<FtpHandler>, DaemonErro
 pub fn build_server_with_metrics(
     config: FtpdConfig,
     metrics: Option<FtpMetrics>,
+) -> Result<Server<FtpHandler>, DaemonError> {
+    build_server_with(config, metrics, None)
+}
+
+/// [`build_server_with_metrics`], with sessions handing events and pre-upload checks to the
+/// hook process through `hooks` (see [`crate::hooks::start`]).
+pub fn build_server_with(
+    config: FtpdConfig,
+    metrics: Option<FtpMetrics>,
+    hooks: Option<HookClient>,
 ) -> Result<Server<FtpHandler>, DaemonError> {
     let state_dir = config.server.state_dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(|source| DaemonError::StateDir {
@@ -141,6 +155,9 @@ pub fn build_server_with_metrics(
     if let Some(metrics) = metrics {
         handler = handler.with_metrics(metrics);
     }
+    if let Some(hooks) = hooks {
+        handler = handler.with_hooks(hooks);
+    }
     Ok(builder.build(handler)?)
 }
 
@@ -167,7 +184,18 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
         Some(_) => Some(FtpMetrics::new().map_err(DaemonError::Metrics)?),
         None => None,
     };
-    let server = build_server_with_metrics(config.clone(), metrics.clone())?;
+    // Forked first, while nothing is bound or confined: hook programs run outside the
+    // sessions' Landlock rules, and session processes inherit the channel to it.
+    let hooks = if config.hooks.enabled() {
+        let (process, client) =
+            crate::hooks::start(&config, metrics.clone()).map_err(DaemonError::Hooks)?;
+        tracing::info!(pid = process.pid(), "hook process started");
+        Some((process, client))
+    } else {
+        None
+    };
+    let (hook_process, hook_client) = hooks.unzip();
+    let server = build_server_with(config.clone(), metrics.clone(), hook_client)?;
     if config.server.confine && server.info().capabilities().shares_memory {
         confine_daemon(&config)?;
     }
@@ -188,6 +216,8 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
     log_listening(&server, &config);
     let served = server.serve_forever();
     drop(exporter);
+    // Every session's end of the hook channel is closed now: the queue drains, bounded.
+    drop(hook_process);
     served?;
     tracing::info!("stopped");
     Ok(())

@@ -10,6 +10,8 @@
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
 //! - [`tls`]: FTPS on rustls: the certificate, per-session TLS caches, data-connection TLS.
 //! - [`metrics`]: Prometheus counters shared by every mode, and the exporter they are served by.
+//! - [`hooks`]: event hooks (a command, a webhook) through a bounded queue, and the pre-upload
+//!   check, in a process of their own.
 //! - [`defence`]: login failure counts and temporary bans shared by every session and process.
 //! - [`client`]: the `wharf-ftp` client: one-shot commands, the shell, resumable verified transfers.
 #![warn(missing_docs)]
@@ -18,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod defence;
+pub mod hooks;
 pub mod listing;
 pub mod metrics;
 pub mod protocol;

@@ -7,8 +7,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::{
-    COMMANDS, DIRECTIONS, FtpMetrics, LOGIN_RESULTS, LOGINS, OTHER_COMMAND, REPLY_CLASSES,
-    SESSIONS_ACTIVE, SESSIONS_TOTAL, TRANSFER_BYTES, TRANSFER_RESULTS, TRANSFERS,
+    COMMANDS, DELIVERY_RESULTS, DIRECTIONS, FtpMetrics, HOOK_DELIVERIES, HOOK_FAILED_ATTEMPTS,
+    HOOK_TARGETS, LOGIN_RESULTS, LOGINS, OTHER_COMMAND, REPLY_CLASSES, SESSIONS_ACTIVE,
+    SESSIONS_TOTAL, TRANSFER_BYTES, TRANSFER_RESULTS, TRANSFERS, UPLOAD_VETOES, VETO_RESULTS,
 };
 use crate::protocol::command::SUPPORTED_VERBS;
 
@@ -146,6 +147,46 @@ impl Collector for Scrape {
                 &histogram.buckets,
                 None,
             )?;
+
+        let mut deliveries = encoder.encode_descriptor(
+            "wharf_ftpd_hook_deliveries",
+            "Hook events by target and how their delivery ended (dropped: the queue was full).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (row, target) in HOOK_TARGETS.iter().enumerate() {
+            for (column, result) in DELIVERY_RESULTS.iter().enumerate() {
+                let value = counters.get(HOOK_DELIVERIES + row * DELIVERY_RESULTS.len() + column);
+                deliveries
+                    .encode_family(&[("target", *target), ("result", *result)])?
+                    .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
+            }
+        }
+        let mut attempts = encoder.encode_descriptor(
+            "wharf_ftpd_hook_failed_attempts",
+            "Failed hook delivery attempts, retried ones included.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (index, target) in HOOK_TARGETS.iter().enumerate() {
+            attempts
+                .encode_family(&[("target", *target)])?
+                .encode_counter::<NoLabelSet, _, u64>(
+                    &counters.get(HOOK_FAILED_ATTEMPTS + index),
+                    None,
+                )?;
+        }
+        let mut vetoes = encoder.encode_descriptor(
+            "wharf_ftpd_upload_vetoes",
+            "Pre-upload checks by decision (failed: the check could not run; refused too).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (index, result) in VETO_RESULTS.iter().enumerate() {
+            vetoes
+                .encode_family(&[("result", *result)])?
+                .encode_counter::<NoLabelSet, _, u64>(&counters.get(UPLOAD_VETOES + index), None)?;
+        }
 
         if let Some(bans) = self.extra.bans_active {
             encoder

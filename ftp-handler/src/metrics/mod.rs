@@ -50,11 +50,45 @@ pub(crate) enum TransferResult {
     Aborted,
 }
 
+/// Where a hook event goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HookTarget {
+    /// `hooks.command`.
+    Command,
+    /// `hooks.webhook_url`.
+    Webhook,
+}
+
+/// How the delivery of one event to one target ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeliveryResult {
+    /// Delivered, perhaps after retries.
+    Ok,
+    /// Every attempt failed.
+    Failed,
+    /// Never attempted: the queue was full (or the hook process gone).
+    Dropped,
+}
+
+/// What the pre-upload check decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VetoResult {
+    /// The program exited 0: the upload went ahead.
+    Allowed,
+    /// The program exited otherwise: refused with its reason.
+    Refused,
+    /// The program could not run or timed out: refused (fail closed).
+    Failed,
+}
+
 /// Label values in slot order.
 const LOGIN_RESULTS: [&str; 3] = ["ok", "failed", "banned"];
 const DIRECTIONS: [&str; 2] = ["upload", "download"];
 const TRANSFER_RESULTS: [&str; 3] = ["ok", "failed", "aborted"];
 const REPLY_CLASSES: [&str; 4] = ["2xx", "3xx", "4xx", "5xx"];
+const HOOK_TARGETS: [&str; 2] = ["command", "webhook"];
+const DELIVERY_RESULTS: [&str; 3] = ["ok", "failed", "dropped"];
+const VETO_RESULTS: [&str; 3] = ["allowed", "refused", "failed"];
 /// The `command` label of verbs outside [`SUPPORTED_VERBS`] (bounded cardinality).
 const OTHER_COMMAND: &str = "other";
 /// Upper bounds of the `wharf_ftpd_transfer_seconds` buckets.
@@ -72,7 +106,10 @@ const TRANSFER_SECONDS: usize = TRANSFERS + DIRECTIONS.len() * TRANSFER_RESULTS.
 const COMMANDS: usize = TRANSFER_SECONDS + SlotHistogram::slots(&TRANSFER_SECONDS_BOUNDS);
 /// Commands: one row of reply classes per supported verb, then one for `other`.
 const COMMAND_ROWS: usize = SUPPORTED_VERBS.len() + 1;
-const SLOTS: usize = COMMANDS + COMMAND_ROWS * REPLY_CLASSES.len();
+const HOOK_DELIVERIES: usize = COMMANDS + COMMAND_ROWS * REPLY_CLASSES.len();
+const HOOK_FAILED_ATTEMPTS: usize = HOOK_DELIVERIES + HOOK_TARGETS.len() * DELIVERY_RESULTS.len();
+const UPLOAD_VETOES: usize = HOOK_FAILED_ATTEMPTS + HOOK_TARGETS.len();
+const SLOTS: usize = UPLOAD_VETOES + VETO_RESULTS.len();
 
 /// The FTP daemon's counters, shared by every session in every mode; cheap to clone.
 #[derive(Debug, Clone)]
@@ -161,9 +198,46 @@ impl FtpMetrics {
         self.transfer_seconds().observe(&self.counters, seconds);
     }
 
+    /// Counts the end of one event's delivery to one target.
+    pub(crate) fn hook_delivery(&self, target: HookTarget, result: DeliveryResult) {
+        let result = match result {
+            DeliveryResult::Ok => 0,
+            DeliveryResult::Failed => 1,
+            DeliveryResult::Dropped => 2,
+        };
+        self.counters.add(
+            HOOK_DELIVERIES + target_index(target) * DELIVERY_RESULTS.len() + result,
+            1,
+        );
+    }
+
+    /// Counts one failed delivery attempt (retried or not).
+    pub(crate) fn hook_attempt_failed(&self, target: HookTarget) {
+        self.counters
+            .add(HOOK_FAILED_ATTEMPTS + target_index(target), 1);
+    }
+
+    /// Counts one pre-upload decision.
+    pub(crate) fn upload_veto(&self, result: VetoResult) {
+        let result = match result {
+            VetoResult::Allowed => 0,
+            VetoResult::Refused => 1,
+            VetoResult::Failed => 2,
+        };
+        self.counters.add(UPLOAD_VETOES + result, 1);
+    }
+
     /// The histogram of transfer durations.
     fn transfer_seconds(&self) -> SlotHistogram {
         SlotHistogram::new(TRANSFER_SECONDS, &TRANSFER_SECONDS_BOUNDS)
+    }
+}
+
+/// The slot row of a hook target.
+fn target_index(target: HookTarget) -> usize {
+    match target {
+        HookTarget::Command => 0,
+        HookTarget::Webhook => 1,
     }
 }
 
@@ -187,6 +261,28 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains(r#"class="1xx""#), "{text}");
+    }
+
+    #[test]
+    fn hook_deliveries_attempts_and_vetoes_have_series_of_their_own() {
+        let metrics = FtpMetrics::new().unwrap();
+        metrics.hook_delivery(HookTarget::Webhook, DeliveryResult::Ok);
+        metrics.hook_delivery(HookTarget::Command, DeliveryResult::Dropped);
+        metrics.hook_attempt_failed(HookTarget::Webhook);
+        metrics.hook_attempt_failed(HookTarget::Webhook);
+        metrics.upload_veto(VetoResult::Refused);
+        let text = metrics.render(&encode::Extra::default());
+        for line in [
+            r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="ok"} 1"#,
+            r#"wharf_ftpd_hook_deliveries_total{target="webhook",result="failed"} 0"#,
+            r#"wharf_ftpd_hook_deliveries_total{target="command",result="dropped"} 1"#,
+            r#"wharf_ftpd_hook_failed_attempts_total{target="webhook"} 2"#,
+            r#"wharf_ftpd_hook_failed_attempts_total{target="command"} 0"#,
+            r#"wharf_ftpd_upload_vetoes_total{result="refused"} 1"#,
+            r#"wharf_ftpd_upload_vetoes_total{result="allowed"} 0"#,
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]

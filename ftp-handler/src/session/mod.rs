@@ -44,6 +44,7 @@ use wharf_users::Authenticator;
 
 use crate::config::FtpdConfig;
 use crate::defence::{BanPolicy, LoginGuard, SessionLeases, SharedLoginGuard};
+use crate::hooks::HookClient;
 use crate::metrics::FtpMetrics;
 use crate::quota::SharedQuotaStore;
 use crate::tls::TlsServer;
@@ -74,6 +75,8 @@ pub(crate) struct Shared {
     pub(crate) counted_slots: slots::SlotCounter,
     /// Prometheus counters (with `metrics.listen`), in memory every session process shares.
     pub(crate) metrics: Option<FtpMetrics>,
+    /// Event hooks and the pre-upload check (with `[hooks]` set), in the hook process.
+    pub(crate) hooks: Option<HookClient>,
 }
 
 /// How long a session's end waits for its database row to be deleted.
@@ -133,6 +136,7 @@ impl FtpHandler {
                 homes: homes::OpenHomes::default(),
                 counted_slots: slots::SlotCounter::default(),
                 metrics: None,
+                hooks: None,
             }),
         }
     }
@@ -141,6 +145,15 @@ impl FtpHandler {
     pub fn with_metrics(mut self, metrics: FtpMetrics) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
             shared.metrics = Some(metrics);
+        }
+        self
+    }
+
+    /// Hands events and pre-upload checks to the hook process through `hooks`; set before
+    /// the server is built.
+    pub fn with_hooks(mut self, hooks: HookClient) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.hooks = Some(hooks);
         }
         self
     }

@@ -52,6 +52,8 @@ pub(crate) struct LoggedIn {
 pub(crate) struct Session {
     /// Configuration and authenticator.
     pub(crate) shared: Arc<Shared>,
+    /// The connection id, as in the session's log span (hook events carry it).
+    pub(crate) id: u64,
     /// The client's address (behind a trusted balancer, the one its PROXY header named): the
     /// only target of active mode, and what bans, limits and logs see.
     pub(crate) peer_ip: IpAddr,
@@ -133,6 +135,7 @@ impl Session {
         let max_line = shared.config.limits.max_line_length;
         Ok(Self {
             shared,
+            id: conn.id(),
             peer_ip,
             balancer_ip,
             local_ip,

@@ -9,6 +9,8 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use wharf::Connection;
 
+use super::events::Details;
+use crate::config::hooks::HookEventKind;
 use crate::metrics::TransferResult;
 use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
@@ -55,7 +57,7 @@ pub(super) async fn interrupted(
 
 /// Opens the data connection, sends `opening` as the 150 reply, sends `source`, and answers
 /// 226 with `done` once the data connection is closed. A download of the file `logged` goes
-/// to the xferlog.
+/// to the xferlog and, once complete, to the `download` hook.
 pub(super) async fn download(
     session: &mut Session,
     conn: &mut Connection,
@@ -108,6 +110,16 @@ pub(super) async fn download(
         (Ok(bytes), None) => {
             tracing::info!(bytes, "download complete");
             control::say(conn, ReplyCode::TRANSFER_COMPLETE, done).await?;
+            if logged.is_some() {
+                session.hook_event(
+                    HookEventKind::Download,
+                    Details {
+                        path: logged,
+                        size: Some(bytes),
+                        ..Details::default()
+                    },
+                );
+            }
             Ok(Flow::Continue)
         }
         (Ok(_), Some(Interruption::Abor)) => {

@@ -1,5 +1,7 @@
 //! MKD, RMD, DELE, RNFR, RNTO, SIZE and MDTM.
 
+use super::events::Details;
+use crate::config::hooks::HookEventKind;
 use crate::listing::ftp_timestamp;
 use crate::protocol::reply::quote_path;
 use crate::protocol::{Reply, ReplyCode};
@@ -54,7 +56,16 @@ pub(super) async fn dele(session: &Session, arg: &str) -> Reply {
         Err(reply) => return reply,
     };
     match jail.remove_file(&path).await {
-        Ok(()) => Reply::new(ReplyCode::FILE_ACTION_OK, "File deleted."),
+        Ok(()) => {
+            session.hook_event(
+                HookEventKind::Delete,
+                Details {
+                    path: Some(path.as_str()),
+                    ..Details::default()
+                },
+            );
+            Reply::new(ReplyCode::FILE_ACTION_OK, "File deleted.")
+        }
         Err(error) => storage_reply(&error),
     }
 }
@@ -84,7 +95,17 @@ pub(super) async fn rnto(session: &Session, from: Option<VirtualPath>, arg: &str
         Err(reply) => return reply,
     };
     match jail.rename(&from, &to).await {
-        Ok(()) => Reply::new(ReplyCode::FILE_ACTION_OK, "Rename successful."),
+        Ok(()) => {
+            session.hook_event(
+                HookEventKind::Rename,
+                Details {
+                    path: Some(from.as_str()),
+                    to_path: Some(to.as_str()),
+                    ..Details::default()
+                },
+            );
+            Reply::new(ReplyCode::FILE_ACTION_OK, "Rename successful.")
+        }
         Err(error) => storage_reply(&error),
     }
 }

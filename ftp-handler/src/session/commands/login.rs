@@ -7,6 +7,8 @@ use wharf::Connection;
 use wharf_users::Verified;
 
 use super::Answer;
+use super::events::Details;
+use crate::config::hooks::HookEventKind;
 use crate::config::storage::BackendKind;
 use crate::defence::{Lease, LeaseRefusal};
 use crate::metrics::LoginResult;
@@ -133,6 +135,7 @@ pub(super) async fn pass(
                 quota: Arc::clone(&home.quota),
                 _home: home,
             });
+            session.hook_event(HookEventKind::Login, Details::default());
             Ok(Reply::new(ReplyCode::LOGGED_IN, "Login successful.").into())
         }
         Err(error) => {
@@ -178,6 +181,7 @@ async fn failed(session: &mut Session, conn: &mut Connection, name: &str) -> io:
     session.failed_logins += 1;
     session.count_login(LoginResult::Failed);
     tracing::warn!(user = %name, attempt = session.failed_logins, "failed login");
+    session.hook_failed_login(name);
     let ban = session.count_failed_login(name).await;
     tokio::time::sleep(session.shared.config.limits.failed_login_delay).await;
     if let Some(ban) = ban {

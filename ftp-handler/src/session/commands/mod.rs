@@ -10,9 +10,11 @@
 //! - `retr`: RETR; `stor`: STOR APPE STOU; `download`: what RETR and listings share
 //! - `hash`: HASH XSHA256 XSHA512 XSHA1 XMD5
 //! - `security`: AUTH PBSZ PROT CCC
+//! - `events`: what the commands tell the hooks (events, the pre-upload check)
 
 mod data_setup;
 mod download;
+mod events;
 mod files;
 mod hash;
 mod info;

@@ -9,6 +9,8 @@ use tokio::sync::oneshot;
 use wharf::Connection;
 
 use super::download::interrupted;
+use super::events::Details;
+use crate::config::hooks::HookEventKind;
 use crate::metrics::TransferResult;
 use crate::protocol::ReplyCode;
 use crate::protocol::command::TransferType;
@@ -66,6 +68,11 @@ pub(super) async fn store(
             return Ok(Flow::Continue);
         }
     };
+    // Before anything is written (not even a partial file): the pre-upload check may refuse.
+    if let Err(refusal) = session.check_upload(&path, mode).await {
+        control::send(conn, &refusal).await?;
+        return Ok(Flow::Continue);
+    }
     let placement = write_placement(conn.capabilities());
     let upload = match jail.begin_upload(&path, mode, placement).await {
         Ok(upload) => upload,
@@ -192,6 +199,14 @@ pub(super) async fn store(
                 Kind::Stor | Kind::Appe => "Transfer complete.".to_string(),
             };
             control::say(conn, ReplyCode::TRANSFER_COMPLETE, done).await?;
+            session.hook_event(
+                HookEventKind::Upload,
+                Details {
+                    path: Some(info.path.as_str()),
+                    size: Some(info.size),
+                    ..Details::default()
+                },
+            );
         }
         Err(error) => control::send(conn, &storage_reply(&error)).await?,
     }
