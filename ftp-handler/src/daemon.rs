@@ -4,6 +4,7 @@
 mod demo;
 mod memory;
 pub mod quota_command;
+pub mod reload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,10 +13,11 @@ use wharf::{LimitPolicy, Mode, Server, ServerError};
 use wharf_users::postgres::PgStore;
 use wharf_users::{AuthError, Authenticator, UserStore, UsersFile, UsersLocation};
 
-use crate::config::FtpdConfig;
+use crate::config::reload::ConfigSource;
+use crate::config::{ConfigError, FtpdConfig};
 use crate::metrics::FtpMetrics;
 use crate::session::{FtpHandler, confine, listeners};
-use crate::tls::{TlsError, TlsServer};
+use crate::tls::TlsError;
 
 pub use demo::{Demo, DemoError};
 
@@ -33,6 +35,12 @@ const CONTROL_WRITE_BUFFER: usize = 1024;
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    /// The configuration could not be loaded.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The SIGHUP handler (reload) could not be installed.
+    #[error("cannot handle SIGHUP: {0}")]
+    Signal(#[source] std::io::Error),
     /// The state directory could not be created.
     #[error("cannot create the state directory {}: {source}", path.display())]
     StateDir {
@@ -82,6 +90,15 @@ pub fn build_server_with_metrics(
     config: FtpdConfig,
     metrics: Option<FtpMetrics>,
 ) -> Result<Server<FtpHandler>, DaemonError> {
+    build(config, metrics, None)
+}
+
+/// Builds the server; with `reload_from`, a SIGHUP reloads the configuration from there.
+fn build(
+    config: FtpdConfig,
+    metrics: Option<FtpMetrics>,
+    reload_from: Option<ConfigSource>,
+) -> Result<Server<FtpHandler>, DaemonError> {
     let state_dir = config.server.state_dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(|source| DaemonError::StateDir {
         path: state_dir,
@@ -95,10 +112,7 @@ pub fn build_server_with_metrics(
         UsersLocation::File(_) => None,
         UsersLocation::Postgres(_) => Some(home_roots(&*users_snapshot(&location)?)),
     };
-    let tls = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => Some(TlsServer::from_pem_files(cert, key)?),
-        _ => None,
-    };
+    let tls = reload::load_tls(&config)?;
     let max_sessions = config.limits.max_sessions;
     let mut builder = Server::builder()
         .name("wharf-ftpd")
@@ -141,6 +155,10 @@ pub fn build_server_with_metrics(
     if let Some(metrics) = metrics {
         handler = handler.with_metrics(metrics);
     }
+    if let Some(source) = reload_from {
+        let reloader = reload::Reloader::new(source, handler.live_settings());
+        builder = builder.service_actions(reload::POLL_INTERVAL, move || reloader.poll());
+    }
     Ok(builder.build(handler)?)
 }
 
@@ -156,8 +174,12 @@ pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
     }
 }
 
-/// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
-pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
+/// Loads the configuration from `source`, binds the server, logs `listening on ADDR` for each
+/// address, and serves until SIGINT or SIGTERM; SIGHUP reloads from `source` ([`reload`]).
+pub fn serve(source: ConfigSource) -> Result<(), DaemonError> {
+    // First: until the handler is in place a SIGHUP would end the process.
+    reload::install_hangup_handler().map_err(DaemonError::Signal)?;
+    let config = source.load()?;
     memory::return_big_blocks_to_the_system();
     if config.storage.backend == crate::config::storage::BackendKind::S3 {
         // Before Landlock: the HTTP client reads the system's CA roots.
@@ -167,9 +189,9 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
         Some(_) => Some(FtpMetrics::new().map_err(DaemonError::Metrics)?),
         None => None,
     };
-    let server = build_server_with_metrics(config.clone(), metrics.clone())?;
+    let server = build(config.clone(), metrics.clone(), Some(source.clone()))?;
     if config.server.confine && server.info().capabilities().shares_memory {
-        confine_daemon(&config)?;
+        confine_daemon(&config, &source)?;
     }
     // Forked now: after the binds, before the serving loop starts any thread or child.
     let exporter = match &metrics {
@@ -194,8 +216,9 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
 }
 
 /// Landlock for the whole daemon in the modes whose sessions share its process (forking-mode
-/// sessions confine themselves, more narrowly).
-fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
+/// sessions confine themselves, more narrowly). A reload reads the configuration file and the
+/// certificate and key again: their directories stay readable.
+fn confine_daemon(config: &FtpdConfig, source: &ConfigSource) -> Result<(), DaemonError> {
     let location = UsersLocation::from_setting(&config.server.users_file)?;
     let roots = home_roots(&*users_snapshot(&location)?);
     let homes: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
@@ -204,11 +227,16 @@ fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
         Some(file) => file.to_owned(),
         None => config.server.state_dir.join("users"),
     };
+    let readable: Vec<&Path> = std::iter::once(users_file.as_path())
+        .chain(source.file.as_deref())
+        .chain(config.tls.cert.as_deref())
+        .chain(config.tls.key.as_deref())
+        .collect();
     let outcome = confine::confine_daemon(
         &homes,
         &config.server.state_dir,
         config.log.xferlog.as_deref(),
-        &users_file,
+        &readable,
     )
     .map_err(|error| DaemonError::Confine(error.to_string()))?;
     tracing::info!(

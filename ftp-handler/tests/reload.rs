@@ -1,0 +1,347 @@
+//! SIGHUP reload of `wharf-ftpd serve --config FILE`, in async, threading and forking modes: a
+//! running session keeps working while new sessions get the new settings (a new greeting, a
+//! new certificate); a broken file or an unreadable certificate is refused and the running
+//! configuration stays; a restart-only setting is named in the log and not applied.
+
+mod support;
+mod tls_support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rustls::ClientConfig;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use support::Daemon;
+use support::raw::{Raw, Reply};
+use tls_support::raw_tls::{Channel, TlsRaw, data_tcp, handshake, read_all, write_and_close};
+use tls_support::{Pki, pki};
+
+/// Modes whose accept loop runs beside live sessions (sequential serves one at a time).
+const MODES: [&str; 3] = ["async", "threading", "forking"];
+
+/// How long a reload may take to show in the log.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The log line of an accepted reload.
+const RELOADED: &str = "configuration reloaded";
+/// The log line of a refused reload.
+const REFUSED: &str = "configuration reload refused";
+
+/// A configuration file in a directory of its own (granted to a confined daemon for reading).
+struct ConfigFile {
+    /// Holds the file.
+    _dir: tempfile::TempDir,
+    /// The file.
+    path: PathBuf,
+}
+
+impl ConfigFile {
+    /// A file holding `text`.
+    fn new(text: &str) -> ConfigFile {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ftpd.toml");
+        let file = ConfigFile { _dir: dir, path };
+        file.write(text);
+        file
+    }
+
+    /// Replaces the content as an editor saving it would: a new file renamed over the old.
+    fn write(&self, text: &str) {
+        replace_file(&self.path, text.as_bytes());
+    }
+
+    /// The `serve` flag naming it.
+    fn flags(&self) -> [&str; 2] {
+        ["--config", self.path.to_str().expect("utf-8 path")]
+    }
+}
+
+/// Writes `bytes` to a new file beside `path` and renames it over `path`.
+fn replace_file(path: &Path, bytes: &[u8]) {
+    let next = path.with_extension("next");
+    let mut file = std::fs::File::create(&next).expect("create");
+    file.write_all(bytes).expect("write");
+    file.sync_all().expect("sync");
+    std::fs::rename(&next, path).expect("rename");
+}
+
+/// A `[server]` section with `greeting`.
+fn with_greeting(greeting: &str) -> String {
+    format!("[server]\ngreeting = \"{greeting}\"\n")
+}
+
+/// Sends SIGHUP to the daemon.
+fn hangup(daemon: &Daemon) {
+    let pid = i32::try_from(daemon.pid()).expect("pid");
+    kill(Pid::from_raw(pid), Signal::SIGHUP).expect("SIGHUP");
+}
+
+/// How many log lines contain `needle`.
+fn count(daemon: &Daemon, needle: &str) -> usize {
+    daemon
+        .log_text()
+        .lines()
+        .filter(|line| line.contains(needle))
+        .count()
+}
+
+/// Sends SIGHUP and waits until one more log line contains `needle`; returns the log.
+fn hangup_and_wait(daemon: &Daemon, needle: &str) -> String {
+    let before = count(daemon, needle);
+    hangup(daemon);
+    let deadline = Instant::now() + RELOAD_TIMEOUT;
+    while count(daemon, needle) <= before {
+        assert!(
+            Instant::now() < deadline,
+            "{}: no new {needle:?} line after SIGHUP:\n{}",
+            daemon.mode,
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    daemon.log_text()
+}
+
+/// Connects and returns the session with its greeting, asserted to be a 220.
+fn connect(daemon: &Daemon) -> (Raw, Reply) {
+    let (raw, greeting) = Raw::connect(daemon.addr);
+    assert_eq!(greeting.code, 220, "{}: {greeting:?}", daemon.mode);
+    (raw, greeting)
+}
+
+/// Stores `content` as `name` over a plain EPSV data connection.
+fn store(raw: &mut Raw, daemon: &Daemon, name: &str, content: &[u8]) {
+    let mut data = raw.epsv(daemon.addr);
+    assert_eq!(raw.cmd(&format!("STOR {name}")).code, 150, "{}", daemon.mode);
+    data.write_all(content).expect("upload");
+    drop(data);
+    let done = raw.reply();
+    assert_eq!(done.code, 226, "{}: {done:?}", daemon.mode);
+}
+
+/// Reads `name` over a plain EPSV data connection.
+fn retrieve(raw: &mut Raw, daemon: &Daemon, name: &str) -> Vec<u8> {
+    use std::io::Read;
+    let mut data = raw.epsv(daemon.addr);
+    let started = raw.cmd(&format!("RETR {name}"));
+    assert_eq!(started.code, 150, "{}: {started:?}", daemon.mode);
+    let mut content = Vec::new();
+    data.read_to_end(&mut content).expect("download");
+    assert_eq!(raw.reply().code, 226, "{}", daemon.mode);
+    content
+}
+
+#[test]
+fn sighup_applies_a_new_greeting_to_new_sessions_and_spares_running_ones() {
+    for mode in MODES {
+        let config = ConfigFile::new(&with_greeting("first greeting"));
+        let daemon = Daemon::start_with(mode, &[("alice", "secret")], &config.flags(), &[]);
+        let (mut running, greeting) = connect(&daemon);
+        assert!(greeting.text().contains("first greeting"), "{mode}: {greeting:?}");
+        running.user_pass("alice", "secret");
+
+        config.write(&with_greeting("second greeting"));
+        hangup_and_wait(&daemon, RELOADED);
+        // The running session: a transfer, a listing and a NOOP, all still served.
+        store(&mut running, &daemon, "during.txt", b"stored across a reload");
+        let mut data = running.epsv(daemon.addr);
+        assert_eq!(running.cmd("NLST").code, 150, "{mode}");
+        let mut names = String::new();
+        std::io::Read::read_to_string(&mut data, &mut names).expect("listing");
+        assert_eq!(running.reply().code, 226, "{mode}");
+        assert!(names.contains("during.txt"), "{mode}: {names:?}");
+        assert_eq!(running.cmd("NOOP").code, 200, "{mode}");
+        // A new session (in forking mode a child forked after the reload) greets anew.
+        let (mut fresh, greeting) = connect(&daemon);
+        assert!(greeting.text().contains("second greeting"), "{mode}: {greeting:?}");
+        fresh.user_pass("alice", "secret");
+        assert_eq!(
+            retrieve(&mut fresh, &daemon, "during.txt"),
+            b"stored across a reload",
+            "{mode}"
+        );
+        assert_eq!(fresh.cmd("QUIT").code, 221, "{mode}");
+
+        // A file that does not parse, then a value that is refused: both leave the second
+        // configuration in force.
+        for (broken, why) in [
+            ("[server\ngreeting = \"never\"\n", "TOML"),
+            (
+                "[server]\ngreeting = \"never\"\n[limits]\nmax_line_length = 10\n",
+                "limits.max_line_length",
+            ),
+        ] {
+            config.write(broken);
+            let log = hangup_and_wait(&daemon, REFUSED);
+            let refusal = log
+                .lines()
+                .rfind(|line| line.contains(REFUSED))
+                .expect("refusal line");
+            assert!(
+                refusal.contains(why) || why == "TOML",
+                "{mode}: {refusal}"
+            );
+            let (mut fresh, greeting) = connect(&daemon);
+            assert!(
+                greeting.text().contains("second greeting"),
+                "{mode}: {why}: {greeting:?}"
+            );
+            assert_eq!(fresh.cmd("QUIT").code, 221, "{mode}");
+        }
+        assert_eq!(running.cmd("NOOP").code, 200, "{mode}");
+
+        // A restart-only setting beside a reloadable one: the greeting changes, the session
+        // limit does not (one session is running and a second is still welcome).
+        config.write(&format!(
+            "{}[limits]\nmax_sessions = 1\n",
+            with_greeting("third greeting")
+        ));
+        let log = hangup_and_wait(&daemon, RELOADED);
+        assert!(
+            log.lines().any(|line| line.contains("WARN")
+                && line.contains("limits.max_sessions changed but needs a restart")),
+            "{mode}: the restart-only setting is named:\n{log}"
+        );
+        let (mut second, greeting) = connect(&daemon);
+        assert!(greeting.text().contains("third greeting"), "{mode}: {greeting:?}");
+        second.user_pass("alice", "secret");
+        assert_eq!(second.cmd("QUIT").code, 221, "{mode}");
+        assert_eq!(running.cmd("NOOP").code, 200, "{mode}");
+        assert_eq!(running.cmd("QUIT").code, 221, "{mode}");
+    }
+}
+
+/// Where a daemon's TLS files live: a directory of their own, replaced in place.
+struct CertFiles {
+    /// Holds the files.
+    dir: tempfile::TempDir,
+}
+
+impl CertFiles {
+    /// The files of `pki`.
+    fn new(pki: &Pki) -> CertFiles {
+        let files = CertFiles {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        files.install(pki);
+        files
+    }
+
+    /// Puts `pki`'s certificate and key in place (renamed over the old ones, as renewal
+    /// tools do).
+    fn install(&self, pki: &Pki) {
+        replace_file(&self.cert(), &std::fs::read(&pki.cert).expect("cert"));
+        replace_file(&self.key(), &std::fs::read(&pki.key).expect("key"));
+    }
+
+    /// The certificate chain's path.
+    fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    /// The key's path.
+    fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    /// A configuration offering FTPS with `cert`.
+    fn config(&self, cert: &Path, greeting: &str) -> String {
+        format!(
+            "{}[tls]\ncert = \"{}\"\nkey = \"{}\"\n",
+            with_greeting(greeting),
+            cert.display(),
+            self.key().display()
+        )
+    }
+}
+
+/// The leaf certificate `pki` made for the server, DER.
+fn leaf(pki: &Pki) -> CertificateDer<'static> {
+    CertificateDer::from_pem_file(&pki.cert).expect("leaf certificate")
+}
+
+/// Connects, switches to TLS trusting `client`'s CA, and logs in; returns the session and
+/// the certificate the server presented.
+fn secure_session(daemon: &Daemon, client: &Arc<ClientConfig>) -> (TlsRaw, CertificateDer<'static>) {
+    let (mut raw, greeting) = TlsRaw::connect(daemon.addr);
+    assert_eq!(greeting.code, 220, "{}", daemon.mode);
+    raw.secure_login(client, "alice", "secret");
+    let (Channel::Tls(stream), _) = raw.transport() else {
+        panic!("{}: not TLS after AUTH TLS", daemon.mode);
+    };
+    let presented = stream
+        .conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .expect("server certificate")
+        .clone()
+        .into_owned();
+    (raw, presented)
+}
+
+#[test]
+fn sighup_serves_a_new_certificate_to_new_sessions() {
+    let (old_pki, new_pki) = (pki(), pki());
+    for mode in ["async", "forking"] {
+        let files = CertFiles::new(&old_pki);
+        let config = ConfigFile::new(&files.config(&files.cert(), "tls"));
+        let daemon = Daemon::start_with(mode, &[("alice", "secret")], &config.flags(), &[]);
+        let old_client = old_pki.client_config();
+        let (mut running, presented) = secure_session(&daemon, &old_client);
+        assert_eq!(presented, leaf(&old_pki), "{mode}");
+
+        files.install(&new_pki);
+        hangup_and_wait(&daemon, RELOADED);
+        let new_client = new_pki.client_config();
+        let (mut fresh, presented) = secure_session(&daemon, &new_client);
+        assert_eq!(presented, leaf(&new_pki), "{mode}: the new certificate");
+        assert_eq!(fresh.cmd("QUIT").code, 221, "{mode}");
+        // Only the new certificate is served now: a client trusting the old CA alone fails.
+        let (mut stranger, _) = TlsRaw::connect(daemon.addr);
+        assert_eq!(stranger.cmd("AUTH TLS").code, 234, "{mode}");
+        let (Channel::Clear(stream), _) = stranger.transport() else {
+            panic!("clear before the handshake");
+        };
+        let stream = stream.try_clone().expect("clone");
+        assert!(
+            handshake(&old_client, stream).is_err(),
+            "{mode}: the old certificate is no longer presented"
+        );
+
+        // The running session keeps its TLS: a protected upload on a data connection that
+        // resumes the control connection's session, then a listing.
+        let addr = running.epsv(daemon.addr);
+        let data = data_tcp(addr);
+        assert_eq!(running.cmd("STOR kept.txt").code, 150, "{mode}");
+        let tls = handshake(&old_client, data).expect("data handshake on the old session");
+        write_and_close(tls, b"old certificate session").expect("upload");
+        assert_eq!(running.reply().code, 226, "{mode}: {}", daemon.log_text());
+        let addr = running.epsv(daemon.addr);
+        let data = data_tcp(addr);
+        assert_eq!(running.cmd("NLST").code, 150, "{mode}");
+        let mut tls = handshake(&old_client, data).expect("listing handshake");
+        let names = read_all(&mut tls).expect("listing");
+        assert_eq!(running.reply().code, 226, "{mode}");
+        assert!(String::from_utf8_lossy(&names).contains("kept.txt"), "{mode}");
+
+        // A certificate that cannot be read is refused; the new one stays in force.
+        let missing = files.dir.path().join("missing.pem");
+        config.write(&files.config(&missing, "never"));
+        let log = hangup_and_wait(&daemon, REFUSED);
+        assert!(
+            log.lines()
+                .any(|line| line.contains(REFUSED) && line.contains("missing.pem")),
+            "{mode}: the refusal names the file:\n{log}"
+        );
+        let (mut after, presented) = secure_session(&daemon, &new_client);
+        assert_eq!(presented, leaf(&new_pki), "{mode}: still the new certificate");
+        assert_eq!(after.cmd("QUIT").code, 221, "{mode}");
+        assert_eq!(running.cmd("NOOP").code, 200, "{mode}");
+        assert_eq!(running.cmd("QUIT").code, 221, "{mode}");
+    }
+}
