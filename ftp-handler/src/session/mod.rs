@@ -189,7 +189,7 @@ impl RequestHandler for FtpHandler {
         // A process of its own: confine it before a byte from the client is read.
         let own_process = !conn.capabilities().shares_memory && shared.config.server.confine;
         if own_process {
-            span.in_scope(|| confine_process(&shared))?;
+            span.in_scope(|| Self::confine_process(&shared))?;
         }
         let _active = shared.metrics.as_ref().map(FtpMetrics::session_started);
         let mut session = state::Session::new(Arc::clone(&shared), conn)?;
@@ -208,41 +208,43 @@ impl RequestHandler for FtpHandler {
     }
 }
 
-/// Step 1 of [`confine`]: this session process may reach only the homes of the users known
-/// now, the state directory and the transfer log's directory. The users file is read into
-/// memory first; a change to it after this point fails this session's login.
-fn confine_process(shared: &Shared) -> Result<(), HandlerError> {
-    let config = &shared.config;
-    let users;
-    let mut trees: Vec<&std::path::Path> = match &shared.home_roots {
-        // A database is not read here: its runtime thread would start unconfined.
-        Some(roots) => roots.iter().map(PathBuf::as_path).collect(),
-        None => {
-            users = shared.authenticator.users()?;
-            // Key-prefix homes (object storage) are no local trees: nothing to grant.
-            users
-                .iter()
-                .map(|user| user.home.as_path())
-                .filter(|home| home.is_absolute())
-                .collect()
+impl FtpHandler {
+    /// Step 1 of [`confine`]: this session process may reach only the homes of the users
+    /// known now, the state directory and the transfer log's directory. The users file is read
+    /// into memory first; a change to it after this point fails this session's login.
+    fn confine_process(shared: &Shared) -> Result<(), HandlerError> {
+        let config = &shared.config;
+        let users;
+        let mut trees: Vec<&std::path::Path> = match &shared.home_roots {
+            // A database is not read here: its runtime thread would start unconfined.
+            Some(roots) => roots.iter().map(PathBuf::as_path).collect(),
+            None => {
+                users = shared.authenticator.users()?;
+                // Key-prefix homes (object storage) are no local trees: nothing to grant.
+                users
+                    .iter()
+                    .map(|user| user.home.as_path())
+                    .filter(|home| home.is_absolute())
+                    .collect()
+            }
+        };
+        trees.push(&config.server.state_dir);
+        if let Some(dir) = config
+            .log
+            .xferlog
+            .as_deref()
+            .and_then(std::path::Path::parent)
+        {
+            trees.push(dir);
         }
-    };
-    trees.push(&config.server.state_dir);
-    if let Some(dir) = config
-        .log
-        .xferlog
-        .as_deref()
-        .and_then(std::path::Path::parent)
-    {
-        trees.push(dir);
-    }
-    match confine::confine_to(&trees) {
-        Ok(outcome) => tracing::debug!(?outcome, "session process confined"),
-        Err(error) => {
-            tracing::error!(%error, "cannot confine the session process; closing it");
-            return Err(error.into());
+        match confine::confine_to(&trees) {
+            Ok(outcome) => tracing::debug!(?outcome, "session process confined"),
+            Err(error) => {
+                tracing::error!(%error, "cannot confine the session process; closing it");
+                return Err(error.into());
+            }
         }
+        confine::probe("start");
+        Ok(())
     }
-    confine::probe("start");
-    Ok(())
 }
