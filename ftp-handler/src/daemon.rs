@@ -227,10 +227,22 @@ fn confine_daemon(config: &FtpdConfig, source: &ConfigSource) -> Result<(), Daem
         Some(file) => file.to_owned(),
         None => config.server.state_dir.join("users"),
     };
+    // What a reload reads again. A certificate behind a symbolic link (certbot's `live/`
+    // into `archive/`) is read through the link's target: that directory is granted too.
+    let reloaded: Vec<&Path> = source
+        .file
+        .iter()
+        .chain(config.tls.cert.iter())
+        .chain(config.tls.key.iter())
+        .map(PathBuf::as_path)
+        .collect();
+    let targets: Vec<PathBuf> = reloaded
+        .iter()
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect();
     let readable: Vec<&Path> = std::iter::once(users_file.as_path())
-        .chain(source.file.as_deref())
-        .chain(config.tls.cert.as_deref())
-        .chain(config.tls.key.as_deref())
+        .chain(reloaded)
+        .chain(targets.iter().map(PathBuf::as_path))
         .collect();
     let outcome = confine::confine_daemon(
         &homes,

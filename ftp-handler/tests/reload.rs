@@ -248,37 +248,54 @@ fn sighup_applies_a_new_greeting_to_new_sessions_and_spares_running_ones() {
     }
 }
 
-/// Where a daemon's TLS files live: a directory of their own, replaced in place.
+/// A daemon's TLS files laid out as certbot does: `live/` holds symbolic links into
+/// `archive/`, where each renewal adds numbered files; a renewal moves the links.
 struct CertFiles {
-    /// Holds the files.
+    /// Holds `live/` and `archive/`.
     dir: tempfile::TempDir,
+    /// Renewals so far (the number in the archived names).
+    renewals: std::cell::Cell<u32>,
 }
 
 impl CertFiles {
     /// The files of `pki`.
     fn new(pki: &Pki) -> CertFiles {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["live", "archive"] {
+            std::fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        }
         let files = CertFiles {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir,
+            renewals: std::cell::Cell::new(0),
         };
         files.install(pki);
         files
     }
 
-    /// Puts `pki`'s certificate and key in place (renamed over the old ones, as renewal
-    /// tools do).
+    /// Archives `pki`'s certificate and key under new names and moves the links to them (a
+    /// new link renamed over the old one).
     fn install(&self, pki: &Pki) {
-        replace_file(&self.cert(), &std::fs::read(&pki.cert).expect("cert"));
-        replace_file(&self.key(), &std::fs::read(&pki.key).expect("key"));
+        let renewal = self.renewals.get() + 1;
+        self.renewals.set(renewal);
+        for (source, link) in [(&pki.cert, self.cert()), (&pki.key, self.key())] {
+            let stem = link.file_stem().and_then(|s| s.to_str()).expect("name");
+            let archived = self.dir.path().join(format!("archive/{stem}{renewal}.pem"));
+            std::fs::copy(source, &archived).expect("archive");
+            let next = link.with_extension("next");
+            std::os::unix::fs::symlink(format!("../archive/{stem}{renewal}.pem"), &next)
+                .expect("symlink");
+            std::fs::rename(&next, &link).expect("move the link");
+        }
     }
 
-    /// The certificate chain's path.
+    /// The certificate chain's path (a link).
     fn cert(&self) -> PathBuf {
-        self.dir.path().join("cert.pem")
+        self.dir.path().join("live/cert.pem")
     }
 
-    /// The key's path.
+    /// The key's path (a link).
     fn key(&self) -> PathBuf {
-        self.dir.path().join("key.pem")
+        self.dir.path().join("live/key.pem")
     }
 
     /// A configuration offering FTPS with `cert`.
@@ -368,7 +385,7 @@ fn sighup_serves_a_new_certificate_to_new_sessions() {
         );
 
         // A certificate that cannot be read is refused; the new one stays in force.
-        let missing = files.dir.path().join("missing.pem");
+        let missing = files.dir.path().join("live/missing.pem");
         config.write(&files.config(&missing, "never"));
         let log = hangup_and_wait(&daemon, REFUSED);
         assert!(
