@@ -1,5 +1,5 @@
 //! Running the daemon: `serve` builds a `wharf` server from the configuration, `demo` sets up a
-//! throw-away user and root first.
+//! throw-away user and root first; [`reload`] answers SIGHUP while `serve` runs.
 
 mod demo;
 mod memory;
