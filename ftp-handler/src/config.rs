@@ -11,6 +11,7 @@ pub mod listen;
 pub mod metrics;
 mod overrides;
 pub mod port_range;
+pub mod reload;
 pub mod storage;
 
 use std::collections::HashMap;

@@ -1,9 +1,10 @@
 //! Running the daemon: `serve` builds a `wharf` server from the configuration, `demo` sets up a
-//! throw-away user and root first.
+//! throw-away user and root first; [`reload`] answers SIGHUP while `serve` runs.
 
 mod demo;
 mod memory;
 pub mod quota_command;
+pub mod reload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,11 +13,12 @@ use wharf::{LimitPolicy, Mode, Server, ServerError};
 use wharf_users::postgres::PgStore;
 use wharf_users::{AuthError, Authenticator, UserStore, UsersFile, UsersLocation};
 
-use crate::config::FtpdConfig;
+use crate::config::reload::ConfigSource;
+use crate::config::{ConfigError, FtpdConfig};
 use crate::hooks::HookClient;
 use crate::metrics::FtpMetrics;
 use crate::session::{FtpHandler, confine, listeners};
-use crate::tls::{TlsError, TlsServer};
+use crate::tls::TlsError;
 
 pub use demo::{Demo, DemoError};
 
@@ -34,6 +36,12 @@ const CONTROL_WRITE_BUFFER: usize = 1024;
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    /// The configuration could not be loaded.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The SIGHUP handler (reload) could not be installed.
+    #[error("cannot handle SIGHUP: {0}")]
+    Signal(#[source] std::io::Error),
     /// The state directory could not be created.
     #[error("cannot create the state directory {}: {source}", path.display())]
     StateDir {
@@ -96,6 +104,16 @@ pub fn build_server_with(
     metrics: Option<FtpMetrics>,
     hooks: Option<HookClient>,
 ) -> Result<Server<FtpHandler>, DaemonError> {
+    build(config, metrics, hooks, None)
+}
+
+/// Builds the server; with `reload_from`, a SIGHUP reloads the configuration from there.
+fn build(
+    config: FtpdConfig,
+    metrics: Option<FtpMetrics>,
+    hooks: Option<HookClient>,
+    reload_from: Option<ConfigSource>,
+) -> Result<Server<FtpHandler>, DaemonError> {
     let state_dir = config.server.state_dir.clone();
     std::fs::create_dir_all(&state_dir).map_err(|source| DaemonError::StateDir {
         path: state_dir,
@@ -109,10 +127,7 @@ pub fn build_server_with(
         UsersLocation::File(_) => None,
         UsersLocation::Postgres(_) => Some(home_roots(&*users_snapshot(&location)?)),
     };
-    let tls = match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => Some(TlsServer::from_pem_files(cert, key)?),
-        _ => None,
-    };
+    let tls = reload::load_tls(&config)?;
     let max_sessions = config.limits.max_sessions;
     let mut builder = Server::builder()
         .name("wharf-ftpd")
@@ -158,6 +173,10 @@ pub fn build_server_with(
     if let Some(hooks) = hooks {
         handler = handler.with_hooks(hooks);
     }
+    if let Some(source) = reload_from {
+        let reloader = reload::Reloader::new(source, handler.live_settings());
+        builder = builder.service_actions(reload::POLL_INTERVAL, move || reloader.poll());
+    }
     Ok(builder.build(handler)?)
 }
 
@@ -173,8 +192,12 @@ pub fn log_listening(server: &Server<FtpHandler>, config: &FtpdConfig) {
     }
 }
 
-/// Binds the server, logs `listening on ADDR` for each address, and serves until a signal.
-pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
+/// Loads the configuration from `source`, binds the server, logs `listening on ADDR` for each
+/// address, and serves until SIGINT or SIGTERM; SIGHUP reloads from `source` ([`reload`]).
+pub fn serve(source: ConfigSource) -> Result<(), DaemonError> {
+    // First: until the handler is in place a SIGHUP would end the process.
+    reload::install_hangup_handler().map_err(DaemonError::Signal)?;
+    let config = source.load()?;
     memory::return_big_blocks_to_the_system();
     if config.storage.backend == crate::config::storage::BackendKind::S3 {
         // Before Landlock: the HTTP client reads the system's CA roots.
@@ -195,9 +218,14 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
         None
     };
     let (hook_process, hook_client) = hooks.unzip();
-    let server = build_server_with(config.clone(), metrics.clone(), hook_client)?;
+    let server = build(
+        config.clone(),
+        metrics.clone(),
+        hook_client,
+        Some(source.clone()),
+    )?;
     if config.server.confine && server.info().capabilities().shares_memory {
-        confine_daemon(&config)?;
+        confine_daemon(&config, &source)?;
     }
     // Forked now: after the binds, before the serving loop starts any thread or child.
     let exporter = match &metrics {
@@ -224,8 +252,9 @@ pub fn serve(config: FtpdConfig) -> Result<(), DaemonError> {
 }
 
 /// Landlock for the whole daemon in the modes whose sessions share its process (forking-mode
-/// sessions confine themselves, more narrowly).
-fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
+/// sessions confine themselves, more narrowly). A reload reads the configuration file and the
+/// certificate and key again: their directories stay readable.
+fn confine_daemon(config: &FtpdConfig, source: &ConfigSource) -> Result<(), DaemonError> {
     let location = UsersLocation::from_setting(&config.server.users_file)?;
     let roots = home_roots(&*users_snapshot(&location)?);
     let homes: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
@@ -234,11 +263,28 @@ fn confine_daemon(config: &FtpdConfig) -> Result<(), DaemonError> {
         Some(file) => file.to_owned(),
         None => config.server.state_dir.join("users"),
     };
+    // What a reload reads again. A certificate behind a symbolic link (certbot's `live/`
+    // into `archive/`) is read through the link's target: that directory is granted too.
+    let reloaded: Vec<&Path> = source
+        .file
+        .iter()
+        .chain(config.tls.cert.iter())
+        .chain(config.tls.key.iter())
+        .map(PathBuf::as_path)
+        .collect();
+    let targets: Vec<PathBuf> = reloaded
+        .iter()
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect();
+    let readable: Vec<&Path> = std::iter::once(users_file.as_path())
+        .chain(reloaded)
+        .chain(targets.iter().map(PathBuf::as_path))
+        .collect();
     let outcome = confine::confine_daemon(
         &homes,
         &config.server.state_dir,
         config.log.xferlog.as_deref(),
-        &users_file,
+        &readable,
     )
     .map_err(|error| DaemonError::Confine(error.to_string()))?;
     tracing::info!(

@@ -6,7 +6,8 @@
 //! - [`quota`]: per-user usage records in the state directory, enforced through the quota hook.
 //! - [`listing`]: LIST (`ls -l`), NLST and MLSD/MLST lines built from storage entries.
 //! - [`session`]: the FTP session, a `wharf` request handler ([`FtpHandler`]).
-//! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler.
+//! - [`daemon`]: `serve` and `demo`: a configured `wharf` server around the handler; SIGHUP
+//!   reloads `serve`'s configuration for new sessions.
 //! - [`config`]: the daemon's configuration (TOML file, `WHARF_FTPD__*` variables, flags).
 //! - [`tls`]: FTPS on rustls: the certificate, per-session TLS caches, data-connection TLS.
 //! - [`metrics`]: Prometheus counters shared by every mode, and the exporter they are served by.

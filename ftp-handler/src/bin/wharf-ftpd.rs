@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wharf::ListenAddr;
 use wharf::logging::{self, LogFormat};
+use wharf_ftp::config::reload::ConfigSource;
 use wharf_ftp::config::storage::BackendKind;
 use wharf_ftp::config::{FtpdConfig, Overrides};
 use wharf_ftp::daemon::quota_command::{self, QuotaCommand};
@@ -34,7 +35,8 @@ enum Command {
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:2121")]
         listen: ListenAddr,
     },
-    /// Run the server from a configuration file, `WHARF_FTPD__*` variables and flags.
+    /// Run the server from a configuration file, `WHARF_FTPD__*` variables and flags; SIGHUP
+    /// reads them again (new sessions use the result).
     Serve {
         /// The TOML configuration file (optional; every setting has a default).
         #[arg(long, value_name = "FILE")]
@@ -81,9 +83,11 @@ fn main() -> ExitCode {
         }
         Command::Serve { config, overrides } => {
             logging::init(cli.log_format, "info");
-            FtpdConfig::load(config.as_deref(), &overrides)
-                .map_err(anyhow::Error::from)
-                .and_then(|config| daemon::serve(config).map_err(anyhow::Error::from))
+            daemon::serve(ConfigSource {
+                file: config,
+                overrides,
+            })
+            .map_err(anyhow::Error::from)
         }
         Command::Quota(command) => {
             quota_command::run(command, &mut std::io::stdout().lock()).map_err(anyhow::Error::from)

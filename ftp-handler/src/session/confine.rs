@@ -11,7 +11,8 @@
 //!
 //! Defence in depth under the storage jail. Sessions sharing the daemon's process (async,
 //! threading, sequential modes) are confined as a whole instead ([`confine_daemon`]): to every
-//! home, the state and log directories, and reading the users file's directory.
+//! home, the state and log directories, and reading the directories of the users file, the
+//! configuration file and the TLS certificate and key (a reload reads them again).
 
 use std::path::{Path, PathBuf};
 
@@ -96,24 +97,29 @@ pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcom
 
 /// Confines the whole daemon (before its runtime and threads start) for modes whose sessions
 /// share its process: full access to `homes` (the directories holding them), the state directory and
-/// the transfer log's directory; reading (not writing) the directory of the users file, which
-/// sessions re-read when it changes.
+/// the transfer log's directory; reading (not writing) the directory of each of `read_files`:
+/// the users file, which sessions re-read when it changes, and what a reload reads again (the
+/// configuration file, the certificate and key, which may be replaced by a new file).
 pub(crate) fn confine_daemon(
     homes: &[&Path],
     state_dir: &Path,
     xferlog: Option<&Path>,
-    users_file: &Path,
+    read_files: &[&Path],
 ) -> Result<Outcome, ConfineError> {
     let mut trees: Vec<&Path> = homes.to_vec();
     trees.push(state_dir);
     if let Some(dir) = xferlog.and_then(Path::parent) {
         trees.push(dir);
     }
-    let users_dir = users_file
-        .parent()
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    confine_with(&trees, &[users_dir])
+    let readable: Vec<&Path> = read_files
+        .iter()
+        .map(|file| {
+            file.parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        })
+        .collect();
+    confine_with(&trees, &readable)
 }
 
 /// Test-only: logs whether each path in [`PROBE_VAR`] can be opened now, by this thread.

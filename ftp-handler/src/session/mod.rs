@@ -14,6 +14,7 @@
 //! - [`bans`]: the brute-force defence at login (bans checked, failures counted).
 //! - [`homes`]: homes open in this process, shared by the sessions of one user.
 //! - [`listeners`]: the names of the daemon's listeners (plain FTP, implicit FTPS).
+//! - [`live`]: the settings new sessions start with, replaced by a reload.
 //! - [`confine`]: Landlock for session processes (forking mode).
 //! - [`commands`]: one file per command group.
 
@@ -25,6 +26,7 @@ mod control;
 mod data;
 mod homes;
 pub(crate) mod listeners;
+mod live;
 mod run;
 mod secure;
 mod slots;
@@ -49,7 +51,11 @@ use crate::metrics::FtpMetrics;
 use crate::quota::SharedQuotaStore;
 use crate::tls::TlsServer;
 
-/// What every session of one server shares (read-only).
+pub use live::LiveSettings;
+
+/// What every session of one server shares (read-only). A reload makes a new one with the new
+/// configuration and certificate and everything else shared with the old
+/// ([`Shared::reconfigured`]); a session keeps the one it started with.
 pub(crate) struct Shared {
     /// The daemon's configuration.
     pub(crate) config: FtpdConfig,
@@ -69,10 +75,10 @@ pub(crate) struct Shared {
     /// which a forked session process confines itself to before its first login.
     pub(crate) home_roots: Option<Vec<PathBuf>>,
     /// Homes open in this process, one per logged-in user.
-    pub(crate) homes: homes::OpenHomes,
+    pub(crate) homes: Arc<homes::OpenHomes>,
     /// Session counts for sessions that share this process's memory (every mode but
     /// forking, where only files count sessions across processes).
-    pub(crate) counted_slots: slots::SlotCounter,
+    pub(crate) counted_slots: Arc<slots::SlotCounter>,
     /// Prometheus counters (with `metrics.listen`), in memory every session process shares.
     pub(crate) metrics: Option<FtpMetrics>,
     /// Event hooks and the pre-upload check (with `[hooks]` set), in the hook process.
@@ -82,11 +88,33 @@ pub(crate) struct Shared {
 /// How long a session's end waits for its database row to be deleted.
 const LEASE_RELEASE_WAIT: Duration = Duration::from_secs(2);
 
+impl Shared {
+    /// The same server state (users, bans, homes, counts, metrics) with another
+    /// configuration and certificate, for the sessions that start after a reload.
+    fn reconfigured(&self, config: FtpdConfig, tls: Option<TlsServer>) -> Shared {
+        Shared {
+            config,
+            tls,
+            authenticator: self.authenticator.clone(),
+            guard: self.guard.clone(),
+            shared_guard: self.shared_guard.clone(),
+            leases: self.leases.clone(),
+            shared_quotas: self.shared_quotas.clone(),
+            home_roots: self.home_roots.clone(),
+            homes: Arc::clone(&self.homes),
+            counted_slots: Arc::clone(&self.counted_slots),
+            metrics: self.metrics.clone(),
+            hooks: self.hooks.clone(),
+        }
+    }
+}
+
 /// The `wharf` request handler serving the FTP protocol; clone one per connection.
 #[derive(Clone)]
 pub struct FtpHandler {
-    /// Configuration and authenticator, shared by every session.
-    shared: Arc<Shared>,
+    /// Configuration and authenticator for new sessions, shared by every clone (and replaced
+    /// as a whole by a reload).
+    live: LiveSettings,
 }
 
 impl std::fmt::Debug for FtpHandler {
@@ -124,7 +152,7 @@ impl FtpHandler {
         let shared_quotas = database.clone().map(SharedQuotaStore::new);
         let leases = database.map(SessionLeases::new);
         Self {
-            shared: Arc::new(Shared {
+            live: LiveSettings::new(Shared {
                 config,
                 authenticator,
                 tls,
@@ -133,8 +161,8 @@ impl FtpHandler {
                 leases,
                 shared_quotas,
                 home_roots,
-                homes: homes::OpenHomes::default(),
-                counted_slots: slots::SlotCounter::default(),
+                homes: Arc::default(),
+                counted_slots: Arc::default(),
                 metrics: None,
                 hooks: None,
             }),
@@ -143,24 +171,27 @@ impl FtpHandler {
 
     /// Counts into `metrics` (made before the server forks); set before the server is built.
     pub fn with_metrics(mut self, metrics: FtpMetrics) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.metrics = Some(metrics);
-        }
+        self.live.set_metrics(metrics);
         self
     }
 
     /// Hands events and pre-upload checks to the hook process through `hooks`; set before
     /// the server is built.
     pub fn with_hooks(mut self, hooks: HookClient) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.hooks = Some(hooks);
-        }
+        self.live.set_hooks(hooks);
         self
+    }
+
+    /// The handle through which a reload replaces what new sessions start with.
+    pub fn live_settings(&self) -> LiveSettings {
+        self.live.clone()
     }
 }
 
 impl RequestHandler for FtpHandler {
     async fn handle(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
+        // This session's settings from here to its end, whatever a reload does meanwhile.
+        let shared = self.live.current();
         let span = tracing::info_span!(
             "session",
             id = conn.id(),
@@ -168,16 +199,12 @@ impl RequestHandler for FtpHandler {
             user = tracing::field::Empty
         );
         // A process of its own: confine it before a byte from the client is read.
-        let own_process = !conn.capabilities().shares_memory && self.shared.config.server.confine;
+        let own_process = !conn.capabilities().shares_memory && shared.config.server.confine;
         if own_process {
-            span.in_scope(|| self.confine_process())?;
+            span.in_scope(|| Self::confine_process(&shared))?;
         }
-        let _active = self
-            .shared
-            .metrics
-            .as_ref()
-            .map(FtpMetrics::session_started);
-        let mut session = state::Session::new(Arc::clone(&self.shared), conn)?;
+        let _active = shared.metrics.as_ref().map(FtpMetrics::session_started);
+        let mut session = state::Session::new(Arc::clone(&shared), conn)?;
         session.implicit_tls = listeners::is_implicit_tls(conn.listener_name());
         session.own_process = own_process;
         let served = control::COMPLETION_REPLY
@@ -186,7 +213,7 @@ impl RequestHandler for FtpHandler {
                 session.run(conn).instrument(span.clone()),
             )
             .await;
-        if let Some(leases) = &self.shared.leases {
+        if let Some(leases) = &shared.leases {
             leases.settled(LEASE_RELEASE_WAIT).instrument(span).await;
         }
         served
@@ -197,14 +224,14 @@ impl FtpHandler {
     /// Step 1 of [`confine`]: this session process may reach only the homes of the users
     /// known now, the state directory and the transfer log's directory. The users file is read
     /// into memory first; a change to it after this point fails this session's login.
-    fn confine_process(&self) -> Result<(), HandlerError> {
-        let config = &self.shared.config;
+    fn confine_process(shared: &Shared) -> Result<(), HandlerError> {
+        let config = &shared.config;
         let users;
-        let mut trees: Vec<&std::path::Path> = match &self.shared.home_roots {
+        let mut trees: Vec<&std::path::Path> = match &shared.home_roots {
             // A database is not read here: its runtime thread would start unconfined.
             Some(roots) => roots.iter().map(PathBuf::as_path).collect(),
             None => {
-                users = self.shared.authenticator.users()?;
+                users = shared.authenticator.users()?;
                 // Key-prefix homes (object storage) are no local trees: nothing to grant.
                 users
                     .iter()
