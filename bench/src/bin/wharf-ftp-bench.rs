@@ -19,7 +19,7 @@ use wharf_bench::ftp::servers::{FtpServer, FtpdProgram, Programs};
 use wharf_bench::ftp::setup::Credentials;
 use wharf_bench::ftp::{SERVE_FTPD, SERVE_SINK, argon2_cost, chart, loopback, targets};
 use wharf_bench::machine::Machine;
-use wharf_ftp::config::{FtpdConfig, Overrides};
+use wharf_ftp::config::Overrides;
 use wharf_users::size::parse_size;
 
 /// FTP benchmark: wharf-ftpd's modes against vsftpd, pure-ftpd and pyftpdlib.
@@ -167,8 +167,10 @@ fn serve_ftpd(args: ServeFtpd) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let config = FtpdConfig::load(args.config.as_deref(), &args.overrides)?;
-    wharf_ftp::daemon::serve(config)?;
+    wharf_ftp::daemon::serve(wharf_ftp::config::reload::ConfigSource {
+        file: args.config,
+        overrides: args.overrides,
+    })?;
     Ok(())
 }
 

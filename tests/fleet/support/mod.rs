@@ -4,7 +4,7 @@
 
 pub mod clients;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -14,7 +14,7 @@ use wharf_testkit::daemon::{Daemon, DaemonBuilder};
 use wharf_testkit::garage::Garage;
 use wharf_testkit::haproxy::Haproxy;
 use wharf_testkit::objects::Objects;
-use wharf_testkit::port::free_port;
+use wharf_testkit::port::{free_port, free_range};
 use wharf_testkit::postgres::PgCluster;
 
 /// The balancer's address: the only one clients are given.
@@ -85,23 +85,6 @@ fn newest_source(dir: &Path) -> SystemTime {
         }
     }
     newest
-}
-
-/// A first port of `RANGE` consecutive ports free on the balancer's address.
-fn free_range() -> u16 {
-    for _ in 0..100 {
-        let base = free_port();
-        if base > 65535 - RANGE {
-            continue;
-        }
-        let taken: Vec<_> = (base..base + RANGE)
-            .map(|port| TcpListener::bind((BALANCER, port)))
-            .collect();
-        if taken.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no {RANGE} consecutive free ports on {BALANCER}");
 }
 
 /// One node: its daemon and what belongs to it alone.
@@ -192,7 +175,7 @@ impl Fleet {
         for (index, mode) in MODES.into_iter().enumerate() {
             let number = index + 1;
             let port = free_port();
-            let low = free_range();
+            let low = free_range(BALANCER, RANGE);
             let xferlog = root.path().join(format!("xferlog-{number}"));
             let state = root.path().join(format!("state-{number}"));
             let mut builder = DaemonBuilder::new(&binary)
