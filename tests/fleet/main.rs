@@ -343,7 +343,11 @@ fn logs_and_xferlog_name_the_client_never_the_balancer() {
 
 #[test]
 fn a_node_killed_mid_upload_loses_nothing_and_the_others_keep_serving() {
-    let mut fleet = Fleet::start("node_loss", &[]);
+    // A multipart upload nobody finishes is aborted by a later login once it is 20 s old.
+    let mut fleet = Fleet::start(
+        "node_loss",
+        &[("WHARF_FTPD__STORAGE__STALE_UPLOAD_AGE", "20s")],
+    );
     fleet.add_user("erin", "1GiB");
     let old = random_bytes(1 << 20, 11);
     let new = random_bytes(32 << 20, 12);
@@ -372,11 +376,16 @@ fn a_node_killed_mid_upload_loses_nothing_and_the_others_keep_serving() {
             &["--limit-rate", "2M"],
         )
     });
-    // ... under way: its data is flowing when node 2 is killed.
+    // ... under way: its data is flowing, and its first parts are in the bucket, when node 2
+    // is killed.
+    let home = format!("{}erin/", fleet.prefix);
     fleet.nodes[1]
         .daemon
         .wait_for_log("upload path=", Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(2));
+    fleet.wait_until(Duration::from_secs(20), "a multipart upload begun", || {
+        !fleet.objects().unfinished_uploads(&home).is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(1));
     let killed_at = Instant::now();
     fleet.nodes[1].daemon.kill();
 
@@ -428,6 +437,21 @@ fn a_node_killed_mid_upload_loses_nothing_and_the_others_keep_serving() {
         "quota equals the stored bytes after the lease",
         || fleet.quota_used("erin") == stored(),
     );
+
+    // The dead node's parts are left behind, until a login finds them older than the
+    // stale-upload age and aborts them: no orphaned parts.
+    assert!(!fleet.objects().unfinished_uploads(&home).is_empty());
+    fleet.wait_until(Duration::from_secs(60), "the dead upload aborted", || {
+        let listed = ftplib(
+            "127.0.0.66",
+            fleet.nodes[2].pinned,
+            "erin",
+            "ftp.nlst()\nftp.quit()",
+            &[],
+        );
+        assert!(listed.status.success(), "{}", text(&listed));
+        fleet.objects().unfinished_uploads(&home).is_empty()
+    });
 
     // Node 2 comes back and serves the same file.
     fleet.nodes[1].daemon.start_again();

@@ -321,3 +321,13 @@ pub fn start_spec<H: RequestHandler>(spec: &Spec, handler: H) -> TestServer {
         TestServer::Thread(start(spec.builder(), handler))
     }
 }
+
+/// Whether something accepts TCP connections at `addr`. A connection to a closed loopback port
+/// can still succeed when the kernel happens to pick that same port as its source (a TCP
+/// simultaneous open with itself); that is no listener.
+pub fn listening_at(addr: SocketAddr) -> bool {
+    match TcpStream::connect(addr) {
+        Ok(stream) => stream.local_addr().ok() != stream.peer_addr().ok(),
+        Err(_) => false,
+    }
+}
