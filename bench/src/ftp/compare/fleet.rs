@@ -394,7 +394,8 @@ async fn rounds_of_sessions(
     }
 }
 
-/// The CPU the side's processes spent per MiB moved between two readings.
+/// The CPU the side's processes spent per MiB moved between two readings (the nodes' figure
+/// includes the sessions' logins, argon2id hashes among them).
 fn cpu_note(
     before: Option<(Duration, Option<Duration>)>,
     after: Option<(Duration, Option<Duration>)>,
@@ -403,7 +404,10 @@ fn cpu_note(
     let ((nodes0, balancer0), (nodes1, balancer1)) = before.zip(after)?;
     let mib = (bytes as f64 / MIB).max(1.0);
     let per_mib = |a: Duration, b: Duration| b.saturating_sub(a).as_secs_f64() * 1e3 / mib;
-    let mut text = format!("nodes {:.2} ms CPU/MiB", per_mib(nodes0, nodes1));
+    let mut text = format!(
+        "nodes {:.2} ms CPU/MiB with the logins",
+        per_mib(nodes0, nodes1)
+    );
     if let Some((a, b)) = balancer0.zip(balancer1) {
         text.push_str(&format!(", HAProxy {:.2} ms CPU/MiB", per_mib(a, b)));
     }
@@ -500,7 +504,10 @@ mod tests {
     fn cpu_per_mib_names_the_balancer_only_when_there_is_one() {
         let s = Duration::from_secs;
         let direct = cpu_note(Some((s(1), None)), Some((s(3), None)), 1000 << 20);
-        assert_eq!(direct.as_deref(), Some("nodes 2.00 ms CPU/MiB"));
+        assert_eq!(
+            direct.as_deref(),
+            Some("nodes 2.00 ms CPU/MiB with the logins")
+        );
         let behind = cpu_note(
             Some((s(1), Some(s(0)))),
             Some((s(2), Some(s(1)))),
@@ -508,7 +515,7 @@ mod tests {
         );
         assert_eq!(
             behind.as_deref(),
-            Some("nodes 2.00 ms CPU/MiB, HAProxy 2.00 ms CPU/MiB")
+            Some("nodes 2.00 ms CPU/MiB with the logins, HAProxy 2.00 ms CPU/MiB")
         );
         assert_eq!(cpu_note(None, Some((s(1), None)), 1), None);
     }
