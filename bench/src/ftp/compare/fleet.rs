@@ -10,27 +10,26 @@
 //! the same with a few curl processes at once, an independent client.
 //!
 //! - [`haproxy`]: the balancer's configuration and process.
+//! - [`nodes`]: bringing the nodes, HAProxy and the test user up.
 //! - [`curl_load`]: curl processes transferring at once, and their aggregate rate.
 
 mod curl_load;
 mod haproxy;
+mod nodes;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use self::haproxy::{Balancer, Layout, PortRange};
+use self::nodes::Fleet;
 use super::postgres::Database;
 use super::record::{Ratio, Samples};
 use super::{ComparePlan, Context};
-use crate::affinity;
-use crate::cpu::process_tree_time;
 use crate::ftp::cells::{MIB, transfer_cell};
 use crate::ftp::results::Metric;
-use crate::ftp::run::{self, TestFiles, flush_disk};
+use crate::ftp::run::{TestFiles, flush_disk};
 use crate::ftp::targets::TargetCheck;
-use crate::ftp::transfers::{self, Direction, Target};
-use crate::ftp::variant::{self, Files, S3Bucket, Users, WharfVariant};
-use crate::launch::RunningServer;
+use crate::ftp::transfers::{self, Direction};
+use crate::ftp::variant::S3Bucket;
 
 /// One node, clients straight to it, no PROXY protocol.
 pub const DIRECT: &str = "direct, 1 node";
@@ -54,209 +53,6 @@ const DOWNLOAD: &str = "10m.bin";
 /// The test user's quota: far above what the run stores, so none is refused, but every
 /// upload still reserves room in PostgreSQL (the shared state being measured).
 const QUOTA_BYTES: u64 = 1 << 40;
-
-/// The running fleet: stopped when dropped (each process is a [`RunningServer`]).
-struct Fleet {
-    /// The node clients reach directly.
-    direct: RunningServer,
-    /// The nodes behind HAProxy.
-    nodes: Vec<RunningServer>,
-    /// HAProxy.
-    balancer: Balancer,
-    /// Where each side's clients connect, in [`SIDES`] order.
-    targets: Vec<Target>,
-}
-
-impl Fleet {
-    /// The CPU time the processes behind `side` have used so far: (nodes, HAProxy).
-    fn cpu(&self, side: usize) -> Option<(Duration, Option<Duration>)> {
-        if side == 0 {
-            return process_tree_time(self.direct.pid()).ok().map(|t| (t, None));
-        }
-        let mut nodes = Duration::ZERO;
-        for node in &self.nodes[..side] {
-            nodes += process_tree_time(node.pid()).ok()?;
-        }
-        Some((nodes, process_tree_time(self.balancer.pid()).ok()))
-    }
-
-    fn stop(self) {
-        self.balancer.stop();
-        self.direct.stop();
-        for node in self.nodes {
-            node.stop();
-        }
-    }
-}
-
-fn variant_for(bucket: &S3Bucket, database: &Database) -> WharfVariant {
-    WharfVariant {
-        files: Files::S3 {
-            bucket: bucket.clone(),
-            prefix: HOME.into(),
-        },
-        users: Users::Postgres {
-            url: database.url_without_password.clone(),
-            password: database.password.clone(),
-        },
-        quota_bytes: Some(QUOTA_BYTES),
-        ..WharfVariant::defaults("async")
-    }
-}
-
-/// The flags that put a node behind the balancer, or (`behind: false`) only give it its range.
-fn node_flags(ports: PortRange, behind: bool) -> Vec<String> {
-    let mut flags = vec!["--passive-ports".to_string(), ports.to_string()];
-    if behind {
-        flags.extend([
-            "--proxy-protocol-from".into(),
-            format!("{}/32", haproxy::SOURCE),
-            "--passive-address".into(),
-            BALANCER.to_string(),
-        ]);
-    }
-    flags
-}
-
-/// Starts one node in `name`'s folder (pinned like every FTP server of the run) and waits
-/// until its control port accepts connections. A node behind the balancer closes a
-/// connection that brings no PROXY header, so readiness is the port, not the greeting.
-async fn start_node(
-    ctx: &Context<'_>,
-    variant: &WharfVariant,
-    name: &str,
-    flags: &[String],
-) -> Result<RunningServer, String> {
-    let dir = ctx.plan.work_dir.join(name);
-    run::clean(&dir)?;
-    let mut prepared = variant::prepare(variant, ctx.programs, ctx.credentials, &dir)
-        .map_err(|e| e.to_string())?;
-    prepared.command.args(flags);
-    if let Some(cpus) = ctx.plan.server_cpus.as_deref() {
-        affinity::pin_command(&mut prepared.command, cpus).map_err(|e| e.to_string())?;
-    }
-    let mut server = RunningServer::spawn(prepared.command, prepared.addr, &prepared.log)
-        .map_err(|e| e.to_string())?;
-    wait_for_port(&mut server, prepared.addr, &prepared.log).await?;
-    Ok(server)
-}
-
-/// Waits up to [`START_LIMIT`] until `addr` accepts a connection.
-async fn wait_for_port(
-    server: &mut RunningServer,
-    addr: SocketAddr,
-    log: &std::path::Path,
-) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + START_LIMIT;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        if !server.is_running() || tokio::time::Instant::now() > deadline {
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(5).collect();
-            return Err(format!(
-                "did not listen on {addr}; log: {}",
-                tail.join(" | ")
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(())
-}
-
-/// `count` different ports free on the balancer's address (held together while chosen).
-fn free_balancer_ports(count: usize) -> Result<Vec<u16>, String> {
-    let held = (0..count)
-        .map(|_| std::net::TcpListener::bind((BALANCER, 0)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("no free port on {BALANCER}: {e}"))?;
-    held.iter()
-        .map(|listener| listener.local_addr().map(|addr| addr.port()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("no free port on {BALANCER}: {e}"))
-}
-
-/// Brings up the direct node, the three nodes behind HAProxy and HAProxy; adds the test user
-/// to PostgreSQL and stores the file the downloads fetch.
-async fn start(ctx: &Context<'_>, bucket: &S3Bucket, database: &Database) -> Result<Fleet, String> {
-    let plan = ctx.plan;
-    let variant = variant_for(bucket, database);
-    variant::add_postgres_user(
-        &database.url,
-        variant.record(ctx.credentials, std::path::Path::new(HOME)),
-    )
-    .await
-    .map_err(|e| format!("adding the test user to PostgreSQL: {e}"))?;
-    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| haproxy::parse_port_range(&text));
-    let ranges = haproxy::free_ranges(
-        1 + BEHIND.len(),
-        haproxy::range_size(plan.sessions),
-        ephemeral,
-        &[Ipv4Addr::LOCALHOST, BALANCER],
-    )?;
-    let direct = start_node(ctx, &variant, "node-direct", &node_flags(ranges[0], false)).await?;
-    let direct_addr = direct.addr();
-    let mut nodes = Vec::new();
-    for (index, &ports) in ranges[1..].iter().enumerate() {
-        let name = format!("node-{}", index + 1);
-        nodes.push(start_node(ctx, &variant, &name, &node_flags(ports, true)).await?);
-    }
-    let layout = Layout {
-        balancer: BALANCER,
-        frontends: free_balancer_ports(BEHIND.len())?,
-        nodes: nodes
-            .iter()
-            .zip(&ranges[1..])
-            .map(|(node, &ports)| (node.addr().port(), ports))
-            .collect(),
-    };
-    let balancer = Balancer::start(
-        &layout,
-        &plan.work_dir.join("haproxy"),
-        plan.server_cpus.as_deref(),
-    )
-    .await?;
-    let target = |addr: SocketAddr| Target {
-        addr,
-        user: ctx.credentials.user.clone(),
-        password: ctx.credentials.password.clone(),
-        step_limit: plan.step_limit,
-    };
-    let mut targets = vec![target(direct_addr)];
-    targets.extend(
-        layout
-            .frontends
-            .iter()
-            .map(|&port| target(SocketAddr::new(IpAddr::V4(BALANCER), port))),
-    );
-    let fleet = Fleet {
-        direct,
-        nodes,
-        balancer,
-        targets,
-    };
-    // Every node greets through the balancer (round robin: k logins through frontend k
-    // reach each of its k nodes once), and the download is stored once, for all of them.
-    for (count, target) in fleet.targets.iter().enumerate().skip(1) {
-        for _ in 0..count {
-            let session = target
-                .session()
-                .await
-                .map_err(|e| format!("logging in through {}: {e}", target.addr))?;
-            session.quit().await;
-        }
-    }
-    let mut session = fleet.targets[0]
-        .session()
-        .await
-        .map_err(|e| format!("logging in to the direct node: {e}"))?;
-    session
-        .store(DOWNLOAD, plan.transfer_size, &transfers::upload_pattern())
-        .await
-        .map_err(|e| format!("storing {DOWNLOAD}: {e}"))?;
-    session.quit().await;
-    Ok(fleet)
-}
 
 fn metric(direction: Direction, sessions: usize, bytes: u64) -> Metric {
     match direction {
@@ -294,7 +90,7 @@ pub async fn measure(
     progress: &mut impl FnMut(&str),
 ) -> (Vec<Ratio>, Vec<TargetCheck>) {
     let plan = ctx.plan;
-    match start(ctx, bucket, database).await {
+    match nodes::start(ctx, bucket, database).await {
         Ok(fleet) => {
             progress(&format!(
                 "fleet up: direct node {}, HAProxy frontends {}",
@@ -459,24 +255,6 @@ async fn rounds_of_curl(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_node_behind_the_balancer_trusts_it_and_advertises_it() {
-        let ports = PortRange {
-            low: 20000,
-            high: 20399,
-        };
-        assert_eq!(
-            node_flags(ports, false),
-            vec!["--passive-ports", "20000-20399"]
-        );
-        let behind = node_flags(ports, true).join(" ");
-        assert_eq!(
-            behind,
-            "--passive-ports 20000-20399 --proxy-protocol-from 127.0.0.1/32 \
-             --passive-address 127.0.0.10"
-        );
-    }
 
     #[test]
     fn curl_rows_never_share_the_sessions_count() {
