@@ -8,20 +8,24 @@
 #   bench/compare.sh durability   durable_uploads = true against false, beside vsftpd,
 #                                 pure-ftpd and pyftpdlib (through bench/peers.sh, which
 #                                 installs the peers)
+#   bench/compare.sh fleet        300 concurrent 10 MiB downloads and uploads through HAProxy
+#                                 and one, two or three nodes (users in PostgreSQL, files on
+#                                 Garage) against one such node reached directly
 #
-# Installs what is missing (curl and PostgreSQL with apt, Garage with cargo install), builds
-# wharf-ftpd and the load generator in release mode, and runs `wharf-ftp-bench --compare
-# SUITE`: it starts its own Garage or PostgreSQL in a temporary folder, prints the tables (as
-# recorded in docs/benchmarks.md) and writes target/bench/ftp-SUITE.json and .md. Extra
+# Installs what is missing (curl, PostgreSQL and haproxy with apt, Garage with cargo install),
+# builds wharf-ftpd and the load generator in release mode, and runs `wharf-ftp-bench --compare
+# SUITE`: it starts its own Garage, PostgreSQL and HAProxy (as the suite needs) in a temporary
+# folder, prints the tables (as recorded in docs/benchmarks.md) and writes
+# target/bench/ftp-SUITE.json and .md. Extra
 # arguments go to the benchmark, e.g. `bench/compare.sh s3 --rounds 3` or `--quick`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 suite="${1:-}"
 case "$suite" in
-    s3 | postgres | durability) shift ;;
+    s3 | postgres | durability | fleet) shift ;;
     *)
-        echo "usage: bench/compare.sh s3|postgres|durability [benchmark flags]" >&2
+        echo "usage: bench/compare.sh s3|postgres|durability|fleet [benchmark flags]" >&2
         exit 2
         ;;
 esac
@@ -37,7 +41,10 @@ if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
-if [ "$suite" = postgres ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 &&
+if [ "$suite" = fleet ] && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+    need_apt+=(haproxy)
+fi
+if { [ "$suite" = postgres ] || [ "$suite" = fleet ]; } && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 &&
     ! command -v pg_config >/dev/null 2>&1; then
     need_apt+=(postgresql)
 fi
@@ -46,7 +53,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-if [ "$suite" = s3 ] && ! command -v garage >/dev/null 2>&1; then
+if { [ "$suite" = s3 ] || [ "$suite" = fleet ]; } && ! command -v garage >/dev/null 2>&1; then
     echo "== installing: garage (cargo install, several minutes)" >&2
     cargo install --locked garage --no-default-features --features bundled-libs,lmdb
 fi

@@ -1,7 +1,8 @@
 //! `wharf-ftp-bench`: wharf-ftpd in every concurrency mode side by side with vsftpd, pure-ftpd
 //! and pyftpdlib: single-session throughput, login bursts, concurrent transfers, idle-session
 //! memory and responsiveness during a login storm, with the loopback limit of the same run;
-//! with `--compare SUITE`, wharf-ftpd set-ups side by side (S3, PostgreSQL, durable uploads).
+//! with `--compare SUITE`, wharf-ftpd set-ups side by side (S3, PostgreSQL, durable uploads,
+//! a fleet behind HAProxy).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -100,9 +101,10 @@ struct Args {
     work_dir: Option<PathBuf>,
     /// Instead of the peer comparison, wharf-ftpd set-ups side by side in interleaved rounds:
     /// `s3` (on Garage, against curl's direct S3 PUT and GET; memory under concurrent
-    /// uploads), `postgres` (PostgreSQL users and quotas against the users file) or
-    /// `durability` (`durable_uploads` on and off, beside the peers).
-    #[arg(long, value_name = "SUITE", value_parser = ["s3", "postgres", "durability"])]
+    /// uploads), `postgres` (PostgreSQL users and quotas against the users file),
+    /// `durability` (`durable_uploads` on and off, beside the peers) or `fleet` (concurrent
+    /// transfers through HAProxy and one to three nodes against one node reached directly).
+    #[arg(long, value_name = "SUITE", value_parser = ["s3", "postgres", "durability", "fleet"])]
     compare: Option<String>,
     /// Where to write the JSON record (default target/bench/ftp.json, or
     /// target/bench/ftp-SUITE.json with --compare).
@@ -437,6 +439,7 @@ fn compare_plan(args: &Args, suite: Suite, work_dir: PathBuf) -> anyhow::Result<
         (Suite::S3, false) => (5, 256 << 20, 50, 100 << 20),
         (Suite::Postgres, false) => (3, 0, 300, 10 << 20),
         (Suite::Durability, false) => (3, 1 << 30, 300, 10 << 20),
+        (Suite::Fleet, false) => (3, 0, 300, 10 << 20),
     };
     let peers = match &args.servers {
         Some(ids) => ids
@@ -472,7 +475,7 @@ fn compare_plan(args: &Args, suite: Suite, work_dir: PathBuf) -> anyhow::Result<
     };
     if plan.sessions == 0
         || plan.transfer_size == 0
-        || (suite != Suite::Postgres && plan.big_size == 0)
+        || (!matches!(suite, Suite::Postgres | Suite::Fleet) && plan.big_size == 0)
     {
         bail!("counts and sizes must be at least 1");
     }

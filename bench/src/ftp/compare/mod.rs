@@ -1,6 +1,7 @@
 //! Comparisons of `wharf-ftpd` set-ups side by side in one run: on S3 object storage against
 //! a direct S3 client, with PostgreSQL users and quotas against the users file, and with
-//! synced uploads against unsynced ones (and the peers). Every comparison runs in interleaved
+//! synced uploads against unsynced ones (and the peers), and a fleet of nodes behind HAProxy
+//! against one node reached directly. Every comparison runs in interleaved
 //! rounds: each round measures every side once, in turn, so a machine whose load changes
 //! during the run weighs on all sides alike; figures are medians over rounds, ratios are read
 //! within one run only.
@@ -8,11 +9,13 @@
 //! - [`s3`]: wharf-ftpd on Garage against curl's own S3 PUT and GET; memory under uploads.
 //! - [`postgres`]: login storm and concurrent uploads, PostgreSQL store against the file.
 //! - [`durability`]: `durable_uploads` on and off, beside vsftpd, pure-ftpd and pyftpdlib.
+//! - [`fleet`]: 300 concurrent transfers through HAProxy and 1–3 nodes against one node.
 //! - [`curl`]: curl as an S3 client and as an FTP client (programs nobody here wrote).
 //! - [`record`]: the samples, the figures, ratios and targets as Markdown and JSON.
 
 pub mod curl;
 pub mod durability;
+pub mod fleet;
 pub mod postgres;
 pub mod record;
 pub mod s3;
@@ -39,6 +42,8 @@ pub enum Suite {
     Postgres,
     /// `durable_uploads = true` against `false`, with the peers.
     Durability,
+    /// Nodes on PostgreSQL and Garage behind HAProxy against one node reached directly.
+    Fleet,
 }
 
 impl Suite {
@@ -48,12 +53,13 @@ impl Suite {
             Suite::S3 => "s3",
             Suite::Postgres => "postgres",
             Suite::Durability => "durability",
+            Suite::Fleet => "fleet",
         }
     }
 
     /// The suite with this name.
     pub fn from_id(id: &str) -> Option<Suite> {
-        [Suite::S3, Suite::Postgres, Suite::Durability]
+        [Suite::S3, Suite::Postgres, Suite::Durability, Suite::Fleet]
             .into_iter()
             .find(|suite| suite.id() == id)
     }
@@ -103,6 +109,8 @@ pub enum Services {
     Garage(Garage),
     /// A private PostgreSQL cluster and the database made for the run.
     Postgres(PgCluster, postgres::Database),
+    /// Both: the fleet's shared state.
+    Fleet(Garage, PgCluster, postgres::Database),
 }
 
 /// The fixture's panic message, as an error.
@@ -123,20 +131,34 @@ impl Services {
             Suite::S3 => std::panic::catch_unwind(Garage::start)
                 .map(Services::Garage)
                 .map_err(|payload| format!("Garage did not start: {}", panic_text(payload))),
-            Suite::Postgres => std::panic::catch_unwind(|| {
-                let cluster = PgCluster::start();
-                let name = "wharf_bench";
-                cluster.create_database(name);
-                let database = postgres::Database {
-                    url: cluster.url(name),
-                    url_without_password: cluster.url_without_password(name),
-                    password: cluster.password().to_string(),
-                };
-                Services::Postgres(cluster, database)
-            })
-            .map_err(|payload| format!("PostgreSQL did not start: {}", panic_text(payload))),
+            Suite::Postgres => {
+                let (cluster, database) = start_postgres()?;
+                Ok(Services::Postgres(cluster, database))
+            }
+            Suite::Fleet => {
+                let garage = std::panic::catch_unwind(Garage::start)
+                    .map_err(|payload| format!("Garage did not start: {}", panic_text(payload)))?;
+                let (cluster, database) = start_postgres()?;
+                Ok(Services::Fleet(garage, cluster, database))
+            }
         }
     }
+}
+
+/// A private PostgreSQL cluster with the run's database.
+fn start_postgres() -> Result<(PgCluster, postgres::Database), String> {
+    std::panic::catch_unwind(|| {
+        let cluster = PgCluster::start();
+        let name = "wharf_bench";
+        cluster.create_database(name);
+        let database = postgres::Database {
+            url: cluster.url(name),
+            url_without_password: cluster.url_without_password(name),
+            password: cluster.password().to_string(),
+        };
+        (cluster, database)
+    })
+    .map_err(|payload| format!("PostgreSQL did not start: {}", panic_text(payload)))
 }
 
 /// Where and how the run went, for the record.
@@ -162,6 +184,8 @@ pub async fn run(
         Suite::S3 => (plan.big_size, 0),
         Suite::Postgres => (0, 0),
         Suite::Durability => (plan.big_size, plan.transfer_size),
+        // curl uploads this one file (the "big" one of the set) in the fleet suite.
+        Suite::Fleet => (plan.transfer_size, 0),
     };
     progress("writing the test files");
     let files = TestFiles::create(&plan.work_dir.join("files"), big, small)
@@ -189,6 +213,23 @@ pub async fn run(
             let outcome = postgres::measure(ctx, database, &mut samples, progress).await;
             (
                 postgres::SIDES.iter().map(|s| s.to_string()).collect(),
+                outcome,
+            )
+        }
+        (Suite::Fleet, Services::Fleet(garage, _, database)) => {
+            let bucket = s3::bucket_of(garage);
+            let outcome = fleet::measure(
+                ctx,
+                &bucket,
+                database,
+                &files,
+                &mut samples,
+                &mut notes,
+                progress,
+            )
+            .await;
+            (
+                fleet::SIDES.iter().map(|s| s.to_string()).collect(),
                 outcome,
             )
         }
@@ -253,7 +294,7 @@ mod tests {
 
     #[test]
     fn suites_round_trip_by_name() {
-        for suite in [Suite::S3, Suite::Postgres, Suite::Durability] {
+        for suite in [Suite::S3, Suite::Postgres, Suite::Durability, Suite::Fleet] {
             assert_eq!(Suite::from_id(suite.id()), Some(suite));
         }
         assert_eq!(Suite::from_id("tmpfs"), None);
