@@ -8,6 +8,8 @@
 //! - [`native`]: the server side of the native protocol, optionally inside TLS.
 //! - [`ssh`]: the SSH front end on russh, for stock OpenSSH clients.
 //! - [`daemon`]: `wharf-sshd serve`: one `wharf` server running both front ends.
+//! - [`metrics`]: the Prometheus counters of both front ends and their exporter
+//!   (`--metrics-listen`).
 //! - [`client`]: the native client behind `wharf-ssh`.
 //!
 //! The protocol, the limits and the security model are described in `docs/remote-command.md`.
@@ -16,6 +18,7 @@
 pub mod client;
 pub mod daemon;
 pub mod exec;
+pub mod metrics;
 pub mod native;
 pub mod protocol;
 pub mod ssh;

@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Largest file a command may write (RLIMIT_FSIZE: 100MiB, 1G).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_limit_size)]
     pub limit_file_size: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics, with /healthz and /readyz (an HTTP
+    /// listener of its own, no authentication: loopback or a management network). Default: off.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// A size limit: the size syntax, zero refused (it would forbid every command).

@@ -15,6 +15,8 @@ use wharf::{Connection, HandlerError, RequestHandler, Server, ServerError};
 use wharf_users::{AuthError, Authenticator};
 
 use crate::exec::{ConfineError, ExecLimits, Executor};
+use crate::metrics::exporter::ExporterSettings;
+use crate::metrics::{Protocol, SshMetrics};
 use crate::native::tls::{self, TlsSetupError};
 use crate::native::{NativeFrontEnd, Timeouts};
 use crate::ssh::SshFrontEnd;
@@ -52,6 +54,9 @@ pub enum DaemonError {
     /// The server could not bind or run.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The metrics counters or the exporter's listener could not be set up.
+    #[error("cannot start the metrics exporter: {0}")]
+    Metrics(#[source] std::io::Error),
 }
 
 /// Listeners of the native framed protocol.
@@ -67,6 +72,8 @@ pub struct RemoteCommandHandler {
     native: NativeFrontEnd,
     /// Serves SSH, when SSH addresses were given.
     ssh: Option<SshFrontEnd>,
+    /// Counts connections by front end.
+    metrics: SshMetrics,
 }
 
 /// The name of the `index`th (from 0) listener of a protocol: `native`, `native-2`, ...,
@@ -87,15 +94,30 @@ fn listener_protocol(name: &str) -> &str {
 impl RequestHandler for RemoteCommandHandler {
     async fn handle(&mut self, conn: &mut Connection) -> Result<(), HandlerError> {
         match &self.ssh {
-            Some(ssh) if listener_protocol(conn.listener_name()) == SSH => ssh.serve(conn).await?,
-            _ => self.native.serve(conn).await?,
+            Some(ssh) if listener_protocol(conn.listener_name()) == SSH => {
+                let _session = self.metrics.session_started(Protocol::Ssh);
+                ssh.serve(conn).await?;
+            }
+            _ => {
+                let _session = self.metrics.session_started(Protocol::Native);
+                self.native.serve(conn).await?;
+            }
         }
         Ok(())
     }
 }
 
-/// Builds (binds) the server `args` describe; call `serve_forever` on it.
+/// Builds (binds) the server `args` describe, with metrics off; call `serve_forever` on it.
 pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, DaemonError> {
+    build_server_with_metrics(args, SshMetrics::disabled())
+}
+
+/// [`build_server`], with both front ends counting into `metrics` (made before the server
+/// forks).
+pub fn build_server_with_metrics(
+    args: &ServeArgs,
+    metrics: SshMetrics,
+) -> Result<Server<RemoteCommandHandler>, DaemonError> {
     let state_error = |source| DaemonError::StateDir {
         path: args.state_dir.clone(),
         source,
@@ -119,16 +141,24 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
         login: args.login_timeout,
         idle: args.idle_timeout,
     };
-    let native = NativeFrontEnd::new(authenticator.clone(), executor.clone(), tls, timeouts);
+    let native = NativeFrontEnd::new(authenticator.clone(), executor.clone(), tls, timeouts)
+        .with_metrics(metrics.clone());
     let ssh = if args.ssh_listen.is_empty() {
         None
     } else {
         let key = host_key::load_or_create(&args.state_dir)?;
         tracing::info!(fingerprint = %host_key::fingerprint(&key), "SSH host key");
         let inactivity = args.time_limit + SSH_INACTIVITY_MARGIN;
-        Some(SshFrontEnd::new(key, authenticator, executor, inactivity))
+        Some(
+            SshFrontEnd::new(key, authenticator, executor, inactivity)
+                .with_metrics(metrics.clone()),
+        )
     };
-    let handler = RemoteCommandHandler { native, ssh };
+    let handler = RemoteCommandHandler {
+        native,
+        ssh,
+        metrics,
+    };
     let mut builder = Server::builder()
         .name("wharf-sshd")
         .mode(args.mode.with_worker_limit(args.max_connections))
@@ -158,14 +188,43 @@ pub fn build_server(args: &ServeArgs) -> Result<Server<RemoteCommandHandler>, Da
     Ok(builder.build(handler)?)
 }
 
-/// Binds, logs `listening on ADDR` for each address, and serves until a signal.
+/// Binds, starts the metrics exporter if asked, logs `listening on ADDR` for each address, and
+/// serves until a signal.
 pub fn serve(args: &ServeArgs) -> Result<(), DaemonError> {
-    let server = build_server(args)?;
+    let metrics = match args.metrics_listen {
+        Some(_) => SshMetrics::new().map_err(DaemonError::Metrics)?,
+        None => SshMetrics::disabled(),
+    };
+    let server = build_server_with_metrics(args, metrics.clone())?;
+    // Forked now: after the binds, before the serving loop starts any thread or child.
+    let exporter = match args.metrics_listen {
+        Some(listen) => {
+            let settings = ExporterSettings {
+                listen,
+                users: args.users.clone(),
+                run_as: args
+                    .user
+                    .clone()
+                    .map(|user| wharf::RunAs::new(user, args.group.clone())),
+            };
+            let (process, addr) = crate::metrics::exporter::start(settings, &metrics)
+                .map_err(DaemonError::Metrics)?;
+            // Worded apart from `listening on`, which names the command listeners only.
+            tracing::info!(
+                pid = process.pid(),
+                "metrics exporter at http://{addr}/metrics"
+            );
+            Some(process)
+        }
+        None => None,
+    };
     for listener in server.listeners() {
         let protocol = listener_protocol(&listener.name);
         tracing::info!(mode = %args.mode, protocol, "listening on {}", listener.addr);
     }
-    server.serve_forever()?;
+    let served = server.serve_forever();
+    drop(exporter);
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -20,6 +20,8 @@ use wharf_users::UserRecord;
 pub use confine::{ConfineError, Confinement, ConfinementConfig, ResourceLimits};
 pub use slots::CommandSlots;
 
+use crate::metrics::{CommandMeter, CommandResult};
+
 /// Largest chunk of output or input moved at once, in bytes.
 pub const CHUNK_SIZE: usize = 32 * 1024;
 
@@ -166,6 +168,8 @@ pub struct RunningCommand {
     events: mpsc::Receiver<ExecEvent>,
     /// Chunks for the command's standard input; dropping it closes the input.
     stdin: Option<mpsc::Sender<Vec<u8>>>,
+    /// Counts the output taken and the end, when the front end metered the command.
+    meter: Option<CommandMeter>,
 }
 
 impl Executor {
@@ -231,14 +235,33 @@ impl Executor {
         Ok(RunningCommand {
             events,
             stdin: Some(stdin),
+            meter: None,
         })
     }
 }
 
 impl RunningCommand {
+    /// The command with `meter` counting the output each [`RunningCommand::next_event`] hands
+    /// out and the end it reports; dropped before the end, the meter counts a disconnect.
+    pub fn metered(mut self, meter: CommandMeter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
     /// The next event; `None` only after `Finished` or `Failed` was returned. Cancel safe.
     pub async fn next_event(&mut self) -> Option<ExecEvent> {
-        self.events.recv().await
+        let event = self.events.recv().await;
+        if let Some(meter) = &mut self.meter {
+            match &event {
+                Some(ExecEvent::Output(stream, bytes)) => meter.output(*stream, bytes.len()),
+                Some(ExecEvent::Finished(completion)) => {
+                    meter.finished(CommandResult::of(completion));
+                }
+                // The supervisor reported losing the command, or vanished without a word.
+                Some(ExecEvent::Failed(_)) | None => meter.finished(CommandResult::Error),
+            }
+        }
+        event
     }
 
     /// Takes the sender for standard input (once); dropping it sends end-of-file.

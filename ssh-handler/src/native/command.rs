@@ -5,6 +5,7 @@ use wharf_users::UserRecord;
 
 use super::{Frames, SessionError, read_or_report};
 use crate::exec::{self, Completion, ExecEvent, Executor, LimitReached, OutputStream};
+use crate::metrics::{Protocol, SshMetrics};
 use crate::protocol::{ExitStatus, Limit, Outcome, Request, Response};
 
 /// What the session does after a command.
@@ -21,13 +22,15 @@ pub(super) enum After {
 pub(super) async fn run(
     frames: &mut Frames<'_>,
     executor: &Executor,
+    metrics: &SshMetrics,
     user: &UserRecord,
     command: &str,
 ) -> Result<After, SessionError> {
     let mut running = match executor.start(user, command) {
-        Ok(running) => running,
+        Ok(running) => running.metered(metrics.command_started(Protocol::Native)),
         Err(error) => {
             tracing::info!(user = %user.name, cmd = command, %error, "command refused");
+            metrics.command_refused(Protocol::Native, &error);
             let message = error.to_string();
             frames
                 .write_frame(&Response::CommandRefused { message })
@@ -66,7 +69,7 @@ pub(super) async fn run(
                     }
                 }
             }
-            sent = send_pending(stdin.as_ref(), &mut pending), if pending.is_some() => {
+            sent = send_pending(stdin.as_ref(), &mut pending, metrics), if pending.is_some() => {
                 if !sent {
                     // The command closed its input: later input is dropped, as a pipe would.
                     stdin = None;
@@ -93,11 +96,12 @@ pub(super) async fn run(
     }
 }
 
-/// Moves the pending chunk into the input queue once it has room; false if there is no queue
-/// or it is closed. Cancel safe: the chunk is taken only when it is sent.
+/// Moves the pending chunk into the input queue once it has room (and counts it); false if
+/// there is no queue or it is closed. Cancel safe: the chunk is taken only when it is sent.
 async fn send_pending(
     stdin: Option<&mpsc::Sender<Vec<u8>>>,
     pending: &mut Option<Vec<u8>>,
+    metrics: &SshMetrics,
 ) -> bool {
     let Some(sender) = stdin else {
         return false;
@@ -105,6 +109,7 @@ async fn send_pending(
     match sender.reserve().await {
         Ok(permit) => {
             if let Some(chunk) = pending.take() {
+                metrics.input(Protocol::Native, chunk.len());
                 permit.send(chunk);
             }
             true

@@ -16,6 +16,7 @@ use wharf::frame::{FrameError, Framed};
 use wharf_users::{AuthError, Authenticator, UserRecord, Verified};
 
 use crate::exec::Executor;
+use crate::metrics::{LoginResult, Protocol, SshMetrics};
 use crate::protocol::{
     ClientHello, MAX_FRAME_SIZE, PROTOCOL_NAME, PROTOCOL_VERSION, Request, Response, ServerHello,
 };
@@ -77,6 +78,8 @@ pub struct NativeFrontEnd {
     tls: Option<TlsAcceptor>,
     /// Phase time limits.
     timeouts: Timeouts,
+    /// Counts logins and commands (disabled unless set).
+    metrics: SshMetrics,
 }
 
 impl std::fmt::Debug for NativeFrontEnd {
@@ -101,7 +104,14 @@ impl NativeFrontEnd {
             executor,
             tls,
             timeouts,
+            metrics: SshMetrics::disabled(),
         }
+    }
+
+    /// Counts this front end's logins and commands into `metrics`.
+    pub fn with_metrics(mut self, metrics: SshMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serves one connection until the client leaves, breaks the protocol, or the server stops.
@@ -135,7 +145,9 @@ impl NativeFrontEnd {
             match read_or_report(&mut frames, request).await? {
                 None => return Ok(()),
                 Some(Request::Exec { command }) => {
-                    let after = command::run(&mut frames, &self.executor, &user, &command).await?;
+                    let after =
+                        command::run(&mut frames, &self.executor, &self.metrics, &user, &command)
+                            .await?;
                     if after == command::After::Close {
                         return Ok(());
                     }
@@ -211,14 +223,21 @@ impl NativeFrontEnd {
                     return Ok(None);
                 }
             };
-            match self.authenticator.verify(&user, &password).await? {
+            let verified = self
+                .authenticator
+                .verify(&user, &password)
+                .await
+                .inspect_err(|_| self.metrics.login(Protocol::Native, LoginResult::Error))?;
+            match verified {
                 Verified::Authenticated(record) if record.allow_exec => {
+                    self.metrics.login(Protocol::Native, LoginResult::Ok);
                     frames.write_frame(&Response::LoggedIn).await?;
                     return Ok(Some(record));
                 }
                 // A user without permission is told exactly what a wrong password gets.
                 Verified::Authenticated(_) | Verified::Rejected => {
                     tracing::info!(%user, "login refused");
+                    self.metrics.login(Protocol::Native, LoginResult::Failed);
                     failures += 1;
                     tokio::time::sleep(FAILED_LOGIN_DELAY).await;
                     let message = LOGIN_REFUSED.to_owned();

@@ -18,6 +18,7 @@ use wharf::Connection;
 use wharf_users::{AuthError, Authenticator};
 
 use crate::exec::Executor;
+use crate::metrics::SshMetrics;
 
 /// Why an SSH session ended with an error.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub struct SshFrontEnd {
     authenticator: Authenticator,
     /// Runs commands.
     executor: Executor,
+    /// Counts logins and commands (disabled unless set).
+    metrics: SshMetrics,
 }
 
 impl std::fmt::Debug for SshFrontEnd {
@@ -76,13 +79,24 @@ impl SshFrontEnd {
             config: Arc::new(config),
             authenticator,
             executor,
+            metrics: SshMetrics::disabled(),
         }
+    }
+
+    /// Counts this front end's logins and commands into `metrics`.
+    pub fn with_metrics(mut self, metrics: SshMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serves one connection until the client disconnects: russh owns the transport.
     pub async fn serve(&self, conn: &mut Connection) -> Result<(), SshError> {
         let peer = conn.peer().to_string();
-        let handler = session::SshSession::new(self.authenticator.clone(), self.executor.clone());
+        let handler = session::SshSession::new(
+            self.authenticator.clone(),
+            self.executor.clone(),
+            self.metrics.clone(),
+        );
         let transport = conn.take_transport().await?;
         let config = Arc::clone(&self.config);
         let outcome = async move {

@@ -15,6 +15,7 @@ use wharf_users::{Authenticator, UserRecord, Verified};
 use super::SshError;
 use super::relay;
 use crate::exec::Executor;
+use crate::metrics::{CommandResult, LoginResult, Protocol, SshMetrics};
 
 /// Told to clients that ask for an interactive shell.
 const NO_SHELL: &str =
@@ -44,6 +45,8 @@ pub(super) struct SshSession {
     authenticator: Authenticator,
     /// Runs commands.
     executor: Executor,
+    /// Counts logins, commands and input.
+    metrics: SshMetrics,
     /// The logged-in user, once authenticated.
     user: Option<UserRecord>,
     /// Open session channels.
@@ -52,10 +55,15 @@ pub(super) struct SshSession {
 
 impl SshSession {
     /// A handler for a new connection.
-    pub(super) fn new(authenticator: Authenticator, executor: Executor) -> Self {
+    pub(super) fn new(
+        authenticator: Authenticator,
+        executor: Executor,
+        metrics: SshMetrics,
+    ) -> Self {
         SshSession {
             authenticator,
             executor,
+            metrics,
             user: None,
             channels: HashMap::new(),
         }
@@ -63,7 +71,11 @@ impl SshSession {
 
     /// The user's record if `key` is one of their authorized keys and they may run commands.
     fn user_with_key(&self, user: &str, key: &PublicKey) -> Result<Option<UserRecord>, SshError> {
-        let Some(record) = self.authenticator.lookup(user)? else {
+        let found = self
+            .authenticator
+            .lookup(user)
+            .inspect_err(|_| self.metrics.login(Protocol::Ssh, LoginResult::Error))?;
+        let Some(record) = found else {
             return Ok(None);
         };
         let authorized = record.allow_exec
@@ -122,14 +134,21 @@ impl Handler for SshSession {
     type Error = SshError;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, SshError> {
-        match self.authenticator.verify(user, password).await? {
+        let verified = self
+            .authenticator
+            .verify(user, password)
+            .await
+            .inspect_err(|_| self.metrics.login(Protocol::Ssh, LoginResult::Error))?;
+        match verified {
             Verified::Authenticated(record) if record.allow_exec => {
                 tracing::info!(user, "logged in (SSH password)");
+                self.metrics.login(Protocol::Ssh, LoginResult::Ok);
                 self.user = Some(record);
                 Ok(Auth::Accept)
             }
             Verified::Authenticated(_) | Verified::Rejected => {
                 tracing::info!(user, "SSH password login refused");
+                self.metrics.login(Protocol::Ssh, LoginResult::Failed);
                 Ok(Auth::reject())
             }
         }
@@ -140,9 +159,14 @@ impl Handler for SshSession {
         user: &str,
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, SshError> {
+        // An accepted offer is only a question ("would this key do?"): the login is counted
+        // when the signed attempt follows. A refused one ends that key's attempt.
         match self.user_with_key(user, offer.public_key)? {
             Some(_) => Ok(Auth::Accept),
-            None => Ok(Auth::reject()),
+            None => {
+                self.metrics.login(Protocol::Ssh, LoginResult::Failed);
+                Ok(Auth::reject())
+            }
         }
     }
 
@@ -154,11 +178,13 @@ impl Handler for SshSession {
         match self.user_with_key(user, key.public_key)? {
             Some(record) => {
                 tracing::info!(user, "logged in (SSH public key)");
+                self.metrics.login(Protocol::Ssh, LoginResult::Ok);
                 self.user = Some(record);
                 Ok(Auth::Accept)
             }
             None => {
                 tracing::info!(user, "SSH key login refused");
+                self.metrics.login(Protocol::Ssh, LoginResult::Failed);
                 Ok(Auth::reject())
             }
         }
@@ -228,6 +254,8 @@ impl Handler for SshSession {
         session: &mut Session,
     ) -> Result<(), SshError> {
         let Some(user) = &self.user else {
+            self.metrics
+                .command_ended(Protocol::Ssh, CommandResult::Refused);
             return Self::refuse_and_close(session, channel, "wharf-sshd: not logged in\n");
         };
         let Some(state) = self.channels.get_mut(&channel) else {
@@ -235,6 +263,8 @@ impl Handler for SshSession {
             return Ok(());
         };
         if state.relay.is_some() {
+            self.metrics
+                .command_ended(Protocol::Ssh, CommandResult::Refused);
             return Self::refuse(
                 session,
                 channel,
@@ -242,6 +272,8 @@ impl Handler for SshSession {
             );
         }
         let Ok(command) = std::str::from_utf8(data) else {
+            self.metrics
+                .command_ended(Protocol::Ssh, CommandResult::Refused);
             return Self::refuse_and_close(
                 session,
                 channel,
@@ -249,9 +281,10 @@ impl Handler for SshSession {
             );
         };
         let mut running = match self.executor.start(user, command) {
-            Ok(running) => running,
+            Ok(running) => running.metered(self.metrics.command_started(Protocol::Ssh)),
             Err(error) => {
                 tracing::info!(user = %user.name, cmd = command, %error, "command refused");
+                self.metrics.command_refused(Protocol::Ssh, &error);
                 return Self::refuse_and_close(session, channel, &format!("wharf-sshd: {error}\n"));
             }
         };
@@ -276,6 +309,8 @@ impl Handler for SshSession {
             // limit bounds the wait: a killed command drops its input queue.
             if stdin.send(data.to_vec()).await.is_err() {
                 state.stdin = None;
+            } else {
+                self.metrics.input(Protocol::Ssh, data.len());
             }
         }
         Ok(())
