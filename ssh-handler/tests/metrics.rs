@@ -4,7 +4,7 @@
 //! `/metrics` holds exactly the expected counts, as read by Prometheus's own Python text
 //! parser, in async, threading and forking mode (forking: the counts of connection processes
 //! reach the exporter); `/healthz` and `/readyz` answer, and `/readyz` fails once the users
-//! file is gone.
+//! file is gone; a command whose client hangs up counts as `disconnected`.
 
 mod support;
 
@@ -583,4 +583,128 @@ fn without_metrics_listen_no_exporter_starts() {
         "{}",
         daemon.log_text()
     );
+}
+
+/// Logs in over SSH, starts `command`, calls `while_running` (off the client's runtime, which
+/// must go on sending the request meanwhile), and hangs up.
+fn ssh_hang_up_during(
+    addr: SocketAddr,
+    command: &str,
+    while_running: impl FnOnce() + Send + 'static,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let config = Arc::new(client::Config::default());
+        let mut session = client::connect(config, addr, TrustingClient)
+            .await
+            .expect("connect");
+        let auth = session
+            .authenticate_password("alice", PASSWORD)
+            .await
+            .expect("auth exchange");
+        assert!(auth.success());
+        let channel = session.channel_open_session().await.expect("channel");
+        channel.exec(true, command).await.expect("exec");
+        tokio::task::spawn_blocking(while_running)
+            .await
+            .expect("the check while the command runs");
+        drop(channel);
+        drop(session);
+    });
+}
+
+/// Polls `/metrics` until `done` holds (20 s at most); returns the last scrape.
+fn scrape_until(exporter: SocketAddr, done: impl Fn(&Scraped) -> bool) -> Scraped {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let scraped = scrape(exporter, &["/metrics"]).remove(0);
+        if done(&scraped) || Instant::now() > deadline {
+            return scraped;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Checks that one command of `protocol` runs now (or soon: russh's `exec` does not wait for
+/// the server's answer).
+fn assert_running(exporter: SocketAddr, protocol: &str, mode: &str) {
+    let scraped = scrape_until(exporter, |scraped| {
+        value(scraped, "wharf_sshd_commands_running", protocol) == Some(1.0)
+    });
+    assert_eq!(
+        value(&scraped, "wharf_sshd_commands_running", protocol),
+        Some(1.0),
+        "{mode}: {}",
+        scraped.body
+    );
+}
+
+#[test]
+fn a_command_whose_client_hangs_up_counts_as_disconnected_in_async_and_forking_mode() {
+    for mode in ["async", "forking"] {
+        let daemon = Daemon::start_with_ssh(
+            mode,
+            &[TestUser::exec("alice")],
+            &["--metrics-listen", "127.0.0.1:0"],
+        );
+        let exporter = exporter_addr(&daemon);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let mut raw = Raw::logged_in(daemon.addr, "alice", PASSWORD).await;
+            raw.send(&Request::Exec {
+                command: "sleep 60".into(),
+            })
+            .await;
+            let started: Option<Response> = raw.recv().await;
+            assert_eq!(started, Some(Response::Started), "{mode}");
+            assert_running(exporter, "protocol=native", mode);
+        });
+        ssh_hang_up_during(
+            daemon.ssh_addr.expect("ssh address"),
+            "sleep 60",
+            move || {
+                assert_running(exporter, "protocol=ssh", mode);
+            },
+        );
+        let metrics = scrape_until(exporter, |scraped| {
+            ["protocol=native", "protocol=ssh"].iter().all(|protocol| {
+                value(
+                    scraped,
+                    "wharf_sshd_commands_total",
+                    &format!("{protocol},result=disconnected"),
+                ) == Some(1.0)
+                    && value(scraped, "wharf_sshd_commands_running", protocol) == Some(0.0)
+                    && value(scraped, "wharf_sshd_sessions_active", protocol) == Some(0.0)
+            })
+        });
+        for protocol in ["protocol=native", "protocol=ssh"] {
+            for (name, labels, want) in [
+                (
+                    "wharf_sshd_commands_total",
+                    format!("{protocol},result=disconnected"),
+                    1.0,
+                ),
+                ("wharf_sshd_commands_running", protocol.to_string(), 0.0),
+                ("wharf_sshd_sessions_active", protocol.to_string(), 0.0),
+                (
+                    "wharf_sshd_command_seconds_count",
+                    protocol.to_string(),
+                    1.0,
+                ),
+            ] {
+                assert_eq!(
+                    value(&metrics, name, &labels),
+                    Some(want),
+                    "{mode}: {name}{{{labels}}}\n{}",
+                    metrics.body
+                );
+            }
+        }
+    }
 }
