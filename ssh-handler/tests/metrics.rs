@@ -4,7 +4,8 @@
 //! `/metrics` holds exactly the expected counts, as read by Prometheus's own Python text
 //! parser, in async, threading and forking mode (forking: the counts of connection processes
 //! reach the exporter); `/healthz` and `/readyz` answer, and `/readyz` fails once the users
-//! file is gone; a command whose client hangs up counts as `disconnected`.
+//! file is gone or the users database is stopped; a command whose client hangs up counts as
+//! `disconnected`.
 
 mod support;
 
@@ -22,6 +23,7 @@ use support::raw::Raw;
 use support::{Daemon, PASSWORD, TestUser, run_with_input, text};
 use tempfile::TempDir;
 use wharf_ssh::protocol::{Request, Response};
+use wharf_testkit::postgres::PgCluster;
 use wharf_testkit::python;
 
 /// Fetches each path under the base URL (argv[1]) and prints one JSON object per path: the
@@ -707,4 +709,52 @@ fn a_command_whose_client_hangs_up_counts_as_disconnected_in_async_and_forking_m
             }
         }
     }
+}
+
+/// Polls `/readyz` until it answers `status` (20 s at most); returns the last body.
+fn wait_for_readiness(exporter: SocketAddr, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = scrape(exporter, &["/readyz"]).remove(0);
+        if ready.status == status {
+            return ready.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz stayed {} ({}), want {status}",
+            ready.status,
+            ready.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn readyz_fails_while_the_users_database_is_stopped() {
+    let mut cluster = PgCluster::start();
+    let url = cluster.url_without_password(&cluster.new_database("sshd_metrics"));
+    let password = cluster.password().to_string();
+    // The daemon applies the migrations at start: an empty, migrated database is enough.
+    let daemon = Daemon::serve(
+        tempfile::tempdir().expect("temp dir"),
+        "forking",
+        url.as_ref(),
+        &[("PGPASSWORD", &password)],
+        &["--metrics-listen", "127.0.0.1:0"],
+        false,
+    );
+    let exporter = exporter_addr(&daemon);
+    wait_for_readiness(exporter, 200);
+
+    cluster.stop();
+    let reason = wait_for_readiness(exporter, 503);
+    assert!(reason.contains("not ready"), "{reason}");
+    assert_eq!(
+        scrape(exporter, &["/healthz"])[0].status,
+        200,
+        "still alive"
+    );
+
+    cluster.restart();
+    wait_for_readiness(exporter, 200);
 }

@@ -8,6 +8,7 @@ use crate::exec::{Completion, ExitStatus, LimitReached, OutputStream};
 
 /// How a command ended, as `wharf_sshd_commands_total{result}` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CommandResult {
     /// It exited with code 0.
     Ok,

@@ -26,6 +26,7 @@ pub use command::{CommandMeter, CommandResult};
 
 /// The front end a connection or command came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Protocol {
     /// The native framed protocol (`wharf-ssh`).
     Native,
@@ -35,6 +36,7 @@ pub enum Protocol {
 
 /// How a login attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoginResult {
     /// The credentials were right and the user may run commands.
     Ok,
