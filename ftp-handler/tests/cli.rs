@@ -5,7 +5,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -30,25 +30,16 @@ fn listening_addr(stderr: std::process::ChildStderr) -> std::net::SocketAddr {
     watch_log(stderr, Default::default())
         .recv_timeout(Duration::from_secs(60))
         .expect("server did not report its address")
-        .parse()
-        .expect("address")
 }
 
 /// Stops a child with SIGINT (Ctrl-C) and waits for it, bounded.
 fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
     let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     kill(pid, Signal::SIGINT).expect("SIGINT");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server did not stop on SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wharf_testkit::process::wait_within(child, Duration::from_secs(20)).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the server did not stop on SIGINT");
+    })
 }
 
 #[test]

@@ -54,11 +54,9 @@ fn demo_offers_tls_with_the_certificate_whose_fingerprint_it_prints() {
         .spawn()
         .expect("spawn demo");
     let stderr = demo.stderr.take().expect("stderr");
-    let addr: std::net::SocketAddr = watch_log(stderr, Default::default())
+    let addr = watch_log(stderr, Default::default())
         .recv_timeout(Duration::from_secs(60))
-        .expect("demo did not report its address")
-        .parse()
-        .expect("address");
+        .expect("demo did not report its address");
     let mut banner = String::new();
     let mut stdout = BufReader::new(demo.stdout.take().expect("stdout"));
     while !banner.contains("Ctrl-C") {

@@ -22,7 +22,7 @@ fn start(
     listener: &TcpListener,
     listen: &str,
     own_pid: bool,
-) -> (Stop, String, Arc<Mutex<Vec<String>>>) {
+) -> (Stop, SocketAddr, Arc<Mutex<Vec<String>>>) {
     let fd = listener.as_raw_fd();
     let script = if own_pid {
         "export LISTEN_PID=$$; exec \"$0\" \"$@\""
@@ -92,7 +92,7 @@ fn a_socket_from_the_service_manager_is_served_instead_of_binding() {
     let passed = listener.local_addr().unwrap();
     // A documentation address no interface has: binding it would fail the start.
     let (child, reported, log) = start(root.path(), &listener, "192.0.2.1:21", true);
-    assert_eq!(reported, passed.to_string(), "{:?}", log.lock().unwrap());
+    assert_eq!(reported, passed, "{:?}", log.lock().unwrap());
     drop(listener);
     let mut session = Raw::login(passed, "alice", "secret");
     assert_eq!(session.cmd("PWD").code, 257);
@@ -113,7 +113,6 @@ fn a_socket_announced_for_another_process_is_ignored() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let passed = listener.local_addr().unwrap();
     let (child, reported, _log) = start(root.path(), &listener, "127.0.0.1:0", false);
-    let reported: SocketAddr = reported.parse().unwrap();
     assert_ne!(reported, passed, "bound its own listener");
     assert_eq!(Raw::connect(reported).1.code, 220);
     // Nobody serves the passed socket: a client there waits in its backlog, unanswered.
