@@ -369,57 +369,50 @@ impl Daemon {
     /// Waits until the latest run has reported `count` listening addresses (also ones it logs
     /// after it became ready); all of them so far, in order. Panics with the log after `limit`.
     pub fn wait_for_addrs(&self, count: usize, limit: Duration) -> Vec<SocketAddr> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let addrs: Vec<SocketAddr> = self
-                .listening_lines()
-                .into_iter()
-                .map(|(addr, _)| addr)
-                .collect();
-            if addrs.len() >= count {
-                return addrs;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} reported {} of {count} listening addresses: {}",
-                self.name(),
-                addrs.len(),
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.poll(
+            limit,
+            &format!("reported fewer than {count} listening addresses"),
+            || {
+                let addrs: Vec<SocketAddr> = self
+                    .listening_lines()
+                    .into_iter()
+                    .map(|(addr, _)| addr)
+                    .collect();
+                (addrs.len() >= count).then_some(addrs)
+            },
+        )
     }
 
     /// Waits until the latest run logs `listening on ADDR` on a line that `matches` (a kind of
     /// listener, told apart by the rest of its line); that ADDR. Panics with the log after
     /// `limit`.
     pub fn wait_for_listener(&self, matches: impl Fn(&str) -> bool, limit: Duration) -> SocketAddr {
-        let deadline = Instant::now() + limit;
-        loop {
-            let found = self
-                .listening_lines()
+        self.poll(limit, "reported no such listener", || {
+            self.listening_lines()
                 .into_iter()
-                .find(|(_, line)| matches(line));
-            if let Some((addr, _)) = found {
-                return addr;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} reported no such listener within {limit:?}: {}",
-                self.name(),
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+                .find(|(_, line)| matches(line))
+                .map(|(addr, _)| addr)
+        })
     }
 
     /// Waits until a line containing `text` has been logged; panics with the log after `limit`.
     pub fn wait_for_log(&self, text: &str, limit: Duration) {
+        self.poll(limit, &format!("never logged {text:?}"), || {
+            self.log_text().contains(text).then_some(())
+        });
+    }
+
+    /// Calls `check` every 20 ms until it gives a value; panics saying the daemon `failed`,
+    /// with its log, once `limit` has passed.
+    fn poll<T>(&self, limit: Duration, failed: &str, mut check: impl FnMut() -> Option<T>) -> T {
         let deadline = Instant::now() + limit;
-        while !self.log_text().contains(text) {
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
             assert!(
                 Instant::now() < deadline,
-                "{} never logged {text:?}: {}",
+                "{} {failed} within {limit:?}: {}",
                 self.name(),
                 self.log_text()
             );

@@ -49,12 +49,7 @@ pub fn output_with_input(
     input: &[u8],
 ) -> std::io::Result<std::process::Output> {
     use std::io::Write;
-    use std::process::Stdio;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = spawn_piped(command)?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     match stdin.write_all(input) {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => return Err(err),
@@ -62,6 +57,16 @@ pub fn output_with_input(
     }
     drop(stdin);
     child.wait_with_output()
+}
+
+/// Spawns `command` with its standard input, output and error piped to the test.
+fn spawn_piped(command: &mut Command) -> std::io::Result<Child> {
+    use std::process::Stdio;
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
 }
 
 /// Like [`output_with_input`], bounded: a command still running after `limit` is killed and
@@ -72,12 +77,7 @@ pub fn output_within(
     limit: Duration,
 ) -> std::io::Result<std::process::Output> {
     use std::io::{Read, Write};
-    use std::process::Stdio;
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = spawn_piped(command)?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let data = input.to_vec();
     // On threads, so that a command filling one pipe while the test writes another never
