@@ -85,6 +85,9 @@ pub struct DaemonBuilder {
     sockets: Vec<(String, TcpListener)>,
     /// How many `listening on` lines make it ready; `None`: one per activated socket, or one.
     listeners: Option<usize>,
+    /// `LISTEN_PID` names another process than the daemon (a daemon must then ignore the
+    /// sockets), to test exactly that.
+    foreign_listen_pid: bool,
     /// How long the daemon may take to listen.
     start_timeout: Duration,
     /// How long it may take to stop after SIGTERM.
@@ -100,6 +103,7 @@ impl DaemonBuilder {
             env: Vec::new(),
             sockets: Vec::new(),
             listeners: None,
+            foreign_listen_pid: false,
             start_timeout: START_TIMEOUT,
             stop_timeout: STOP_TIMEOUT,
         }
@@ -147,6 +151,14 @@ impl DaemonBuilder {
         self
     }
 
+    /// Announces the activated sockets for another process (`LISTEN_PID=1`, init) instead of
+    /// the daemon (default), as a service manager's variables inherited by mistake would: the
+    /// daemon must ignore them and bind its own listeners.
+    pub fn foreign_listen_pid(mut self) -> DaemonBuilder {
+        self.foreign_listen_pid = true;
+        self
+    }
+
     /// How long the daemon may take to report that it listens (default 60 s).
     pub fn start_timeout(mut self, limit: Duration) -> DaemonBuilder {
         self.start_timeout = limit;
@@ -180,9 +192,12 @@ impl DaemonBuilder {
         } else {
             let mut shell = Command::new("sh");
             // `$$` is the shell's pid, which `exec` hands to the daemon.
-            shell
-                .args(["-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\""])
-                .arg(&self.program);
+            let script = if self.foreign_listen_pid {
+                "export LISTEN_PID=1; exec \"$0\" \"$@\""
+            } else {
+                "export LISTEN_PID=$$; exec \"$0\" \"$@\""
+            };
+            shell.args(["-c", script]).arg(&self.program);
             let names: Vec<&str> = self.sockets.iter().map(|(name, _)| name.as_str()).collect();
             shell
                 .env("LISTEN_FDS", self.sockets.len().to_string())
