@@ -88,6 +88,8 @@ pub struct DaemonBuilder {
     /// `LISTEN_PID` names another process than the daemon (a daemon must then ignore the
     /// sockets), to test exactly that.
     foreign_listen_pid: bool,
+    /// Collect standard output too (else it goes to /dev/null).
+    keep_stdout: bool,
     /// How long the daemon may take to listen.
     start_timeout: Duration,
     /// How long it may take to stop after SIGTERM.
@@ -104,6 +106,7 @@ impl DaemonBuilder {
             sockets: Vec::new(),
             listeners: None,
             foreign_listen_pid: false,
+            keep_stdout: false,
             start_timeout: START_TIMEOUT,
             stop_timeout: STOP_TIMEOUT,
         }
@@ -159,6 +162,13 @@ impl DaemonBuilder {
         self
     }
 
+    /// Collects what the daemon prints on standard output ([`Daemon::wait_for_stdout`]), for
+    /// one that tells its user something there (default: standard output is discarded).
+    pub fn keep_stdout(mut self) -> DaemonBuilder {
+        self.keep_stdout = true;
+        self
+    }
+
     /// How long the daemon may take to report that it listens (default 60 s).
     pub fn start_timeout(mut self, limit: Duration) -> DaemonBuilder {
         self.start_timeout = limit;
@@ -177,6 +187,7 @@ impl DaemonBuilder {
             launch: self,
             run: None,
             log: Arc::default(),
+            stdout: Arc::default(),
             run_log_from: 0,
             addrs: Vec::new(),
         };
@@ -219,7 +230,11 @@ impl DaemonBuilder {
             .args(&self.args)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if self.keep_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         command
     }
@@ -265,6 +280,8 @@ pub struct Daemon {
     run: Option<Run>,
     /// Every line it logged on standard error, over all runs.
     log: Arc<Mutex<Vec<String>>>,
+    /// Every line it printed on standard output, over all runs (with `keep_stdout`).
+    stdout: Arc<Mutex<Vec<String>>>,
     /// Where the latest run's lines start in `log`.
     run_log_from: usize,
     /// The addresses the current run reported listening on.
@@ -283,6 +300,10 @@ impl Daemon {
         let run_log_from = self.lines().len();
         self.run_log_from = run_log_from;
         let listening = watch_log(stderr, Arc::clone(&self.log));
+        if let Some(stdout) = child.stdout.take() {
+            // Collected the same way; a `listening on` there is not the log's, so unheard.
+            drop(watch_log(stdout, Arc::clone(&self.stdout)));
+        }
         self.run = Some(Run { child, _tie: tie });
         let expected = self
             .launch
@@ -361,6 +382,20 @@ impl Daemon {
     /// Everything the daemon logged so far, over every run.
     pub fn log_text(&self) -> String {
         self.lines().join("\n")
+    }
+
+    /// Waits until the daemon has printed `text` on standard output (see
+    /// [`DaemonBuilder::keep_stdout`]); all it printed so far, over every run. Panics after
+    /// `limit`.
+    pub fn wait_for_stdout(&self, text: &str, limit: Duration) -> String {
+        self.poll(limit, &format!("never printed {text:?}"), || {
+            let printed = self
+                .stdout
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .join("\n");
+            printed.contains(text).then_some(printed)
+        })
     }
 
     /// The log lines, locked.
@@ -517,6 +552,22 @@ echo 'listening on 127.0.0.1:1002 protocol=ssh' >&2
 sleep 0.2
 echo 'listening on 127.0.0.1:1003 (late)' >&2
 exec sleep 30";
+
+    #[test]
+    fn standard_output_is_kept_on_request() {
+        let script =
+            "echo 'listening on 127.0.0.1:1001' >&2; echo 'connect to 1001'; exec sleep 30";
+        let daemon = DaemonBuilder::new("sh")
+            .args(["-c", script])
+            .keep_stdout()
+            .start();
+        let printed = daemon.wait_for_stdout("connect to", Duration::from_secs(10));
+        assert_eq!(printed, "connect to 1001");
+        assert!(
+            !daemon.log_text().contains("connect to"),
+            "stdout is not the log"
+        );
+    }
 
     #[test]
     fn readiness_counts_listeners_and_later_ones_can_be_waited_for() {
