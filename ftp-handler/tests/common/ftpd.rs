@@ -1,18 +1,18 @@
-//! `wharf-ftpd serve` processes: [`serve`] starts one on `127.0.0.1:0` as a testkit daemon
+//! `wharf-ftpd` processes: [`serve`] starts `serve` on `127.0.0.1:0` as a testkit daemon
 //! (its log collected, its address read from the log, stopped with SIGTERM then SIGKILL on
-//! drop); [`spawn_serve`] hands the raw process to tests that read its standard error
-//! themselves.
+//! drop), [`demo`] starts `demo` the same way; [`spawn_serve`] hands the raw process to tests
+//! that read its standard error themselves.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// A running `wharf-ftpd serve` (the testkit daemon fixture).
+/// A running `wharf-ftpd serve` or `demo` (the testkit daemon fixture).
 pub use wharf_testkit::daemon::Daemon as FtpdProcess;
 use wharf_testkit::daemon::DaemonBuilder;
 // Re-exported for the tests; each test crate uses a subset.
 #[allow(unused_imports)]
-pub use wharf_testkit::daemon::{listening_on, watch_log};
+pub use wharf_testkit::daemon::listening_on;
 
 /// The daemon binary.
 pub const BIN: &str = env!("CARGO_BIN_EXE_wharf-ftpd");
@@ -40,6 +40,15 @@ pub fn serve(
         daemon = daemon.env(key, value);
     }
     daemon.start()
+}
+
+/// Starts `wharf-ftpd demo` on `127.0.0.1:0` with its standard output kept (the banner that
+/// says how to connect); stopped with SIGTERM on drop, which removes its temporary root.
+pub fn demo() -> FtpdProcess {
+    DaemonBuilder::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .keep_stdout()
+        .start()
 }
 
 /// Starts `wharf-ftpd [global flags] serve` on `127.0.0.1:0` over the users file and state
