@@ -53,7 +53,7 @@ pub fn listening_on(line: &str) -> Option<&str> {
 /// Reads a daemon's log on a thread to its end: each line is kept in `log`, and then each
 /// address it reports listening on is sent to the returned channel (so the line is in `log`
 /// by the time its address arrives).
-pub fn watch_log(
+fn watch_log(
     stream: impl Read + Send + 'static,
     log: Arc<Mutex<Vec<String>>>,
 ) -> mpsc::Receiver<SocketAddr> {
