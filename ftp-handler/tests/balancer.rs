@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::common::ftpd::FtpdProcess;
+use support::common::ftpd::{self, FtpdProcess};
 use support::common::users;
 use support::{have, random_bytes};
 use tls_support::pki;
@@ -70,7 +70,7 @@ fn fleet(extra: &[&str]) -> Fleet {
             &range,
         ];
         flags.extend_from_slice(extra);
-        nodes.push(FtpdProcess::serve(
+        nodes.push(ftpd::serve(
             "async",
             &users_file,
             &users::state_dir(root.path()),
@@ -87,7 +87,7 @@ fn fleet(extra: &[&str]) -> Fleet {
     for (index, node) in nodes.iter().enumerate() {
         config.push_str(&format!(
             "    server n{index} {} send-proxy-v2 source 127.0.0.1\n",
-            node.addr
+            node.addr()
         ));
     }
     for (index, low) in ranges.iter().enumerate() {

@@ -3,14 +3,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use support::common::ftpd::{BIN, watch_log};
+use nix::sys::signal::Signal;
+use support::common::ftpd::{self, BIN, FtpdProcess};
 use support::raw::Raw;
+use wharf_testkit::daemon::DaemonBuilder;
 
 /// Runs `wharf-ftpd ARGS` with `stdin`, asserting success; returns stdout.
 fn run(args: &[&str], stdin: &str) -> String {
@@ -25,30 +24,12 @@ fn run(args: &[&str], stdin: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Waits for `listening on ADDR` on a child's stderr and returns ADDR; keeps draining after.
-fn listening_addr(stderr: std::process::ChildStderr) -> std::net::SocketAddr {
-    watch_log(stderr, Default::default())
-        .recv_timeout(Duration::from_secs(60))
-        .expect("server did not report its address")
-        .parse()
-        .expect("address")
-}
-
-/// Stops a child with SIGINT (Ctrl-C) and waits for it, bounded.
-fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
-    kill(pid, Signal::SIGINT).expect("SIGINT");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server did not stop on SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Stops a daemon with SIGINT (Ctrl-C) and waits for it, bounded.
+fn interrupt(daemon: &mut FtpdProcess) -> std::process::ExitStatus {
+    daemon.signal(Signal::SIGINT);
+    daemon
+        .wait_exit(Duration::from_secs(20))
+        .expect("the server did not stop on SIGINT")
 }
 
 #[test]
@@ -88,7 +69,7 @@ fn user_subcommands_manage_the_users_that_serve_accepts() {
     );
 
     let state = dir.path().join("state");
-    let mut server = Command::new(BIN)
+    let mut server = DaemonBuilder::new(BIN)
         .args([
             "serve",
             "--listen",
@@ -102,12 +83,8 @@ fn user_subcommands_manage_the_users_that_serve_accepts() {
         .arg(&state)
         .args(["--passive-ports", "40100-40199"])
         .env("WHARF_FTPD__LIMITS__FAILED_LOGIN_DELAY", "10ms")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let addr = listening_addr(server.stderr.take().expect("stderr"));
+        .start();
+    let addr = server.addr();
     let (mut raw, _) = Raw::connect(addr);
     raw.cmd("USER carol");
     assert_eq!(raw.cmd("PASS first-pass").code, 530, "old password refused");
@@ -169,22 +146,9 @@ fn serve_refuses_bad_configuration_with_a_clear_message() {
 
 #[test]
 fn demo_prints_how_to_connect_serves_demo_and_cleans_up_on_ctrl_c() {
-    let mut demo = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn demo");
-    let addr = listening_addr(demo.stderr.take().expect("stderr"));
-    let mut banner = String::new();
-    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout"));
-    while !banner.contains("Ctrl-C") {
-        assert!(
-            stdout.read_line(&mut banner).expect("read banner") > 0,
-            "{banner}"
-        );
-    }
+    let mut demo = ftpd::demo();
+    let addr = demo.addr();
+    let banner = demo.wait_for_stdout("Ctrl-C", Duration::from_secs(60));
     assert!(
         banner.contains(&format!(
             "curl -u demo:demo ftp://127.0.0.1:{}/",

@@ -3,11 +3,12 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::common::ftpd::{listening_on, spawn_serve};
 use support::common::users;
 use support::raw::Raw;
+use wharf_testkit::process::wait_within;
 
 #[test]
 fn sigterm_stops_a_daemon_whose_log_reader_is_gone() {
@@ -32,16 +33,7 @@ fn sigterm_stops_a_daemon_whose_log_reader_is_gone() {
         assert_eq!(session.cmd("PWD").code, 257, "{mode}");
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let exited = loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let exited = wait_within(&mut child, Duration::from_secs(15));
         if exited.is_none() {
             let _ = child.kill();
             let _ = child.wait();

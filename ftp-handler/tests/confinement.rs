@@ -9,7 +9,7 @@ mod support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use support::common::ftpd::FtpdProcess;
+use support::common::ftpd::{self, FtpdProcess};
 use support::common::users::{self, Account};
 use support::raw::Raw;
 use wharf_users::HashParams;
@@ -68,14 +68,14 @@ fn verdict(daemon: &FtpdProcess, step: &str, path: &str) -> String {
 #[test]
 fn a_forked_session_reaches_only_what_its_step_allows() {
     let (root, probe) = layout();
-    let daemon = FtpdProcess::serve(
+    let daemon = ftpd::serve(
         "forking",
         &users::users_file(root.path()),
         &users::state_dir(root.path()),
         &[],
         &[("WHARF_FTPD_TEST_LANDLOCK_PROBE", &probe)],
     );
-    let mut session = Raw::login(daemon.addr, "alice", "secret");
+    let mut session = Raw::login(daemon.addr(), "alice", "secret");
     let users_file = users::users_file(root.path()).display().to_string();
     let bobs = users::home(root.path(), "bob")
         .join("mine.txt")
@@ -106,12 +106,12 @@ fn a_forked_session_reaches_only_what_its_step_allows() {
 
     // Confined, the session still serves: an upload (quota records in the state directory)
     // and a listing.
-    let mut data = session.epsv(daemon.addr);
+    let mut data = session.epsv(daemon.addr());
     assert_eq!(session.cmd("STOR confined.txt").code, 150);
     data.write_all(b"written under landlock").unwrap();
     drop(data);
     assert_eq!(session.reply().code, 226);
-    let mut listing = session.epsv(daemon.addr);
+    let mut listing = session.epsv(daemon.addr());
     assert_eq!(session.cmd("NLST").code, 150);
     let mut names = String::new();
     std::io::Read::read_to_string(&mut listing, &mut names).unwrap();
@@ -136,7 +136,7 @@ fn a_daemon_whose_sessions_share_its_process_is_confined_as_a_whole() {
     std::fs::write(&outside, "not for sessions").unwrap();
     let probe = format!("{probe}:{}", outside.display());
     for mode in ["async", "threading", "sequential"] {
-        let daemon = FtpdProcess::serve(
+        let daemon = ftpd::serve(
             mode,
             &users::users_file(root.path()),
             &users::state_dir(root.path()),
@@ -164,8 +164,8 @@ fn a_daemon_whose_sessions_share_its_process_is_confined_as_a_whole() {
             verdict(&daemon, "daemon", &users_file).contains("opened"),
             "{mode}: the users file stays readable (logins re-read it)"
         );
-        let mut session = Raw::login(daemon.addr, "alice", "secret");
-        let mut data = session.epsv(daemon.addr);
+        let mut session = Raw::login(daemon.addr(), "alice", "secret");
+        let mut data = session.epsv(daemon.addr());
         assert_eq!(session.cmd("STOR shared.txt").code, 150, "{mode}");
         data.write_all(b"confined daemon").unwrap();
         drop(data);

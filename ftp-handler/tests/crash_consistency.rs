@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use support::common::ftpd::FtpdProcess;
+use support::common::ftpd::{self, FtpdProcess};
 use support::common::users;
 use support::raw::Raw;
 use support::{MODES, random_bytes};
+use wharf_testkit::process::children;
 
 /// How many operations, each ended by a kill.
 const OPERATIONS: usize = 100;
@@ -26,28 +27,16 @@ const SEED: u64 = 0x5eed_f7d0;
 
 /// Kills the daemon and its session processes (forking mode) at once.
 fn kill_all(daemon: &mut FtpdProcess) {
-    let parent = daemon.pid();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|ppid| ppid.parse::<u32>().ok());
-        if ppid == Some(parent) {
+    let parent = daemon.pid().expect("the daemon runs");
+    for pid in children(parent) {
+        if let Ok(pid) = i32::try_from(pid) {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGKILL,
             );
         }
     }
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(parent as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    daemon.reap();
+    daemon.kill();
 }
 
 /// What a file may hold after a crash.
@@ -86,7 +75,7 @@ fn transfer_and_kill(
     cut: Option<usize>,
     rng: &mut StdRng,
 ) {
-    let mut data = session.epsv(daemon.addr);
+    let mut data = session.epsv(daemon.addr());
     if session.cmd(command).code != 150 {
         kill_all(daemon);
         return;
@@ -123,14 +112,13 @@ fn every_file_is_old_or_new_after_sigkill_at_random_points() {
     let users_file = users::write_alice(root.path());
     let state = users::state_dir(root.path());
     let home = users::home(root.path(), "alice");
-    let start = |index: usize| {
-        FtpdProcess::serve(MODES[index % MODES.len()], &users_file, &state, &[], &[])
-    };
+    let start =
+        |index: usize| ftpd::serve(MODES[index % MODES.len()], &users_file, &state, &[], &[]);
     // What each name may hold, after the last operation on it.
     let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
     for op in 0..OPERATIONS {
         let mut daemon = start(op);
-        let mut session = Raw::login(daemon.addr, "alice", "secret");
+        let mut session = Raw::login(daemon.addr(), "alice", "secret");
         let size = rng.random_range(1..400_000);
         let payload = random_bytes(size, op as u64);
         let cut = rng.random_bool(0.7).then(|| rng.random_range(0..size));
@@ -238,8 +226,8 @@ fn every_file_is_old_or_new_after_sigkill_at_random_points() {
                 *rule = Expected::Exactly(bytes.clone());
             }
         }
-        let mut check = Raw::login(daemon.addr, "alice", "secret");
-        let mut listing = check.epsv(daemon.addr);
+        let mut check = Raw::login(daemon.addr(), "alice", "secret");
+        let mut listing = check.epsv(daemon.addr());
         assert_eq!(check.cmd("NLST").code, 150);
         let mut names = String::new();
         std::io::Read::read_to_string(&mut listing, &mut names).unwrap();

@@ -4,14 +4,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
-use common::ftpd::watch_log;
+use nix::sys::signal::Signal;
 
 /// Connects over AUTH TLS without verification, prints the certificate's SHA-256 (as the demo
 /// shows it), then logs in and stores a file over a protected data connection.
@@ -46,27 +41,9 @@ print("ftplib ok")
 
 #[test]
 fn demo_offers_tls_with_the_certificate_whose_fingerprint_it_prints() {
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_wharf-ftpd"))
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn demo");
-    let stderr = demo.stderr.take().expect("stderr");
-    let addr: std::net::SocketAddr = watch_log(stderr, Default::default())
-        .recv_timeout(Duration::from_secs(60))
-        .expect("demo did not report its address")
-        .parse()
-        .expect("address");
-    let mut banner = String::new();
-    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout"));
-    while !banner.contains("Ctrl-C") {
-        assert!(
-            stdout.read_line(&mut banner).expect("banner") > 0,
-            "{banner}"
-        );
-    }
+    let mut demo = common::ftpd::demo();
+    let addr = demo.addr();
+    let banner = demo.wait_for_stdout("Ctrl-C", Duration::from_secs(60));
     let fingerprint = banner
         .lines()
         .skip_while(|line| !line.contains("fingerprint"))
@@ -92,18 +69,9 @@ fn demo_offers_tls_with_the_certificate_whose_fingerprint_it_prints() {
         "{text} vs {fingerprint}"
     );
 
-    let pid = Pid::from_raw(i32::try_from(demo.id()).expect("pid"));
-    kill(pid, Signal::SIGINT).expect("SIGINT");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = demo.try_wait().expect("try_wait") {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = demo.kill();
-            panic!("the demo did not stop on SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    demo.signal(Signal::SIGINT);
+    let status = demo
+        .wait_exit(Duration::from_secs(20))
+        .expect("the demo did not stop on SIGINT");
+    assert!(status.success(), "{status:?}");
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use support::common::ftpd::FtpdProcess;
+use support::common::ftpd;
 use support::common::users;
 use support::raw::Raw;
 use support::{MODES, random_bytes};
@@ -82,23 +82,22 @@ fn a_full_disk_answers_452_and_loses_nothing_in_every_mode() {
             eprintln!("skipped: mount -t tmpfs failed (no CAP_SYS_ADMIN here)");
             return;
         };
-        let daemon =
-            FtpdProcess::serve(mode, &users_file, &users::state_dir(root.path()), &[], &[]);
-        let mut session = Raw::login(daemon.addr, "alice", "secret");
+        let daemon = ftpd::serve(mode, &users_file, &users::state_dir(root.path()), &[], &[]);
+        let mut session = Raw::login(daemon.addr(), "alice", "secret");
         assert_eq!(
-            upload(&mut session, daemon.addr, "STOR keep.bin", &keep),
+            upload(&mut session, daemon.addr(), "STOR keep.bin", &keep),
             226,
             "{mode}"
         );
 
         // A new file that does not fit, and an overwrite that does not fit.
         assert_eq!(
-            upload(&mut session, daemon.addr, "STOR big.bin", &big),
+            upload(&mut session, daemon.addr(), "STOR big.bin", &big),
             452,
             "{mode}: new"
         );
         assert_eq!(
-            upload(&mut session, daemon.addr, "STOR keep.bin", &big),
+            upload(&mut session, daemon.addr(), "STOR keep.bin", &big),
             452,
             "{mode}: overwrite"
         );
@@ -122,7 +121,7 @@ fn a_full_disk_answers_452_and_loses_nothing_in_every_mode() {
         assert_eq!(session.cmd(&format!("REST {partial}")).code, 350, "{mode}");
         let rest = &big[partial as usize..];
         assert_eq!(
-            upload(&mut session, daemon.addr, "STOR big.bin", rest),
+            upload(&mut session, daemon.addr(), "STOR big.bin", rest),
             226,
             "{mode}: retry"
         );
@@ -137,7 +136,7 @@ fn a_full_disk_answers_452_and_loses_nothing_in_every_mode() {
         );
         assert_eq!(session.cmd("QUIT").code, 221);
         // A fresh session still gets in: the daemon kept serving.
-        let mut again = Raw::login(daemon.addr, "alice", "secret");
+        let mut again = Raw::login(daemon.addr(), "alice", "secret");
         assert_eq!(again.cmd("QUIT").code, 221, "{mode}");
     }
 }

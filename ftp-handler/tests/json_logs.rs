@@ -41,10 +41,7 @@ fn json_lines_carry_the_session_fields() {
         nix::sys::signal::Signal::SIGTERM,
     );
     let reader = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _ = wharf_testkit::process::wait_within(&mut child, Duration::from_secs(15));
     let _ = child.kill();
     let _ = child.wait();
     for line in reader.join().unwrap() {

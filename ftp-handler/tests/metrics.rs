@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::Daemon;
-use support::common::ftpd::{BIN, FtpdProcess};
+use support::common::ftpd::{self, BIN};
 use support::common::python;
 use support::common::users::{self, Account};
 use wharf_testkit::postgres::PgCluster;
@@ -510,7 +510,7 @@ fn readyz_fails_while_the_users_database_is_stopped() {
             &url,
         ],
     );
-    let process = FtpdProcess::serve(
+    let process = ftpd::serve(
         "forking",
         Path::new(&url),
         &root.path().join("state"),

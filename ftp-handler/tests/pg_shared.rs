@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use support::common::ftpd::{BIN, FtpdProcess};
+use support::common::ftpd::{self, BIN, FtpdProcess};
 use support::common::users::{self, Account};
 use support::raw::Raw;
 use wharf_testkit::postgres::PgCluster;
@@ -74,20 +74,7 @@ fn daemon(
 ) -> FtpdProcess {
     let mut env = env.to_vec();
     env.push(("PGPASSWORD", cluster.password()));
-    FtpdProcess::serve(mode, Path::new(url), &root.join(name), &[], &env)
-}
-
-/// Waits until `process` has logged a line containing `text` (its log is read on a thread).
-fn wait_for_log(process: &FtpdProcess, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !process.log_text().contains(text) {
-        assert!(
-            Instant::now() < deadline,
-            "no {text:?} in {}",
-            process.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    ftpd::serve(mode, Path::new(url), &root.join(name), &[], &env)
 }
 
 /// USER and PASS; returns the PASS reply code.
@@ -111,39 +98,39 @@ fn five_failed_logins_through_one_daemon_ban_the_address_on_the_other() {
 
     // Both daemons log in the database's users, and refuse wrong and unknown ones alike.
     for process in [&first, &second] {
-        let mut raw = Raw::login(process.addr, "alice", "secret");
+        let mut raw = Raw::login(process.addr(), "alice", "secret");
         assert_eq!(raw.cmd("NOOP").code, 200);
-        let (mut raw, _) = Raw::connect(process.addr);
+        let (mut raw, _) = Raw::connect(process.addr());
         assert_eq!(try_login(&mut raw, "alice", "wrong"), 530);
         assert_eq!(try_login(&mut raw, "nobody", "secret"), 530);
     }
 
     // Five failures from 127.0.0.2 through the first daemon, over two connections.
-    let (mut raw, greeting) = Raw::connect_from("127.0.0.2", first.addr);
+    let (mut raw, greeting) = Raw::connect_from("127.0.0.2", first.addr());
     assert_eq!(greeting.code, 220);
     for _ in 0..3 {
         assert_eq!(try_login(&mut raw, "mallory", "guess"), 530);
     }
     drop(raw);
-    let (mut raw, _) = Raw::connect_from("127.0.0.2", first.addr);
+    let (mut raw, _) = Raw::connect_from("127.0.0.2", first.addr());
     assert_eq!(try_login(&mut raw, "mallory", "guess"), 530);
     assert_eq!(try_login(&mut raw, "mallory", "guess"), 530);
     assert_eq!(raw.reply().code, 421, "the fifth failure starts the ban");
 
     // The second daemon refuses that address at once, even with a right password.
-    let (mut raw, greeting) = Raw::connect_from("127.0.0.2", second.addr);
+    let (mut raw, greeting) = Raw::connect_from("127.0.0.2", second.addr());
     assert_eq!(greeting.code, 421, "{greeting:?}");
     assert!(greeting.text().contains("failed logins"), "{greeting:?}");
     assert!(raw.is_closed());
     // Another address is served, and the banned name is refused there too.
-    let (mut raw, greeting) = Raw::connect_from("127.0.0.3", second.addr);
+    let (mut raw, greeting) = Raw::connect_from("127.0.0.3", second.addr());
     assert_eq!(greeting.code, 220);
     assert_eq!(try_login(&mut raw, "bob", "pw"), 230);
-    let (mut raw, _) = Raw::connect_from("127.0.0.3", second.addr);
+    let (mut raw, _) = Raw::connect_from("127.0.0.3", second.addr());
     assert_eq!(raw.cmd("USER mallory").code, 421);
 
-    wait_for_log(&first, "login ban engaged");
-    wait_for_log(&second, "refused: login ban in force");
+    first.wait_for_log("login ban engaged", Duration::from_secs(10));
+    second.wait_for_log("refused: login ban in force", Duration::from_secs(10));
     for process in [&first, &second] {
         assert!(
             !process.log_text().contains(cluster.password()),
@@ -160,12 +147,12 @@ fn the_per_address_session_cap_holds_across_both_daemons() {
     let first = daemon(cluster, "threading", &url, root.path(), "a", &cap);
     let second = daemon(cluster, "forking", &url, root.path(), "b", &cap);
 
-    let (mut on_first, _) = Raw::connect_from("127.0.0.2", first.addr);
+    let (mut on_first, _) = Raw::connect_from("127.0.0.2", first.addr());
     assert_eq!(try_login(&mut on_first, "alice", "secret"), 230);
-    let (mut on_second, _) = Raw::connect_from("127.0.0.2", second.addr);
+    let (mut on_second, _) = Raw::connect_from("127.0.0.2", second.addr());
     assert_eq!(try_login(&mut on_second, "bob", "pw"), 230);
     // Each daemon alone holds one session of the address; together they hold the cap.
-    let (mut third, greeting) = Raw::connect_from("127.0.0.2", first.addr);
+    let (mut third, greeting) = Raw::connect_from("127.0.0.2", first.addr());
     assert_eq!(greeting.code, 220, "locally there is room");
     assert_eq!(third.cmd("USER alice").code, 331);
     let refused = third.cmd("PASS secret");
@@ -176,13 +163,13 @@ fn the_per_address_session_cap_holds_across_both_daemons() {
     );
     assert!(third.is_closed());
     // Another address is not affected.
-    let (mut other, _) = Raw::connect_from("127.0.0.3", first.addr);
+    let (mut other, _) = Raw::connect_from("127.0.0.3", first.addr());
     assert_eq!(try_login(&mut other, "alice", "secret"), 230);
 
     // A session that ends gives its place back at once, on the other daemon too.
     assert_eq!(on_second.cmd("QUIT").code, 221);
     assert!(on_second.is_closed());
-    let (mut again, _) = Raw::connect_from("127.0.0.2", first.addr);
+    let (mut again, _) = Raw::connect_from("127.0.0.2", first.addr());
     assert_eq!(try_login(&mut again, "alice", "secret"), 230);
     assert_eq!(on_first.cmd("NOOP").code, 200);
 }
@@ -195,18 +182,18 @@ fn with_the_database_down_new_logins_get_421_and_work_again_once_it_is_back() {
     let second = daemon(&cluster, "threading", &url, root.path(), "b", &[]);
     let mut running: Vec<Raw> = [&first, &second]
         .iter()
-        .map(|process| Raw::login(process.addr, "alice", "secret"))
+        .map(|process| Raw::login(process.addr(), "alice", "secret"))
         .collect();
 
     cluster.stop();
     for process in [&first, &second] {
-        let (mut raw, greeting) = Raw::connect(process.addr);
+        let (mut raw, greeting) = Raw::connect(process.addr());
         assert_eq!(greeting.code, 220, "{greeting:?}");
         assert_eq!(raw.cmd("USER bob").code, 331);
         let refused = raw.cmd("PASS pw");
         assert_eq!(refused.code, 421, "{refused:?}");
         assert!(raw.is_closed());
-        wait_for_log(process, "users database unreachable");
+        process.wait_for_log("users database unreachable", Duration::from_secs(10));
     }
     // Sessions already in go on.
     for raw in &mut running {
@@ -217,7 +204,7 @@ fn with_the_database_down_new_logins_get_421_and_work_again_once_it_is_back() {
     for process in [&first, &second] {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let (mut raw, _) = Raw::connect(process.addr);
+            let (mut raw, _) = Raw::connect(process.addr());
             match try_login(&mut raw, "bob", "pw") {
                 230 => break,
                 code => {
@@ -280,9 +267,9 @@ fn three_uploads_through_each_of_two_daemons_never_pass_the_quota_together() {
     let uploads: Vec<_> = (0..6)
         .map(|index| {
             let addr = if index % 2 == 0 {
-                first.addr
+                first.addr()
             } else {
-                second.addr
+                second.addr()
             };
             let payload = payload.clone();
             std::thread::spawn(move || {
@@ -328,7 +315,7 @@ fn three_uploads_through_each_of_two_daemons_never_pass_the_quota_together() {
     }
     // The sessions have ended: the shared count is what is on disk, through either daemon.
     assert_eq!(quota_bytes(cluster, &url), stored);
-    let mut raw = Raw::login(second.addr, "alice", "secret");
+    let mut raw = Raw::login(second.addr(), "alice", "secret");
     let site = raw.cmd("SITE QUOTA");
     assert!(site.text().contains(&stored.to_string()), "{site:?}");
 }
@@ -347,9 +334,9 @@ fn a_daemon_killed_mid_upload_gives_its_reservation_back_after_the_lease() {
     );
 
     // An upload through the first daemon, cut by SIGKILL after 3 MiB.
-    let mut raw = Raw::login(first.addr, "alice", "secret");
+    let mut raw = Raw::login(first.addr(), "alice", "secret");
     assert_eq!(raw.cmd("TYPE I").code, 200);
-    let mut data = raw.epsv(first.addr);
+    let mut data = raw.epsv(first.addr());
     assert_eq!(raw.cmd("STOR cut").code, 150);
     use std::io::Write;
     for _ in 0..48 {
@@ -362,12 +349,7 @@ fn a_daemon_killed_mid_upload_gives_its_reservation_back_after_the_lease() {
         assert!(Instant::now() < deadline, "the upload never counted");
         std::thread::sleep(Duration::from_millis(100));
     }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(first.pid()).unwrap()),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    assert!(first.wait_exit(Duration::from_secs(5)));
+    first.kill();
     drop(data);
     drop(raw);
 
@@ -393,7 +375,7 @@ fn a_daemon_killed_mid_upload_gives_its_reservation_back_after_the_lease() {
     );
     // A daemon on the same database serves the user on the repaired count.
     let second = daemon(cluster, "forking", &url, root.path(), "b", &[]);
-    let mut raw = Raw::login(second.addr, "alice", "secret");
+    let mut raw = Raw::login(second.addr(), "alice", "secret");
     assert_eq!(raw.cmd("NOOP").code, 200);
 }
 
@@ -430,9 +412,9 @@ fn the_database_stopped_mid_upload_fails_it_with_451_and_keeps_the_old_file_and_
         .iter()
         .enumerate()
         .map(|(index, process)| {
-            let mut raw = Raw::login(process.addr, "alice", "secret");
+            let mut raw = Raw::login(process.addr(), "alice", "secret");
             assert_eq!(raw.cmd("TYPE I").code, 200);
-            let mut data = raw.epsv(process.addr);
+            let mut data = raw.epsv(process.addr());
             assert_eq!(raw.cmd(&format!("STOR file-{index}")).code, 150);
             send_filler(&mut data, 1 << 20);
             (raw, data)
@@ -469,7 +451,10 @@ fn the_database_stopped_mid_upload_fails_it_with_451_and_keeps_the_old_file_and_
         "a failed upload left bytes"
     );
     for process in &daemons {
-        wait_for_log(process, "cannot reserve quota: write refused");
+        process.wait_for_log(
+            "cannot reserve quota: write refused",
+            Duration::from_secs(10),
+        );
     }
 
     // Back up: the count comes down to what is stored (never below it) and uploads work again.
@@ -491,7 +476,7 @@ fn the_database_stopped_mid_upload_fails_it_with_451_and_keeps_the_old_file_and_
         std::thread::sleep(Duration::from_millis(500));
     }
     for (index, (raw, _)) in uploads.iter_mut().enumerate() {
-        let mut data = raw.epsv(daemons[index].addr);
+        let mut data = raw.epsv(daemons[index].addr());
         assert_eq!(raw.cmd(&format!("STOR again-{index}")).code, 150);
         send_filler(&mut data, 1 << 20);
         drop(data);

@@ -10,9 +10,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::common::ftpd::{BIN, FtpdProcess};
+use support::common::ftpd::{self, BIN};
 use support::common::users;
 use support::raw::Raw;
+use wharf_testkit::process::children;
 
 /// nobody's uid and gid on Debian.
 const NOBODY: u32 = 65534;
@@ -31,27 +32,6 @@ fn ids(pid: u32, field: &str) -> Vec<u32> {
         .split_whitespace()
         .map(|id| id.parse().expect("id"))
         .collect()
-}
-
-/// The child processes of `parent`.
-fn children(parent: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("proc").flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        if rest.split_whitespace().nth(1) == Some(&parent.to_string()) {
-            found.push(pid);
-        }
-    }
-    found
 }
 
 /// A users file, state dir and home under a root that nobody may traverse, all owned by nobody.
@@ -80,25 +60,26 @@ fn with_user_nobody_the_daemon_and_its_sessions_run_as_nobody() {
     }
     for mode in ["async", "threading", "forking"] {
         let root = layout();
-        let daemon = FtpdProcess::serve(
+        let daemon = ftpd::serve(
             mode,
             &users::users_file(root.path()),
             &users::state_dir(root.path()),
             &["--user", "nobody"],
             &[],
         );
-        assert_eq!(ids(daemon.pid(), "Uid:"), [NOBODY; 4], "{mode}: daemon uid");
-        assert_eq!(ids(daemon.pid(), "Gid:"), [NOBODY; 4], "{mode}: daemon gid");
+        let pid = daemon.pid().expect("the daemon runs");
+        assert_eq!(ids(pid, "Uid:"), [NOBODY; 4], "{mode}: daemon uid");
+        assert_eq!(ids(pid, "Gid:"), [NOBODY; 4], "{mode}: daemon gid");
         assert!(
             !daemon.log_text().contains("every session runs as root"),
             "{mode}: no root warning with --user"
         );
 
-        let mut session = Raw::login(daemon.addr, "alice", "secret");
+        let mut session = Raw::login(daemon.addr(), "alice", "secret");
         if mode == "forking" {
             let deadline = Instant::now() + Duration::from_secs(5);
             let child = loop {
-                if let Some(&child) = children(daemon.pid()).first() {
+                if let Some(&child) = children(pid).first() {
                     break child;
                 }
                 assert!(Instant::now() < deadline, "no session process");
@@ -107,7 +88,7 @@ fn with_user_nobody_the_daemon_and_its_sessions_run_as_nobody() {
             assert_eq!(ids(child, "Uid:"), [NOBODY; 4], "session process uid");
             assert_eq!(ids(child, "Gid:"), [NOBODY; 4], "session process gid");
         }
-        let mut data = session.epsv(daemon.addr);
+        let mut data = session.epsv(daemon.addr());
         assert_eq!(session.cmd("STOR upload.bin").code, 150, "{mode}");
         std::io::Write::write_all(&mut data, b"written as nobody").expect("send");
         drop(data);
@@ -129,7 +110,7 @@ fn as_root_without_user_the_daemon_warns_once() {
         return;
     }
     let root = layout();
-    let daemon = FtpdProcess::serve(
+    let daemon = ftpd::serve(
         "async",
         &users::users_file(root.path()),
         &users::state_dir(root.path()),

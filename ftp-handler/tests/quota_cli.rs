@@ -2,15 +2,11 @@
 
 mod quota_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use quota_support::common::ftpd::watch_log;
-use quota_support::{BIN, Site, User, said_ok, write_file};
+use quota_support::common::ftpd;
+use quota_support::{Site, User, said_ok, write_file};
 
 /// Standard output of a command that must succeed.
 fn success(output: Output) -> String {
@@ -109,35 +105,15 @@ fn quota_show_and_rebuild_follow_the_disk_and_wait_for_idle_users() {
 #[test]
 fn the_demo_user_has_a_100_mib_quota_that_is_enforced() {
     const LIMIT: u64 = 100 * 1024 * 1024;
-    let mut demo = Stopped(
-        Command::new(BIN)
-            .args(["demo", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn wharf-ftpd demo"),
-    );
-    let stdout = demo.0.stdout.take().expect("stdout");
-    let stderr = demo.0.stderr.take().expect("stderr");
-    let (home_found, home_line) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("files live in ") {
-                let home = rest.split(" (removed").next().unwrap_or_default();
-                let _ = home_found.send(home.to_string());
-            }
-        }
-    });
-    let addr_line = watch_log(stderr, Default::default());
-    let home = home_line
-        .recv_timeout(Duration::from_secs(60))
-        .expect("demo home");
-    let addr: std::net::SocketAddr = addr_line
-        .recv_timeout(Duration::from_secs(60))
-        .expect("demo address")
-        .parse()
-        .expect("address");
+    let demo = ftpd::demo();
+    let addr = demo.addr();
+    let banner = demo.wait_for_stdout("files live in ", Duration::from_secs(60));
+    let home = banner
+        .lines()
+        .find_map(|line| line.strip_prefix("files live in "))
+        .and_then(|rest| rest.split(" (removed").next())
+        .expect("demo home")
+        .to_string();
 
     // A sparse file fills the quota to 10 bytes short without writing 100 MiB.
     let big = std::fs::File::create(std::path::Path::new(&home).join("big")).expect("big");
@@ -172,16 +148,4 @@ print("ok")
         "demo client failed\nstdout: {stdout}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// The demo process, stopped with SIGTERM (it then removes its temporary root) when dropped.
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.0.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let _ = self.0.wait();
-    }
 }

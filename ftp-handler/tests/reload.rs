@@ -8,10 +8,9 @@ mod support;
 mod tls_support;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -20,10 +19,13 @@ use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use support::Daemon;
-use support::common::{ftpd, users};
+use support::common::ftpd::{self, FtpdProcess};
+use support::common::users;
 use support::raw::{Raw, Reply};
 use tls_support::raw_tls::{Channel, TlsRaw, data_tcp, handshake, read_all, write_and_close};
 use tls_support::{Pki, pki};
+use wharf_testkit::daemon::DaemonBuilder;
+use wharf_testkit::process::children;
 
 /// Modes whose accept loop runs beside live sessions (sequential serves one at a time).
 const MODES: [&str; 3] = ["async", "threading", "forking"];
@@ -405,79 +407,16 @@ fn sighup_serves_a_new_certificate_to_new_sessions() {
     }
 }
 
-/// A `wharf-ftpd serve --config FILE` with no other flag: the listen address and the mode come
-/// from the file too. Stopped (SIGTERM, then SIGKILL) on drop.
-struct FileDaemon {
-    /// The server process.
-    child: Child,
-    /// Where it listens.
-    addr: SocketAddr,
-    /// Its log lines so far.
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl FileDaemon {
-    /// Starts the daemon on `config` and waits until it listens.
-    fn start(config: &ConfigFile) -> FileDaemon {
-        let mut child = Command::new(ftpd::BIN)
-            .args(["serve", "--config"])
-            .arg(&config.path)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn wharf-ftpd");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let listening = ftpd::watch_log(child.stderr.take().expect("stderr"), Arc::clone(&log));
-        let daemon = |addr: SocketAddr| FileDaemon {
-            child,
-            addr,
-            log: Arc::clone(&log),
-        };
-        match listening.recv_timeout(RELOAD_TIMEOUT) {
-            Ok(addr) => daemon(addr.parse().expect("listen address")),
-            Err(_) => {
-                let unstarted = daemon(SocketAddr::from(([127, 0, 0, 1], 0)));
-                panic!("wharf-ftpd did not start:\n{}", unstarted.log_text());
-            }
-        }
-    }
-
-    /// The log so far.
-    fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join("\n")
-    }
-}
-
-impl Drop for FileDaemon {
-    fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// How many child processes `pid` has now (from `/proc`, over all its threads).
-fn child_processes(pid: u32) -> usize {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc tasks");
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
-        .map(|children| children.split_whitespace().count())
-        .sum()
+/// Starts `wharf-ftpd serve --config FILE` with no other flag (the listen address and the
+/// mode come from the file too) and waits until it listens; stopped (SIGTERM, then SIGKILL)
+/// on drop.
+fn start_on_file(config: &ConfigFile) -> FtpdProcess {
+    DaemonBuilder::new(ftpd::BIN)
+        .args(["serve", "--config"])
+        .arg(&config.path)
+        .env("RUST_LOG", "info")
+        .start_timeout(RELOAD_TIMEOUT)
+        .start()
 }
 
 /// A whole configuration: listen address, mode, users and state under `root`, greeting.
@@ -496,7 +435,8 @@ fn sighup_names_a_changed_listen_address_and_mode_and_keeps_them() {
         let root = tempfile::tempdir().expect("temp dir");
         users::write_alice(root.path());
         let config = ConfigFile::new(&full_config(root.path(), "127.0.0.1:0", mode, "before"));
-        let daemon = FileDaemon::start(&config);
+        let daemon = start_on_file(&config);
+        let pid = daemon.pid().expect("the daemon runs");
         // A port nothing listens on, for the new (refused) address.
         let elsewhere = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -508,7 +448,7 @@ fn sighup_names_a_changed_listen_address_and_mode_and_keeps_them() {
             other_mode,
             "after",
         ));
-        let log = hangup_pid_and_wait(daemon.child.id(), &|| daemon.log_text(), RELOADED);
+        let log = hangup_pid_and_wait(pid, &|| daemon.log_text(), RELOADED);
         for setting in ["server.listen", "server.mode"] {
             assert!(
                 log.lines().any(|line| line.contains("WARN")
@@ -520,12 +460,12 @@ fn sighup_names_a_changed_listen_address_and_mode_and_keeps_them() {
             TcpStream::connect(elsewhere).is_err(),
             "{mode}: nothing listens on the new address"
         );
-        let (mut session, greeting) = Raw::connect(daemon.addr);
+        let (mut session, greeting) = Raw::connect(daemon.addr());
         assert!(greeting.text().contains("after"), "{mode}: {greeting:?}");
         session.user_pass("alice", "secret");
         // The running mode shows in the process tree: a forking daemon serves the session
         // in a child process, an async one in itself.
-        let children = child_processes(daemon.child.id());
+        let children = children(pid).len();
         assert_eq!(
             children > 0,
             mode == "forking",

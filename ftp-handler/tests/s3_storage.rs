@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::LazyLock;
 
-use common::ftpd::{BIN, FtpdProcess};
+use common::ftpd::{self, BIN, FtpdProcess};
 use wharf_testkit::garage::Garage;
 use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 
@@ -130,7 +130,7 @@ impl Site {
     fn start_with_env(&self, mode: &str, env: &[(&str, &str)]) -> FtpdProcess {
         let config = self.config();
         let config = config.to_str().expect("utf-8");
-        FtpdProcess::serve(
+        ftpd::serve(
             mode,
             &self.users_file(),
             &self.state_dir(),
@@ -316,8 +316,8 @@ fn list_multipart_uploads(prefix: &str) -> Vec<String> {
 /// Runs `PRELUDE + script` against `daemon` with `args`; it must succeed and print `ok` last.
 fn python(daemon: &FtpdProcess, script: &str, args: &[&str]) -> String {
     let output = common::python::script(&format!("{PRELUDE}\n{script}"))
-        .arg(daemon.addr.ip().to_string())
-        .arg(daemon.addr.port().to_string())
+        .arg(daemon.addr().ip().to_string())
+        .arg(daemon.addr().port().to_string())
         .args(args)
         .output()
         .expect("python3 must be installed to run this test");
@@ -411,8 +411,8 @@ impl SteppedClient {
     /// Runs `PRELUDE + script` against `daemon`.
     fn start(daemon: &FtpdProcess, script: &str) -> SteppedClient {
         let child = common::python::script(&format!("{PRELUDE}\n{script}"))
-            .arg(daemon.addr.ip().to_string())
-            .arg(daemon.addr.port().to_string())
+            .arg(daemon.addr().ip().to_string())
+            .arg(daemon.addr().port().to_string())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -562,9 +562,7 @@ fn a_dead_daemons_multipart_upload_is_aborted_once_stale_and_a_live_one_never() 
         let mut client = SteppedClient::start(&daemon, &upload_then_wait("keep.bin", 3));
         assert_eq!(client.next_line(), "sent", "{mode}");
         wait_for_upload(&site, "alice/keep.bin", mode);
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.pid()).expect("pid"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill daemon");
-        daemon.reap();
+        daemon.kill();
         drop(client);
         assert_eq!(
             get_object(&site.key("alice/keep.bin")).as_deref(),

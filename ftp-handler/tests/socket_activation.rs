@@ -5,65 +5,34 @@
 mod support;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::common::ftpd::{BIN, watch_log};
+use support::common::ftpd::{BIN, FtpdProcess};
 use support::common::users;
 use support::raw::Raw;
+use wharf_testkit::daemon::DaemonBuilder;
 
-/// Starts `wharf-ftpd serve` with `listener` as descriptor 3; `own_pid`: `LISTEN_PID` names
-/// the daemon (set by the shell that then execs it), else another process.
+/// Starts `wharf-ftpd serve --listen LISTEN` with `listener` as descriptor 3; `own_pid`:
+/// `LISTEN_PID` names the daemon, else another process.
 fn start(
     root: &std::path::Path,
-    listener: &TcpListener,
+    listener: TcpListener,
     listen: &str,
     own_pid: bool,
-) -> (Stop, String, Arc<Mutex<Vec<String>>>) {
-    let fd = listener.as_raw_fd();
-    let script = if own_pid {
-        "export LISTEN_PID=$$; exec \"$0\" \"$@\""
-    } else {
-        "export LISTEN_PID=1; exec \"$0\" \"$@\""
-    };
-    let mut command = Command::new("sh");
-    command
-        .args(["-c", script, BIN, "serve", "--listen", listen])
+) -> FtpdProcess {
+    let daemon = DaemonBuilder::new(BIN)
+        .args(["serve", "--listen", listen])
         .arg("--users")
         .arg(users::users_file(root))
         .arg("--state-dir")
         .arg(users::state_dir(root))
-        .env("LISTEN_FDS", "1")
-        .env("LISTEN_FDNAMES", "ftp")
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: dup2 and fcntl are async-signal-safe; descriptor 3 stays open across exec.
-    unsafe {
-        command.pre_exec(move || {
-            let moved = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(fd, 3)
-            };
-            if moved < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+        .activated_socket("ftp", listener);
+    if own_pid {
+        daemon.start()
+    } else {
+        daemon.foreign_listen_pid().start()
     }
-    let mut child = command.spawn().expect("spawn wharf-ftpd");
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let listening = watch_log(child.stderr.take().expect("stderr"), Arc::clone(&log));
-    let child = Stop(child);
-    let addr = listening
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap_or_else(|_| panic!("did not start: {:?}", log.lock().unwrap()));
-    (child, addr, log)
 }
 
 fn layout() -> tempfile::TempDir {
@@ -72,39 +41,25 @@ fn layout() -> tempfile::TempDir {
     root
 }
 
-/// Stops the daemon when dropped, also when an assertion fails first.
-struct Stop(Child);
-
-impl Drop for Stop {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.0.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_socket_from_the_service_manager_is_served_instead_of_binding() {
     let root = layout();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let passed = listener.local_addr().unwrap();
     // A documentation address no interface has: binding it would fail the start.
-    let (child, reported, log) = start(root.path(), &listener, "192.0.2.1:21", true);
-    assert_eq!(reported, passed.to_string(), "{:?}", log.lock().unwrap());
-    drop(listener);
+    let mut daemon = start(root.path(), listener, "192.0.2.1:21", true);
+    assert_eq!(daemon.addr(), passed, "{}", daemon.log_text());
+    // The daemon serves its own copy of the socket, not the one this test still holds.
+    daemon.close_sockets();
     let mut session = Raw::login(passed, "alice", "secret");
     assert_eq!(session.cmd("PWD").code, 257);
     assert!(
-        log.lock()
-            .unwrap()
-            .iter()
-            .any(|line| line.contains("socket passed by the service manager")),
-        "{:?}",
-        log.lock().unwrap()
+        daemon
+            .log_text()
+            .contains("socket passed by the service manager"),
+        "{}",
+        daemon.log_text()
     );
-    drop(child);
 }
 
 #[test]
@@ -112,11 +67,12 @@ fn a_socket_announced_for_another_process_is_ignored() {
     let root = layout();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let passed = listener.local_addr().unwrap();
-    let (child, reported, _log) = start(root.path(), &listener, "127.0.0.1:0", false);
-    let reported: SocketAddr = reported.parse().unwrap();
+    let daemon = start(root.path(), listener, "127.0.0.1:0", false);
+    let reported: SocketAddr = daemon.addr();
     assert_ne!(reported, passed, "bound its own listener");
     assert_eq!(Raw::connect(reported).1.code, 220);
-    // Nobody serves the passed socket: a client there waits in its backlog, unanswered.
+    // Nobody serves the passed socket (the harness still holds it open): a client there
+    // waits in its backlog, unanswered.
     let waiting = TcpStream::connect(passed).unwrap();
     waiting
         .set_read_timeout(Some(Duration::from_millis(500)))
@@ -126,5 +82,4 @@ fn a_socket_announced_for_another_process_is_ignored() {
         std::io::Read::read(&mut &waiting, &mut byte).is_err(),
         "no greeting"
     );
-    drop(child);
 }

@@ -200,7 +200,7 @@ fn setsid_and_double_forks_do_not_outlive_their_command() {
     );
     assert_eq!(
         survivors_after(&marker, Duration::from_secs(5)),
-        Vec::<i32>::new()
+        Vec::<u32>::new()
     );
     // The same escape, ended by the time limit instead.
     let marker = unique_marker("timeout");
@@ -214,7 +214,7 @@ fn setsid_and_double_forks_do_not_outlive_their_command() {
     );
     assert_eq!(
         survivors_after(&marker, Duration::from_secs(5)),
-        Vec::<i32>::new()
+        Vec::<u32>::new()
     );
 }
 

@@ -29,7 +29,7 @@ fn the_time_limit_kills_sleep_and_its_children_in_async_and_forking_modes() {
             "{mode}: {stderr}"
         );
         let recorded = std::fs::read_to_string(&pids).expect("pids file");
-        let children: Vec<i32> = recorded
+        let children: Vec<u32> = recorded
             .lines()
             .map(|line| line.trim().parse().expect("pid"))
             .collect();

@@ -37,7 +37,7 @@ fn sigterm_stops_the_daemon_and_kills_running_commands() {
             (idle, busy)
         });
         let deadline = Instant::now() + Duration::from_secs(30);
-        let sleeper: i32 = loop {
+        let sleeper: u32 = loop {
             if let Some(pid) = std::fs::read_to_string(&pid_file)
                 .ok()
                 .and_then(|text| text.trim().parse().ok())

@@ -18,7 +18,7 @@
 //! ([`crate::process`]), so it dies with the tests even if the fixture is never dropped.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -50,6 +50,28 @@ pub fn listening_on(line: &str) -> Option<&str> {
         .next()
 }
 
+/// Reads a daemon's log on a thread to its end: each line is kept in `log`, and then each
+/// address it reports listening on is sent to the returned channel (so the line is in `log`
+/// by the time its address arrives).
+fn watch_log(
+    stream: impl Read + Send + 'static,
+    log: Arc<Mutex<Vec<String>>>,
+) -> mpsc::Receiver<SocketAddr> {
+    let (found, listening) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let addr = listening_on(&line).and_then(|addr| addr.parse().ok());
+            log.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
+            if let Some(addr) = addr {
+                let _ = found.send(addr);
+            }
+        }
+    });
+    listening
+}
+
 /// How to start a daemon; [`DaemonBuilder::start`] starts it.
 #[derive(Debug)]
 pub struct DaemonBuilder {
@@ -61,6 +83,13 @@ pub struct DaemonBuilder {
     env: Vec<(OsString, OsString)>,
     /// Sockets handed over by socket activation, with their names (`LISTEN_FDNAMES`).
     sockets: Vec<(String, TcpListener)>,
+    /// How many `listening on` lines make it ready; `None`: one per activated socket, or one.
+    listeners: Option<usize>,
+    /// `LISTEN_PID` names another process than the daemon (a daemon must then ignore the
+    /// sockets), to test exactly that.
+    foreign_listen_pid: bool,
+    /// Collect standard output too (else it goes to /dev/null).
+    keep_stdout: bool,
     /// How long the daemon may take to listen.
     start_timeout: Duration,
     /// How long it may take to stop after SIGTERM.
@@ -75,6 +104,9 @@ impl DaemonBuilder {
             args: Vec::new(),
             env: Vec::new(),
             sockets: Vec::new(),
+            listeners: None,
+            foreign_listen_pid: false,
+            keep_stdout: false,
             start_timeout: START_TIMEOUT,
             stop_timeout: STOP_TIMEOUT,
         }
@@ -115,6 +147,28 @@ impl DaemonBuilder {
         self
     }
 
+    /// How many `listening on` lines the daemon logs before it is ready (default: one per
+    /// activated socket, or one), for a daemon started with several listen addresses.
+    pub fn listeners(mut self, count: usize) -> DaemonBuilder {
+        self.listeners = Some(count);
+        self
+    }
+
+    /// Announces the activated sockets for another process (`LISTEN_PID=1`, init) instead of
+    /// the daemon (default), as a service manager's variables inherited by mistake would: the
+    /// daemon must ignore them and bind its own listeners.
+    pub fn foreign_listen_pid(mut self) -> DaemonBuilder {
+        self.foreign_listen_pid = true;
+        self
+    }
+
+    /// Collects what the daemon prints on standard output ([`Daemon::wait_for_stdout`]), for
+    /// one that tells its user something there (default: standard output is discarded).
+    pub fn keep_stdout(mut self) -> DaemonBuilder {
+        self.keep_stdout = true;
+        self
+    }
+
     /// How long the daemon may take to report that it listens (default 60 s).
     pub fn start_timeout(mut self, limit: Duration) -> DaemonBuilder {
         self.start_timeout = limit;
@@ -133,6 +187,8 @@ impl DaemonBuilder {
             launch: self,
             run: None,
             log: Arc::default(),
+            stdout: Arc::default(),
+            run_log_from: 0,
             addrs: Vec::new(),
         };
         daemon.start_again();
@@ -147,9 +203,12 @@ impl DaemonBuilder {
         } else {
             let mut shell = Command::new("sh");
             // `$$` is the shell's pid, which `exec` hands to the daemon.
-            shell
-                .args(["-c", "export LISTEN_PID=$$; exec \"$0\" \"$@\""])
-                .arg(&self.program);
+            let script = if self.foreign_listen_pid {
+                "export LISTEN_PID=1; exec \"$0\" \"$@\""
+            } else {
+                "export LISTEN_PID=$$; exec \"$0\" \"$@\""
+            };
+            shell.args(["-c", script]).arg(&self.program);
             let names: Vec<&str> = self.sockets.iter().map(|(name, _)| name.as_str()).collect();
             shell
                 .env("LISTEN_FDS", self.sockets.len().to_string())
@@ -171,7 +230,11 @@ impl DaemonBuilder {
             .args(&self.args)
             .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if self.keep_stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped());
         command
     }
@@ -217,6 +280,10 @@ pub struct Daemon {
     run: Option<Run>,
     /// Every line it logged on standard error, over all runs.
     log: Arc<Mutex<Vec<String>>>,
+    /// Every line it printed on standard output, over all runs (with `keep_stdout`).
+    stdout: Arc<Mutex<Vec<String>>>,
+    /// Where the latest run's lines start in `log`.
+    run_log_from: usize,
     /// The addresses the current run reported listening on.
     addrs: Vec<SocketAddr>,
 }
@@ -230,20 +297,18 @@ impl Daemon {
             panic!("cannot start {}: {error}", self.launch.program.display())
         });
         let stderr = child.stderr.take().expect("piped standard error");
-        let (found, listening) = mpsc::channel();
-        let log = Arc::clone(&self.log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = listening_on(&line).and_then(|addr| addr.parse().ok()) {
-                    let _ = found.send(addr);
-                }
-                log.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(line);
-            }
-        });
+        let run_log_from = self.lines().len();
+        self.run_log_from = run_log_from;
+        let listening = watch_log(stderr, Arc::clone(&self.log));
+        if let Some(stdout) = child.stdout.take() {
+            // Collected the same way; a `listening on` there is not the log's, so unheard.
+            drop(watch_log(stdout, Arc::clone(&self.stdout)));
+        }
         self.run = Some(Run { child, _tie: tie });
-        let expected = self.launch.sockets.len().max(1);
+        let expected = self
+            .launch
+            .listeners
+            .unwrap_or(self.launch.sockets.len().max(1));
         let deadline = Instant::now() + self.launch.start_timeout;
         let mut addrs = Vec::new();
         while addrs.len() < expected {
@@ -316,19 +381,88 @@ impl Daemon {
 
     /// Everything the daemon logged so far, over every run.
     pub fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .join("\n")
+        self.lines().join("\n")
+    }
+
+    /// Waits until the daemon has printed `text` on standard output (see
+    /// [`DaemonBuilder::keep_stdout`]); all it printed so far, over every run. Panics after
+    /// `limit`.
+    pub fn wait_for_stdout(&self, text: &str, limit: Duration) -> String {
+        self.poll(limit, &format!("never printed {text:?}"), || {
+            let printed = self
+                .stdout
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .join("\n");
+            printed.contains(text).then_some(printed)
+        })
+    }
+
+    /// The log lines, locked.
+    fn lines(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `listening on` lines of the latest run so far, with their addresses.
+    fn listening_lines(&self) -> Vec<(SocketAddr, String)> {
+        self.lines()
+            .get(self.run_log_from..)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|line| {
+                let addr = listening_on(line)?.parse().ok()?;
+                Some((addr, line.clone()))
+            })
+            .collect()
+    }
+
+    /// Waits until the latest run has reported `count` listening addresses (also ones it logs
+    /// after it became ready); all of them so far, in order. Panics with the log after `limit`.
+    pub fn wait_for_addrs(&self, count: usize, limit: Duration) -> Vec<SocketAddr> {
+        self.poll(
+            limit,
+            &format!("reported fewer than {count} listening addresses"),
+            || {
+                let addrs: Vec<SocketAddr> = self
+                    .listening_lines()
+                    .into_iter()
+                    .map(|(addr, _)| addr)
+                    .collect();
+                (addrs.len() >= count).then_some(addrs)
+            },
+        )
+    }
+
+    /// Waits until the latest run logs `listening on ADDR` on a line that `matches` (a kind of
+    /// listener, told apart by the rest of its line); that ADDR. Panics with the log after
+    /// `limit`.
+    pub fn wait_for_listener(&self, matches: impl Fn(&str) -> bool, limit: Duration) -> SocketAddr {
+        self.poll(limit, "reported no such listener", || {
+            self.listening_lines()
+                .into_iter()
+                .find(|(_, line)| matches(line))
+                .map(|(addr, _)| addr)
+        })
     }
 
     /// Waits until a line containing `text` has been logged; panics with the log after `limit`.
     pub fn wait_for_log(&self, text: &str, limit: Duration) {
+        self.poll(limit, &format!("never logged {text:?}"), || {
+            self.log_text().contains(text).then_some(())
+        });
+    }
+
+    /// Calls `check` every 20 ms until it gives a value; panics saying the daemon `failed`,
+    /// with its log, once `limit` has passed.
+    fn poll<T>(&self, limit: Duration, failed: &str, mut check: impl FnMut() -> Option<T>) -> T {
         let deadline = Instant::now() + limit;
-        while !self.log_text().contains(text) {
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
             assert!(
                 Instant::now() < deadline,
-                "{} never logged {text:?}: {}",
+                "{} {failed} within {limit:?}: {}",
                 self.name(),
                 self.log_text()
             );
@@ -407,7 +541,68 @@ impl Drop for Daemon {
 
 #[cfg(test)]
 mod tests {
-    use super::listening_on;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::{DaemonBuilder, listening_on, watch_log};
+
+    /// Logs two listeners at once and a third later, then idles until signalled.
+    const TWO_THEN_ONE: &str = "echo 'listening on 127.0.0.1:1001 protocol=native' >&2
+echo 'listening on 127.0.0.1:1002 protocol=ssh' >&2
+sleep 0.2
+echo 'listening on 127.0.0.1:1003 (late)' >&2
+exec sleep 30";
+
+    #[test]
+    fn standard_output_is_kept_on_request() {
+        let script =
+            "echo 'listening on 127.0.0.1:1001' >&2; echo 'connect to 1001'; exec sleep 30";
+        let daemon = DaemonBuilder::new("sh")
+            .args(["-c", script])
+            .keep_stdout()
+            .start();
+        let printed = daemon.wait_for_stdout("connect to", Duration::from_secs(10));
+        assert_eq!(printed, "connect to 1001");
+        assert!(
+            !daemon.log_text().contains("connect to"),
+            "stdout is not the log"
+        );
+    }
+
+    #[test]
+    fn readiness_counts_listeners_and_later_ones_can_be_waited_for() {
+        let addr = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut daemon = DaemonBuilder::new("sh")
+            .args(["-c", TWO_THEN_ONE])
+            .listeners(2)
+            .stop_timeout(Duration::from_secs(5))
+            .start();
+        assert_eq!(daemon.addrs(), [addr(1001), addr(1002)]);
+        let ssh = daemon.wait_for_listener(|line| line.contains("protocol=ssh"), Duration::ZERO);
+        assert_eq!(ssh, addr(1002));
+        let all = daemon.wait_for_addrs(3, Duration::from_secs(10));
+        assert_eq!(all, [addr(1001), addr(1002), addr(1003)]);
+        daemon.restart();
+        // Only the new run's listeners count: at most its three, never the first run's too.
+        let again = daemon.wait_for_addrs(2, Duration::ZERO);
+        assert!(again.len() <= 3, "{again:?}");
+        assert!(daemon.stop().is_some(), "sleep ends on SIGTERM");
+    }
+
+    #[test]
+    fn the_log_holds_a_listening_line_once_its_address_is_sent() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let text = "starting\nlistening on 127.0.0.1:2121 mode=async\nlistening on nowhere\n";
+        let found = watch_log(std::io::Cursor::new(text), Arc::clone(&log));
+        let addr = found
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an address");
+        assert_eq!(addr, "127.0.0.1:2121".parse().unwrap());
+        assert!(log.lock().unwrap().iter().any(|line| line.contains("2121")));
+        // The line without a parsable address is logged, not sent.
+        assert!(found.recv_timeout(Duration::from_secs(10)).is_err());
+        assert_eq!(log.lock().unwrap().len(), 3);
+    }
 
     #[test]
     fn the_address_follows_listening_on() {

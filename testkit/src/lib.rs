@@ -8,8 +8,9 @@
 //! - [`objects`]: [`Objects`](objects::Objects), a Garage bucket read and written with boto3.
 //! - [`haproxy`]: [`Haproxy`](haproxy::Haproxy), a TCP balancer in front of test daemons.
 //! - [`port`]: free loopback ports.
-//! - [`process`]: child processes killed when the test process ends.
-//! - [`payload`]: deterministic payloads and their SHA-256.
+//! - [`process`]: child processes killed when the test process ends; bounded command runs;
+//!   children and liveness from `/proc`.
+//! - [`payload`]: deterministic payloads and their SHA-256 (of bytes or of a file).
 //! - [`python`]: Python scripts as test drivers, assertions guaranteed on.
 #![warn(missing_docs)]
 

@@ -1,6 +1,8 @@
 //! Deterministic test payloads and their SHA-256, so that what a client sent can be compared
 //! with what a server stored without keeping both in memory twice.
 
+use std::path::Path;
+
 use sha2::{Digest, Sha256};
 
 /// `len` pseudo-random bytes from `seed` (xorshift64*: fast, deterministic, not secret).
@@ -25,9 +27,15 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
+/// Lowercase hex SHA-256 of a file's content; panics with the path if it cannot be read.
+pub fn file_sha256(path: &Path) -> String {
+    let data = std::fs::read(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    sha256_hex(&data)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{random_bytes, sha256_hex};
+    use super::{file_sha256, random_bytes, sha256_hex};
 
     #[test]
     fn payloads_repeat_for_a_seed_and_differ_between_seeds() {
@@ -38,5 +46,14 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn a_files_digest_is_the_digest_of_its_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("payload");
+        let data = random_bytes(70_000, 3);
+        std::fs::write(&path, &data).expect("write payload");
+        assert_eq!(file_sha256(&path), sha256_hex(&data));
     }
 }

@@ -7,7 +7,7 @@ use tempfile::TempDir;
 use wharf_users::HashParams;
 
 use super::common::backend::{Backend, SiteStorage};
-use super::common::ftpd::FtpdProcess;
+use super::common::ftpd::{self, FtpdProcess};
 use super::common::users::{self, Account};
 use super::{PASSWORD, USER};
 
@@ -51,7 +51,7 @@ impl Ftpd {
             .map(String::as_str)
             .chain(flags.iter().copied())
             .collect();
-        let process = FtpdProcess::serve(
+        let process = ftpd::serve(
             "async",
             &users_file,
             &users::state_dir(root.path()),
@@ -59,7 +59,7 @@ impl Ftpd {
             &[],
         );
         Ftpd {
-            addr: process.addr,
+            addr: process.addr(),
             process,
             root,
             storage,

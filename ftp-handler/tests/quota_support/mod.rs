@@ -22,8 +22,9 @@ use wharf_users::HashParams;
 pub use common::backend::Backend;
 use common::backend::{PYTHON_STORED, SiteStorage};
 pub use common::ftpd::BIN;
-use common::ftpd::FtpdProcess;
+use common::ftpd::{self, FtpdProcess};
 use common::users::{self, Account};
+use wharf_testkit::process::{children, process_gone};
 
 /// Every concurrency mode the daemon runs in.
 pub const MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
@@ -211,9 +212,9 @@ impl Site {
     pub fn start(&self, mode: &str) -> Daemon {
         let flags = self.storage.serve_flags();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let process = FtpdProcess::serve(mode, &self.users_file(), &self.state_dir(), &flags, &[]);
+        let process = ftpd::serve(mode, &self.users_file(), &self.state_dir(), &flags, &[]);
         Daemon {
-            addr: process.addr,
+            addr: process.addr(),
             process,
             mode: format!("{} {mode}", self.storage.backend),
             env: self.storage.python_env(),
@@ -318,16 +319,16 @@ impl Daemon {
     /// Kills the daemon with SIGKILL, with the session processes it forked (as a crash or an
     /// OOM kill of the whole service would), and waits until every one of them is gone.
     pub fn kill_hard(mut self) {
-        let parent = self.process.pid();
-        let children = child_pids(parent);
-        for pid in std::iter::once(parent).chain(children.iter().copied()) {
-            if let Ok(pid) = i32::try_from(pid) {
+        let parent = self.process.pid().expect("the daemon runs");
+        let sessions = children(parent);
+        for pid in &sessions {
+            if let Ok(pid) = i32::try_from(*pid) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
-        self.process.reap();
+        self.process.kill();
         let deadline = Instant::now() + Duration::from_secs(30);
-        while children.iter().any(|pid| is_alive(*pid)) {
+        while !sessions.iter().all(|pid| process_gone(*pid)) {
             assert!(Instant::now() < deadline, "killed sessions did not exit");
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -359,36 +360,6 @@ impl Drop for PausedClient {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// The processes whose parent is `parent` (from /proc).
-fn child_pids(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| parent_of(*pid) == Some(parent))
-        .collect()
-}
-
-/// A process's parent id, from `/proc/PID/stat` (the field after the parenthesised name).
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Whether a process still runs (a zombie has already released everything it held).
-fn is_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|end| stat[end + 1..].split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
     }
 }
 

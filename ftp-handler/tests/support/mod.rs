@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use wharf_users::HashParams;
 
 use common::backend::{Backend, SiteStorage};
-use common::ftpd::FtpdProcess;
+use common::ftpd::{self, FtpdProcess};
 // Re-exported for the tests; each test crate uses a subset.
 #[allow(unused_imports)]
 pub use common::payload::{file_sha256, random_bytes, sha256_hex};
@@ -82,7 +82,7 @@ impl Daemon {
             .map(String::as_str)
             .chain(flags.iter().copied())
             .collect();
-        let process = FtpdProcess::serve(
+        let process = ftpd::serve(
             mode,
             &users_file,
             &users::state_dir(root.path()),
@@ -90,7 +90,7 @@ impl Daemon {
             env,
         );
         Daemon {
-            addr: process.addr,
+            addr: process.addr(),
             process,
             root,
             mode: mode.to_string(),
@@ -126,17 +126,23 @@ impl Daemon {
 
     /// Every address the daemon reported listening on, waiting until `count` are known.
     pub fn listen_addrs(&self, count: usize) -> Vec<SocketAddr> {
-        self.process.listen_addrs(count)
+        self.process.wait_for_addrs(count, Duration::from_secs(10))
+    }
+
+    /// The address of the first listener whose `listening on` line `matches`, waiting for it.
+    pub fn listener(&self, matches: impl Fn(&str) -> bool) -> SocketAddr {
+        self.process
+            .wait_for_listener(matches, Duration::from_secs(10))
     }
 
     /// The server process id.
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.process.pid().expect("the daemon runs")
     }
 
     /// Waits up to `limit` for the process to exit; true if it did.
     pub fn wait_exit(&mut self, limit: Duration) -> bool {
-        self.process.wait_exit(limit)
+        self.process.wait_exit(limit).is_some()
     }
 
     /// The daemon's log so far.

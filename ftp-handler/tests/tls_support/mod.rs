@@ -9,7 +9,6 @@ use std::sync::Arc;
 use rustls::{ClientConfig, RootCertStore};
 
 use crate::support::Daemon;
-use crate::support::common::ftpd::listening_on;
 // Re-exported for the tests; each test crate uses a subset.
 #[allow(unused_imports)]
 pub use crate::support::common::pki::{Pki, pki};
@@ -83,22 +82,5 @@ pub fn start_with_implicit(
 
 /// The address the daemon reported as its implicit-FTPS listener.
 pub fn implicit_addr(daemon: &Daemon) -> std::net::SocketAddr {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let found = daemon
-            .log_text()
-            .lines()
-            .filter(|line| line.contains("(implicit FTPS)"))
-            .filter_map(listening_on)
-            .find_map(|addr| addr.parse().ok());
-        if let Some(addr) = found {
-            return addr;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no implicit listener in the log: {}",
-            daemon.log_text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    daemon.listener(|line| line.contains("(implicit FTPS)"))
 }

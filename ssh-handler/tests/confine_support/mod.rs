@@ -127,13 +127,13 @@ pub fn unique_marker(test: &str) -> String {
 }
 
 /// Pids of living processes whose command line holds `marker` (zombies excluded).
-pub fn processes_with(marker: &str) -> Vec<i32> {
+pub fn processes_with(marker: &str) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
                 .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(marker))
@@ -143,7 +143,7 @@ pub fn processes_with(marker: &str) -> Vec<i32> {
 }
 
 /// Waits up to `limit` for every process carrying `marker` to be gone; those still alive.
-pub fn survivors_after(marker: &str, limit: Duration) -> Vec<i32> {
+pub fn survivors_after(marker: &str, limit: Duration) -> Vec<u32> {
     let deadline = Instant::now() + limit;
     loop {
         let alive = processes_with(marker);

@@ -4,17 +4,19 @@
 
 pub mod raw;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tempfile::TempDir;
+use wharf_testkit::daemon::{self as testkit_daemon, DaemonBuilder};
+// Re-exported for the tests; each test crate uses a subset.
+#[allow(unused_imports)]
+pub use wharf_testkit::payload::random_bytes;
+#[allow(unused_imports)]
+pub use wharf_testkit::process::process_gone;
 use wharf_users::{HashParams, UserRecord, UsersFile, hash_password};
 
 /// Every concurrency mode of the framework.
@@ -23,8 +25,8 @@ pub const MODES: [&str; 4] = ["async", "threading", "forking", "sequential"];
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse";
 
-/// How long a daemon may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a daemon may take to stop after SIGTERM before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long any one client run may take before the test fails (not a speed check: a hang guard).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -62,16 +64,14 @@ impl TestUser {
 
 /// A running `wharf-sshd serve`, stopped (SIGTERM, then SIGKILL) on drop.
 pub struct Daemon {
-    /// The server process.
-    child: Child,
+    /// The server process; declared before `root` so it stops before its files go.
+    process: testkit_daemon::Daemon,
     /// Native-protocol address.
     pub addr: SocketAddr,
     /// SSH address, when started with SSH.
     pub ssh_addr: Option<SocketAddr>,
     /// Root of users.toml, state/ and home/<user>.
     pub root: TempDir,
-    /// Everything the daemon logged so far.
-    pub log: Arc<Mutex<Vec<String>>>,
     /// The mode it runs in.
     pub mode: String,
 }
@@ -169,69 +169,32 @@ impl Daemon {
         flags: &[&str],
         ssh: bool,
     ) -> Daemon {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wharf-sshd"));
-        command
+        let mut daemon = DaemonBuilder::new(env!("CARGO_BIN_EXE_wharf-sshd"))
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--mode", mode])
             .arg("--users")
             .arg(users)
-            .envs(env.iter().copied())
             .arg("--state-dir")
             .arg(root.path().join("state"))
             .args(flags)
             .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stop_timeout(STOP_TIMEOUT);
+        for (key, value) in env {
+            daemon = daemon.env(key, value);
+        }
         if ssh {
-            command.args(["--ssh-listen", "127.0.0.1:0"]);
+            daemon = daemon.args(["--ssh-listen", "127.0.0.1:0"]).listeners(2);
         }
-        let mut child = command.spawn().expect("spawn wharf-sshd");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (found, listening) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string();
-                    let _ = found.send((addr, line.contains("\"ssh\"")));
-                }
-                sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-            }
-        });
-        let expected = if ssh { 2 } else { 1 };
-        let mut addr = None;
-        let mut ssh_addr = None;
-        for _ in 0..expected {
-            match listening.recv_timeout(START_TIMEOUT) {
-                Ok((text, is_ssh)) => {
-                    let parsed: SocketAddr = text.parse().expect("listen address");
-                    if is_ssh {
-                        ssh_addr = Some(parsed);
-                    } else {
-                        addr = Some(parsed);
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!(
-                        "wharf-sshd ({mode}) did not start: {:?}",
-                        log.lock().unwrap_or_else(|e| e.into_inner())
-                    );
-                }
-            }
-        }
+        let process = daemon.start();
+        // Both listeners have logged by now; the SSH one says so in its `protocol` field.
+        let is_ssh = |line: &str| line.contains("\"ssh\"");
+        let addr = process.wait_for_listener(|line| !is_ssh(line), Duration::ZERO);
+        let ssh_addr = ssh.then(|| process.wait_for_listener(is_ssh, Duration::ZERO));
         Daemon {
-            child,
-            addr: addr.expect("native address"),
+            process,
+            addr,
             ssh_addr,
             root,
-            log,
             mode: mode.to_string(),
         }
     }
@@ -243,15 +206,12 @@ impl Daemon {
 
     /// The server process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid().expect("the daemon runs")
     }
 
     /// The daemon's log so far.
     pub fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join("\n")
+        self.process.log_text()
     }
 
     /// `user@127.0.0.1:port` for `wharf-ssh`.
@@ -284,35 +244,14 @@ impl Daemon {
 
     /// Stops the daemon and hands back its root (users, homes, state) for another start.
     pub fn stop_and_keep_root(mut self) -> TempDir {
-        assert!(
-            self.stop(Duration::from_secs(15)),
-            "the daemon did not stop"
-        );
-        std::mem::replace(&mut self.root, tempfile::tempdir().expect("temp dir"))
+        assert!(self.process.stop().is_some(), "the daemon did not stop");
+        self.root
     }
 
     /// Stops the daemon with SIGTERM and waits up to `limit`; true if it exited.
     pub fn stop(&mut self, limit: Duration) -> bool {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if !self.stop(Duration::from_secs(15)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.process.signal(Signal::SIGTERM);
+        self.process.wait_exit(limit).is_some()
     }
 }
 
@@ -324,81 +263,20 @@ pub fn run_with_input(command: Command, stdin: &[u8]) -> Output {
 
 /// Like [`run_with_input`], failing the test if the command runs longer than `limit`.
 pub fn run_within(mut command: Command, stdin: &[u8], limit: Duration) -> Output {
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("spawn client");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // The command may exit without reading everything; that is its right.
-        let _ = input.write_all(&data);
-    });
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let status = wait_bounded(&mut child, limit);
-    let _ = writer.join();
-    Output {
-        status,
-        stdout: out_reader.join().expect("stdout reader"),
-        stderr: err_reader.join().expect("stderr reader"),
-    }
+    wharf_testkit::process::output_within(&mut command, stdin, limit)
+        .unwrap_or_else(|error| panic!("{command:?}: {error}"))
 }
 
 /// Waits for `child` up to `limit`, killing it and failing the test past that.
 pub fn wait_bounded(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("process did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wharf_testkit::process::wait_within(child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("process did not finish within {limit:?}");
+    })
 }
 
 /// Text of a byte buffer, for assertions and messages.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Whether process `pid` is gone (or only a zombie waiting to be reaped).
-pub fn process_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // The state letter follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
-    }
-}
-
-/// `len` pseudo-random bytes from a seed (deterministic, no extra dependency).
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
