@@ -8,7 +8,7 @@
 mod support;
 mod tls_support;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -17,7 +17,7 @@ use support::common::users;
 use support::{have, random_bytes};
 use tls_support::pki;
 use wharf_testkit::haproxy::Haproxy;
-use wharf_testkit::port::free_port;
+use wharf_testkit::port::{free_port, free_range};
 
 /// The balancer's address: clients see only this one.
 const BALANCER: &str = "127.0.0.10";
@@ -25,23 +25,6 @@ const BALANCER: &str = "127.0.0.10";
 const CLIENT: &str = "127.0.0.5";
 /// Passive ports per node.
 const RANGE: u16 = 8;
-
-/// A first port of `RANGE` consecutive ports free on the balancer's address.
-fn free_range() -> u16 {
-    for _ in 0..50 {
-        let base = free_port();
-        if base > 65535 - RANGE {
-            continue;
-        }
-        let taken: Vec<_> = (base..base + RANGE)
-            .map(|port| TcpListener::bind((BALANCER, port)))
-            .collect();
-        if taken.iter().all(Result::is_ok) {
-            return base;
-        }
-    }
-    panic!("no {RANGE} consecutive free ports");
-}
 
 /// Two nodes over one root and HAProxy in front of them.
 struct Fleet {
@@ -59,7 +42,7 @@ fn fleet(extra: &[&str]) -> Fleet {
     let mut nodes = Vec::new();
     let mut ranges = Vec::new();
     for _ in 0..2 {
-        let low = free_range();
+        let low = free_range(BALANCER, RANGE);
         let range = format!("{low}-{}", low + RANGE - 1);
         let mut flags = vec![
             "--proxy-protocol-from",
