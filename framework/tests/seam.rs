@@ -240,7 +240,7 @@ fn the_async_entry_serves_in_the_callers_runtime_until_its_future_resolves() {
             .expect("run returns once its future resolves")
             .unwrap()
             .unwrap();
-        assert!(!support::listening_at(addr), "no longer listening");
+        assert!(support::stops_listening(addr), "no longer listening");
     });
 }
 

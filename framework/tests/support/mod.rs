@@ -331,3 +331,18 @@ pub fn listening_at(addr: SocketAddr) -> bool {
         Err(_) => false,
     }
 }
+
+/// Whether `addr` stops accepting within 5 s. A test of this binary that forks (a forking
+/// server run in the test process) gives its child a copy of every descriptor the process
+/// holds, other tests' listening sockets included, until that child exits: a listener closed
+/// here may accept a moment longer through such a copy.
+pub fn stops_listening(addr: SocketAddr) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while listening_at(addr) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
