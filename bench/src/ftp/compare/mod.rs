@@ -251,7 +251,7 @@ pub async fn run(
         }
         (Suite::Clients, _) => {
             notes.push(format!(
-                "Clients: {}; lftp {}.",
+                "Clients: {}, {}.",
                 tool_version("curl", "--version"),
                 tool_version("lftp", "--version")
             ));
@@ -280,19 +280,22 @@ pub async fn run(
     })
 }
 
-/// The first line of `program FLAG` (its version), or `unknown`.
+/// `program VERSION`, the version being the first dotted number `program FLAG` prints
+/// (`curl 7.88.1`, `lftp 4.9.2`), or `program (version unknown)`.
 fn tool_version(program: &str, flag: &str) -> String {
-    std::process::Command::new(program)
-        .arg(flag)
-        .output()
-        .ok()
-        .and_then(|output| {
-            String::from_utf8_lossy(&output.stdout)
-                .lines()
-                .next()
-                .map(|line| line.trim().to_string())
-        })
-        .unwrap_or_else(|| format!("{program} unknown"))
+    let output = std::process::Command::new(program).arg(flag).output().ok();
+    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    match text.as_deref().and_then(first_version) {
+        Some(version) => format!("{program} {version}"),
+        None => format!("{program} (version unknown)"),
+    }
+}
+
+/// The first word made of digits and dots, with at least one dot.
+fn first_version(text: &str) -> Option<&str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|word| word.contains('.') && word.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|word| word.trim_end_matches('.'))
 }
 
 /// The 1-minute load average now (other work on the machine skews every figure).
@@ -338,6 +341,19 @@ mod tests {
             assert_eq!(Suite::from_id(suite.id()), Some(suite));
         }
         assert_eq!(Suite::from_id("tmpfs"), None);
+    }
+
+    #[test]
+    fn versions_are_read_from_what_the_tools_print() {
+        assert_eq!(
+            first_version("curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/7.88.1"),
+            Some("7.88.1")
+        );
+        assert_eq!(
+            first_version("LFTP | Version 4.9.2 | Copyright (c) 1996-2020"),
+            Some("4.9.2")
+        );
+        assert_eq!(first_version("no version here 12"), None);
     }
 
     #[test]
