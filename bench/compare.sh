@@ -8,6 +8,10 @@
 #   bench/compare.sh durability   durable_uploads = true against false, beside vsftpd,
 #                                 pure-ftpd and pyftpdlib (through bench/peers.sh, which
 #                                 installs the peers)
+#   bench/compare.sh clients      single-session STOR and RETR with the bench's own client, curl
+#                                 and lftp, wharf-ftpd (async, threading) beside vsftpd,
+#                                 pure-ftpd, ProFTPD and pyftpdlib, with server CPU per GiB
+#                                 (through bench/peers.sh, which installs the peers)
 #   bench/compare.sh fleet        300 concurrent 10 MiB downloads and uploads through HAProxy
 #                                 and one, two or three nodes (users in PostgreSQL, files on
 #                                 Garage) against one such node reached directly
@@ -23,15 +27,15 @@ cd "$(dirname "$0")/.."
 
 suite="${1:-}"
 case "$suite" in
-    s3 | postgres | durability | fleet) shift ;;
+    s3 | postgres | durability | fleet | clients) shift ;;
     *)
-        echo "usage: bench/compare.sh s3|postgres|durability|fleet [benchmark flags]" >&2
+        echo "usage: bench/compare.sh s3|postgres|durability|fleet|clients [benchmark flags]" >&2
         exit 2
         ;;
 esac
 
-if [ "$suite" = durability ]; then
-    exec bench/peers.sh --compare durability "$@"
+if [ "$suite" = durability ] || [ "$suite" = clients ]; then
+    exec bench/peers.sh --compare "$suite" "$@"
 fi
 
 export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"

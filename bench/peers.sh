@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the FTP benchmark in one command: installs the peers, builds wharf-ftpd and the load
-# generator, then measures vsftpd, pure-ftpd, pyftpdlib and wharf-ftpd in every concurrency
+# generator, then measures vsftpd, pure-ftpd, ProFTPD, pyftpdlib and wharf-ftpd in every concurrency
 # mode side by side, with the loopback limit (own TCP sink and iperf3), on 127.0.0.1 only.
 #
 # Prints the tables (as recorded in docs/benchmarks.md), writes target/bench/ftp.json and
@@ -9,7 +9,7 @@
 #
 # Needs root: it installs Debian packages, creates the system user the C servers serve
 # (wharfbench, no shell, a fresh random password each run) and a PAM service for vsftpd.
-# Nothing runs as a system service: vsftpd and pure-ftpd are unpacked from their Debian
+# Nothing runs as a system service: vsftpd, pure-ftpd and ProFTPD are unpacked from their Debian
 # packages into target/bench/peers-bin (their maintainer scripts, which would start them on
 # port 21 of every interface, never run) and started by the benchmark as foreground
 # processes on 127.0.0.1, each on a port of its own, and stopped at the end of their turn.
@@ -30,17 +30,23 @@ fi
 echo "== installing the peers" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# iperf3 for the loopback limit; the libraries vsftpd and pure-ftpd link against.
+# iperf3 for the loopback limit; curl and lftp, the clients of `--compare clients`; the
+# libraries vsftpd, pure-ftpd and ProFTPD link against.
 apt-get install -y -qq --no-install-recommends \
-    iperf3 libcap2 libpam0g libpam-modules libssl3 libwrap0 libcrypt1 libsodium23 >/dev/null
-# The two servers conflict as packages (both provide ftp-server) and their maintainer scripts
+    iperf3 curl lftp libcap2 libpam0g libpam-modules libssl3 libwrap0 libcrypt1 libsodium23 \
+    libacl1 libhiredis0.14 libidn2-0 libmemcached11 libmemcachedutil2 libpcre2-8-0 \
+    libpcre2-posix3 >/dev/null
+# The three servers conflict as packages (all provide ftp-server) and their maintainer scripts
 # start system services: unpack the binaries instead of installing the packages.
 mkdir -p "$debs" "$peers_bin"
 rm -f "$debs"/*.deb
 # apt downloads as its sandbox user where it may write (else as root, with a warning).
 if id _apt >/dev/null 2>&1; then chown _apt "$debs"; fi
-(cd "$debs" && apt-get download -qq vsftpd pure-ftpd pure-ftpd-common)
-for deb in "$debs"/vsftpd_*.deb "$debs"/pure-ftpd_*.deb "$debs"/pure-ftpd-common_*.deb; do
+# ProFTPD's binary is in proftpd-core (Debian's proftpd-basic only depends on it); the modules
+# the bench's configuration uses are built into it, so none of its .so modules is loaded.
+(cd "$debs" && apt-get download -qq vsftpd pure-ftpd pure-ftpd-common proftpd-core)
+for deb in "$debs"/vsftpd_*.deb "$debs"/pure-ftpd_*.deb "$debs"/pure-ftpd-common_*.deb \
+    "$debs"/proftpd-core_*.deb; do
     dpkg-deb -x "$deb" "$peers_bin"
 done
 python3 -m pip install --quiet --disable-pip-version-check pyftpdlib 2>/dev/null ||

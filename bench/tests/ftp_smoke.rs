@@ -92,7 +92,7 @@ fn a_quick_run_measures_every_scenario_of_wharf_and_pyftpdlib() {
 
 #[test]
 fn an_unknown_server_or_scenario_is_refused() {
-    for args in [["--servers", "proftpd"], ["--skip", "everything"]] {
+    for args in [["--servers", "wu-ftpd"], ["--skip", "everything"]] {
         let output = Command::new(BENCH)
             .arg("--quick")
             .args(args)

@@ -2,7 +2,7 @@
 //! and pyftpdlib: single-session throughput, login bursts, concurrent transfers, idle-session
 //! memory and responsiveness during a login storm, with the loopback limit of the same run;
 //! with `--compare SUITE`, wharf-ftpd set-ups side by side (S3, PostgreSQL, durable uploads,
-//! a fleet behind HAProxy).
+//! a fleet behind HAProxy, single sessions with curl and lftp as clients).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -103,8 +103,14 @@ struct Args {
     /// `s3` (on Garage, against curl's direct S3 PUT and GET; memory under concurrent
     /// uploads), `postgres` (PostgreSQL users and quotas against the users file),
     /// `durability` (`durable_uploads` on and off, beside the peers) or `fleet` (concurrent
-    /// transfers through HAProxy and one to three nodes against one node reached directly).
-    #[arg(long, value_name = "SUITE", value_parser = ["s3", "postgres", "durability", "fleet"])]
+    /// transfers through HAProxy and one to three nodes against one node reached directly)
+    /// or `clients` (single-session STOR and RETR with the bench's own client, curl and lftp,
+    /// wharf-ftpd beside vsftpd, pure-ftpd, ProFTPD and pyftpdlib, with server CPU per GiB).
+    #[arg(
+        long,
+        value_name = "SUITE",
+        value_parser = ["s3", "postgres", "durability", "fleet", "clients"]
+    )]
     compare: Option<String>,
     /// Where to write the JSON record (default target/bench/ftp.json, or
     /// target/bench/ftp-SUITE.json with --compare).
@@ -412,6 +418,7 @@ fn programs(args: &Args, bench: &std::path::Path) -> Programs {
         vsftpd: args.peers_bin.join("usr/sbin/vsftpd"),
         pure_ftpd: args.peers_bin.join("usr/sbin/pure-ftpd"),
         pure_pw: args.peers_bin.join("usr/bin/pure-pw"),
+        proftpd: args.peers_bin.join("usr/sbin/proftpd"),
         python: args.python.clone(),
         peers_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers"),
         user: args.user.clone(),
@@ -440,6 +447,7 @@ fn compare_plan(args: &Args, suite: Suite, work_dir: PathBuf) -> anyhow::Result<
         (Suite::Postgres, false) => (3, 0, 300, 10 << 20),
         (Suite::Durability, false) => (3, 1 << 30, 300, 10 << 20),
         (Suite::Fleet, false) => (3, 0, 300, 10 << 20),
+        (Suite::Clients, false) => (3, 512 << 20, 1, 1 << 20),
     };
     let peers = match &args.servers {
         Some(ids) => ids
@@ -447,10 +455,18 @@ fn compare_plan(args: &Args, suite: Suite, work_dir: PathBuf) -> anyhow::Result<
             .map(|id| {
                 FtpServer::from_id(id.trim())
                     .filter(|server| server.is_peer())
-                    .with_context(|| format!("{id:?} is not a peer (vsftpd, pure-ftpd, pyftpdlib)"))
+                    .with_context(|| {
+                        format!("{id:?} is not a peer (vsftpd, pure-ftpd, proftpd, pyftpdlib)")
+                    })
             })
             .collect::<anyhow::Result<_>>()?,
         None if quick => Vec::new(),
+        None if suite == Suite::Clients => vec![
+            FtpServer::Vsftpd,
+            FtpServer::PureFtpd,
+            FtpServer::Proftpd,
+            FtpServer::Pyftpdlib,
+        ],
         None => vec![FtpServer::Vsftpd, FtpServer::PureFtpd, FtpServer::Pyftpdlib],
     };
     let plan = ComparePlan {
@@ -464,7 +480,7 @@ fn compare_plan(args: &Args, suite: Suite, work_dir: PathBuf) -> anyhow::Result<
             .unwrap_or(sessions),
         transfer_size: size(args.transfer_size.as_ref(), each)?,
         storm: args.storm.unwrap_or(if quick { 10 } else { 300 }),
-        peers: if suite == Suite::Durability {
+        peers: if matches!(suite, Suite::Durability | Suite::Clients) {
             peers
         } else {
             Vec::new()

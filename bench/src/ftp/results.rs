@@ -3,6 +3,37 @@
 
 use serde::Serialize;
 
+/// The FTP client a single-session transfer is measured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FtpClient {
+    /// The bench's own client on tokio ([`crate::ftp::client`]).
+    Own,
+    /// curl, from its own `time_pretransfer` to `time_total`.
+    Curl,
+    /// lftp, from the wall clock around one `get` or `put` in a logged-in session.
+    Lftp,
+}
+
+impl FtpClient {
+    /// Every client, in table order.
+    pub const ALL: [FtpClient; 3] = [FtpClient::Own, FtpClient::Curl, FtpClient::Lftp];
+
+    /// The name in tables, on the command line and in the JSON record.
+    pub fn id(self) -> &'static str {
+        match self {
+            FtpClient::Own => "own",
+            FtpClient::Curl => "curl",
+            FtpClient::Lftp => "lftp",
+        }
+    }
+
+    /// The client with this name.
+    pub fn from_id(id: &str) -> Option<FtpClient> {
+        FtpClient::ALL.into_iter().find(|client| client.id() == id)
+    }
+}
+
 /// One measured quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +76,25 @@ pub enum Metric {
         /// Bytes each one moves.
         bytes: u64,
     },
+    /// One session of `client`, STOR (`upload`) or RETR of the big file: MiB/s.
+    ClientTransfer {
+        /// The client.
+        client: FtpClient,
+        /// STOR when true, RETR when false.
+        upload: bool,
+    },
+    /// The server's CPU time over that transfer, per GiB moved: seconds.
+    ClientCpu {
+        /// The client.
+        client: FtpClient,
+        /// STOR when true, RETR when false.
+        upload: bool,
+    },
+}
+
+/// `STOR` or `RETR`.
+fn command_text(upload: bool) -> &'static str {
+    if upload { "STOR" } else { "RETR" }
 }
 
 /// A transfer size as labels show it: whole MiB or KiB where it is one, else bytes.
@@ -80,6 +130,18 @@ impl Metric {
                 "peak RSS over {sessions} × {} STOR at once (MiB)",
                 size_text(bytes)
             ),
+            Metric::ClientTransfer { client, upload } => {
+                format!(
+                    "{}, 1 session, {} (MiB/s)",
+                    command_text(upload),
+                    client.id()
+                )
+            }
+            Metric::ClientCpu { client, upload } => format!(
+                "{}, 1 session, {}: server CPU (s/GiB)",
+                command_text(upload),
+                client.id()
+            ),
         }
     }
 
@@ -91,19 +153,21 @@ impl Metric {
             | Metric::Logins(_)
             | Metric::Downloads { .. }
             | Metric::Uploads { .. }
-            | Metric::StormLogins(_) => true,
+            | Metric::StormLogins(_)
+            | Metric::ClientTransfer { .. } => true,
             Metric::IdleRss(_)
             | Metric::IdlePss(_)
             | Metric::StormNoopP50(_)
             | Metric::StormNoopP99(_)
-            | Metric::UploadPeakRss { .. } => false,
+            | Metric::UploadPeakRss { .. }
+            | Metric::ClientCpu { .. } => false,
         }
     }
 
     /// Decimals shown in tables.
     pub fn decimals(self) -> usize {
         match self {
-            Metric::StormNoopP50(_) | Metric::StormNoopP99(_) => 2,
+            Metric::StormNoopP50(_) | Metric::StormNoopP99(_) | Metric::ClientCpu { .. } => 2,
             Metric::IdleRss(_) | Metric::IdlePss(_) | Metric::UploadPeakRss { .. } => 1,
             _ => 0,
         }

@@ -1,6 +1,6 @@
 //! The FTP servers the benchmark measures, and the programs and account each one needs.
 //!
-//! Peers: vsftpd and pure-ftpd (Debian's builds, unpacked by `bench/peers.sh`) and pyftpdlib
+//! Peers: vsftpd, pure-ftpd and ProFTPD (Debian's builds, unpacked by `bench/peers.sh`) and pyftpdlib
 //! (PyPI). Wharf: `wharf-ftpd serve` in each concurrency mode. Every server listens on
 //! 127.0.0.1 only, on a port the benchmark picks, serving one test user jailed in a temporary
 //! root. How each is configured is in [`crate::ftp::setup`] and the files under `bench/peers/`.
@@ -14,6 +14,8 @@ pub enum FtpServer {
     Vsftpd,
     /// pure-ftpd, a process per session.
     PureFtpd,
+    /// ProFTPD, a process per session forked by its standalone listener.
+    Proftpd,
     /// pyftpdlib's asynchronous server: one Python process, one event loop.
     Pyftpdlib,
     /// `wharf-ftpd` in async mode (a tokio task per session).
@@ -28,9 +30,10 @@ pub enum FtpServer {
 
 impl FtpServer {
     /// Every server, in the order the benchmark runs and prints them.
-    pub const ALL: [FtpServer; 7] = [
+    pub const ALL: [FtpServer; 8] = [
         FtpServer::Vsftpd,
         FtpServer::PureFtpd,
+        FtpServer::Proftpd,
         FtpServer::Pyftpdlib,
         FtpServer::WharfAsync,
         FtpServer::WharfThreading,
@@ -43,6 +46,7 @@ impl FtpServer {
         match self {
             FtpServer::Vsftpd => "vsftpd",
             FtpServer::PureFtpd => "pure-ftpd",
+            FtpServer::Proftpd => "proftpd",
             FtpServer::Pyftpdlib => "pyftpdlib",
             FtpServer::WharfAsync => "wharf-async",
             FtpServer::WharfThreading => "wharf-threading",
@@ -60,7 +64,7 @@ impl FtpServer {
     pub fn is_peer(self) -> bool {
         matches!(
             self,
-            FtpServer::Vsftpd | FtpServer::PureFtpd | FtpServer::Pyftpdlib
+            FtpServer::Vsftpd | FtpServer::PureFtpd | FtpServer::Proftpd | FtpServer::Pyftpdlib
         )
     }
 
@@ -71,7 +75,9 @@ impl FtpServer {
             FtpServer::WharfThreading => Some("threading"),
             FtpServer::WharfForking => Some("forking"),
             FtpServer::WharfSequential => Some("sequential"),
-            FtpServer::Vsftpd | FtpServer::PureFtpd | FtpServer::Pyftpdlib => None,
+            FtpServer::Vsftpd | FtpServer::PureFtpd | FtpServer::Proftpd | FtpServer::Pyftpdlib => {
+                None
+            }
         }
     }
 
@@ -83,7 +89,10 @@ impl FtpServer {
     /// Whether the server runs sessions as the test system user (and so needs it to own the
     /// root and to exist in `/etc/passwd`).
     pub fn runs_as_test_user(self) -> bool {
-        matches!(self, FtpServer::Vsftpd | FtpServer::PureFtpd)
+        matches!(
+            self,
+            FtpServer::Vsftpd | FtpServer::PureFtpd | FtpServer::Proftpd
+        )
     }
 }
 
@@ -114,11 +123,13 @@ pub struct Programs {
     pub pure_ftpd: PathBuf,
     /// The `pure-pw` tool that makes pure-ftpd's user database.
     pub pure_pw: PathBuf,
+    /// The `proftpd` binary.
+    pub proftpd: PathBuf,
     /// The Python interpreter that runs pyftpdlib.
     pub python: PathBuf,
-    /// `bench/peers/`: vsftpd.conf, pure-ftpd.flags, pyftpdlib_server.py.
+    /// `bench/peers/`: vsftpd.conf, pure-ftpd.flags, proftpd.conf, pyftpdlib_server.py.
     pub peers_dir: PathBuf,
-    /// The system user vsftpd and pure-ftpd run sessions as (made by `bench/peers.sh`).
+    /// The system user vsftpd, pure-ftpd and ProFTPD run sessions as (made by `bench/peers.sh`).
     pub user: String,
     /// The test user's password (the same for every server).
     pub password: String,
@@ -134,7 +145,8 @@ mod tests {
             assert_eq!(FtpServer::from_id(server.id()), Some(server));
             assert_eq!(server.is_peer(), server.wharf_mode().is_none());
         }
-        assert_eq!(FtpServer::from_id("proftpd"), None);
+        assert_eq!(FtpServer::from_id("proftpd"), Some(FtpServer::Proftpd));
+        assert_eq!(FtpServer::from_id("wu-ftpd"), None);
         assert!(FtpServer::WharfSequential.one_session_at_a_time());
     }
 }

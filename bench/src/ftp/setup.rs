@@ -8,6 +8,8 @@
 //!   account with its password in `/etc/shadow` (made by `bench/peers.sh`).
 //! - pure-ftpd: `bench/peers/pure-ftpd.flags` plus a PureDB made with `pure-pw`, holding the
 //!   same argon2id hash Wharf's users file holds, so both servers pay the same cost per login.
+//! - ProFTPD: `bench/peers/proftpd.conf` plus per-run lines (port, account, jail), checking
+//!   the system account's password in `/etc/shadow` as vsftpd does.
 //! - pyftpdlib: `bench/peers/pyftpdlib_server.py` with the user and root as arguments.
 
 use std::fs;
@@ -16,7 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nix::unistd::{Gid, Uid, User, chown};
+use nix::unistd::{Gid, Group, Uid, User, chown};
 use wharf_users::{HashParams, hash_password};
 
 use super::servers::{FtpServer, Programs};
@@ -117,6 +119,7 @@ pub fn prepare(
     let command = match server {
         FtpServer::Vsftpd => vsftpd(programs, dir, &root, addr)?,
         FtpServer::PureFtpd => pure_ftpd(programs, credentials, dir, &root, addr)?,
+        FtpServer::Proftpd => proftpd(programs, dir, &root, addr)?,
         FtpServer::Pyftpdlib => pyftpdlib(programs, credentials, &root, addr),
         FtpServer::WharfAsync
         | FtpServer::WharfThreading
@@ -159,6 +162,42 @@ fn vsftpd(
         .arg(format!("-olocal_root={}", root.display()))
         .arg(format!("-osecure_chroot_dir={}", empty.display()));
     Ok(command)
+}
+
+/// ProFTPD: the committed configuration with this run's port, account and jail appended,
+/// run in the foreground (`-n`).
+fn proftpd(
+    programs: &Programs,
+    dir: &Path,
+    root: &Path,
+    addr: SocketAddr,
+) -> Result<Command, SetupError> {
+    let (_, gid) = system_user(&programs.user)?;
+    let group = match Group::from_gid(gid) {
+        Ok(Some(group)) => group.name,
+        _ => return Err(SetupError::NoSystemUser(programs.user.clone())),
+    };
+    let base = programs.peers_dir.join("proftpd.conf");
+    let text =
+        fs::read_to_string(&base).map_err(io_error(format!("reading {}", base.display())))?;
+    let config = dir.join("proftpd.conf");
+    let appended = proftpd_run_lines(&programs.user, &group, dir, root, addr);
+    fs::write(&config, format!("{text}\n{appended}")).map_err(io_error("writing proftpd.conf"))?;
+    let mut command = Command::new(&programs.proftpd);
+    command.arg("-n").arg("-c").arg(&config);
+    Ok(command)
+}
+
+/// The per-run lines of ProFTPD's configuration.
+fn proftpd_run_lines(user: &str, group: &str, dir: &Path, root: &Path, addr: SocketAddr) -> String {
+    format!(
+        "# Added by wharf-ftp-bench for this run.\nPort {}\nUser {user}\nGroup {group}\n\
+         PidFile {}\nScoreboardFile {}\nDefaultRoot {}\n",
+        addr.port(),
+        dir.join("proftpd.pid").display(),
+        dir.join("proftpd.scoreboard").display(),
+        root.display()
+    )
 }
 
 /// pure-ftpd's flags file: one flag per line, `#` comments.
@@ -289,6 +328,28 @@ mod tests {
     }
 
     #[test]
+    fn proftpd_gets_the_runs_port_account_and_jail() {
+        let addr: SocketAddr = "127.0.0.1:40021".parse().unwrap();
+        let lines = proftpd_run_lines(
+            "bench",
+            "benchgroup",
+            Path::new("/w/proftpd"),
+            Path::new("/w/proftpd/root"),
+            addr,
+        );
+        for wanted in [
+            "\nPort 40021\n",
+            "\nUser bench\n",
+            "\nGroup benchgroup\n",
+            "\nPidFile /w/proftpd/proftpd.pid\n",
+            "\nScoreboardFile /w/proftpd/proftpd.scoreboard\n",
+            "\nDefaultRoot /w/proftpd/root\n",
+        ] {
+            assert!(lines.contains(wanted), "{wanted:?} missing from {lines:?}");
+        }
+    }
+
+    #[test]
     fn flags_files_drop_comments_and_split_words() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flags");
@@ -301,7 +362,12 @@ mod tests {
         let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("peers");
         let flags = read_flags(&peers.join("pure-ftpd.flags")).unwrap();
         assert!(flags.contains(&"-A".to_string()), "{flags:?}");
-        for file in ["vsftpd.conf", "vsftpd.pam", "pyftpdlib_server.py"] {
+        for file in [
+            "vsftpd.conf",
+            "vsftpd.pam",
+            "proftpd.conf",
+            "pyftpdlib_server.py",
+        ] {
             assert!(peers.join(file).is_file(), "{file}");
         }
     }

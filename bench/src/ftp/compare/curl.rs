@@ -1,6 +1,6 @@
 //! curl, a client nobody here wrote, in two roles: a direct S3 client (its own SigV4 signing,
-//! one streaming PUT from a file with `-T`, one GET), and an FTP client of wharf-ftpd (STOR
-//! from the same file, RETR). Times are curl's own: from the end of its set-up (connection,
+//! one streaming PUT from a file with `-T`, one GET), and an FTP client of wharf-ftpd and the
+//! peers (STOR from the same file, RETR). Times are curl's own: from the end of its set-up (connection,
 //! and for FTP the login and the data connection: `time_pretransfer`) to the end of the
 //! transfer (`time_total`; for an FTP upload, the server's `226`).
 
@@ -24,6 +24,22 @@ pub struct Transfer {
 const WRITE_OUT: &str =
     "%{response_code} %{size_upload} %{size_download} %{time_pretransfer} %{time_total}";
 
+/// The last five fields of curl's output in [`WRITE_OUT`]'s format: status, bytes up, bytes
+/// down, `time_pretransfer` and `time_total` (seconds).
+pub fn parse_write_out(text: &str) -> Option<(u32, f64, f64, f64, f64)> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let [code, up, down, pretransfer, total] = fields.get(fields.len().checked_sub(5)?..)? else {
+        return None;
+    };
+    Some((
+        code.parse::<u32>().ok()?,
+        up.parse::<f64>().ok()?,
+        down.parse::<f64>().ok()?,
+        pretransfer.parse::<f64>().ok()?,
+        total.parse::<f64>().ok()?,
+    ))
+}
+
 /// Runs `command` (a curl command line without `-w`) off the async threads; reads its
 /// `-w` line and checks the status is one of `accepted`.
 async fn run(mut command: Command, accepted: &[u32], upload: bool) -> Result<Transfer, String> {
@@ -33,20 +49,7 @@ async fn run(mut command: Command, accepted: &[u32], upload: bool) -> Result<Tra
         .map_err(|join| join.to_string())?
         .map_err(|error| format!("cannot run curl: {error}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<&str> = text.split_whitespace().collect();
-    let parsed = (|| {
-        let [code, up, down, pretransfer, total] = fields.get(fields.len().checked_sub(5)?..)?
-        else {
-            return None;
-        };
-        Some((
-            code.parse::<u32>().ok()?,
-            up.parse::<f64>().ok()?,
-            down.parse::<f64>().ok()?,
-            pretransfer.parse::<f64>().ok()?,
-            total.parse::<f64>().ok()?,
-        ))
-    })();
+    let parsed = parse_write_out(&text);
     let Some((code, up, down, pretransfer, total)) = parsed else {
         return Err(format!(
             "curl failed ({}): {} {}",
@@ -205,5 +208,32 @@ impl CurlFtp {
         let mut command = self.command();
         command.arg(self.url(name)).args(["-o", "/dev/null"]);
         run(command, &[226, 250], false).await
+    }
+
+    /// Logs in and asks for `name`'s size and date (`-I`: no data connection), then quits:
+    /// what a curl transfer costs the server besides the transfer itself.
+    pub async fn login_only(&self, name: &str) -> Result<(), String> {
+        let mut command = self.command();
+        command
+            .arg("-I")
+            .arg(self.url(name))
+            .args(["-o", "/dev/null"]);
+        run(command, &[213, 350, 226, 250], false).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_out_line_is_read_from_the_end_of_the_output() {
+        let text = "some listing\n226 536870912 0 0.004101 0.261532";
+        assert_eq!(
+            parse_write_out(text),
+            Some((226, 536_870_912.0, 0.0, 0.004101, 0.261532))
+        );
+        assert_eq!(parse_write_out("226 1 2 3"), None);
+        assert_eq!(parse_write_out("226 1 2 x 4"), None);
     }
 }

@@ -9,13 +9,18 @@
 //! - [`s3`]: wharf-ftpd on Garage against curl's own S3 PUT and GET; memory under uploads.
 //! - [`postgres`]: login storm and concurrent uploads, PostgreSQL store against the file.
 //! - [`durability`]: `durable_uploads` on and off, beside vsftpd, pure-ftpd and pyftpdlib.
+//! - [`clients`]: single-session STOR and RETR with the bench's own client, curl and lftp,
+//!   wharf-ftpd beside vsftpd, pure-ftpd, ProFTPD and pyftpdlib, with server CPU per GiB.
+//! - [`lftp`]: lftp as an FTP client, one command at a time.
 //! - [`fleet`]: 300 concurrent transfers through HAProxy and 1–3 nodes against one node.
 //! - [`curl`]: curl as an S3 client and as an FTP client (programs nobody here wrote).
 //! - [`record`]: the samples, the figures, ratios and targets as Markdown and JSON.
 
+pub mod clients;
 pub mod curl;
 pub mod durability;
 pub mod fleet;
+pub mod lftp;
 pub mod postgres;
 pub mod record;
 pub mod s3;
@@ -44,9 +49,20 @@ pub enum Suite {
     Durability,
     /// Nodes on PostgreSQL and Garage behind HAProxy against one node reached directly.
     Fleet,
+    /// Single-session transfers with three clients, wharf-ftpd beside the peers.
+    Clients,
 }
 
 impl Suite {
+    /// Every suite.
+    pub const ALL: [Suite; 5] = [
+        Suite::S3,
+        Suite::Postgres,
+        Suite::Durability,
+        Suite::Fleet,
+        Suite::Clients,
+    ];
+
     /// The name on the command line and in file names.
     pub fn id(self) -> &'static str {
         match self {
@@ -54,14 +70,13 @@ impl Suite {
             Suite::Postgres => "postgres",
             Suite::Durability => "durability",
             Suite::Fleet => "fleet",
+            Suite::Clients => "clients",
         }
     }
 
     /// The suite with this name.
     pub fn from_id(id: &str) -> Option<Suite> {
-        [Suite::S3, Suite::Postgres, Suite::Durability, Suite::Fleet]
-            .into_iter()
-            .find(|suite| suite.id() == id)
+        Suite::ALL.into_iter().find(|suite| suite.id() == id)
     }
 }
 
@@ -80,7 +95,7 @@ pub struct ComparePlan {
     pub transfer_size: u64,
     /// Clients logging in at once during the login storm (PostgreSQL suite).
     pub storm: usize,
-    /// Peers measured beside Wharf (durability suite).
+    /// Peers measured beside Wharf (durability and clients suites).
     pub peers: Vec<FtpServer>,
     /// Time limit of each protocol step.
     pub step_limit: Duration,
@@ -127,7 +142,7 @@ impl Services {
     /// PostgreSQL server binaries where `pg_config --bindir` says).
     pub fn start(suite: Suite) -> Result<Services, String> {
         match suite {
-            Suite::Durability => Ok(Services::None),
+            Suite::Durability | Suite::Clients => Ok(Services::None),
             Suite::S3 => std::panic::catch_unwind(Garage::start)
                 .map(Services::Garage)
                 .map_err(|payload| format!("Garage did not start: {}", panic_text(payload))),
@@ -184,6 +199,7 @@ pub async fn run(
         Suite::S3 => (plan.big_size, 0),
         Suite::Postgres => (0, 0),
         Suite::Durability => (plan.big_size, plan.transfer_size),
+        Suite::Clients => (plan.big_size, 0),
         // curl uploads this one file (the "big" one of the set) in the fleet suite.
         Suite::Fleet => (plan.transfer_size, 0),
     };
@@ -233,6 +249,15 @@ pub async fn run(
                 outcome,
             )
         }
+        (Suite::Clients, _) => {
+            notes.push(format!(
+                "Clients: {}, {}.",
+                tool_version("curl", "--version"),
+                tool_version("lftp", "--version")
+            ));
+            let outcome = clients::measure(ctx, &files, &mut samples, progress).await;
+            (clients::sides(&plan.peers), outcome)
+        }
         (Suite::Durability, _) => {
             let outcome = durability::measure(ctx, &files, &mut samples, progress).await;
             (durability::sides(&plan.peers), outcome)
@@ -253,6 +278,24 @@ pub async fn run(
         notes,
         elapsed_secs: info.started.elapsed().as_secs_f64(),
     })
+}
+
+/// `program VERSION`, the version being the first dotted number `program FLAG` prints
+/// (`curl 7.88.1`, `lftp 4.9.2`), or `program (version unknown)`.
+fn tool_version(program: &str, flag: &str) -> String {
+    let output = std::process::Command::new(program).arg(flag).output().ok();
+    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    match text.as_deref().and_then(first_version) {
+        Some(version) => format!("{program} {version}"),
+        None => format!("{program} (version unknown)"),
+    }
+}
+
+/// The first word made of digits and dots, with at least one dot.
+fn first_version(text: &str) -> Option<&str> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|word| word.contains('.') && word.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|word| word.trim_end_matches('.'))
 }
 
 /// The 1-minute load average now (other work on the machine skews every figure).
@@ -294,10 +337,23 @@ mod tests {
 
     #[test]
     fn suites_round_trip_by_name() {
-        for suite in [Suite::S3, Suite::Postgres, Suite::Durability, Suite::Fleet] {
+        for suite in Suite::ALL {
             assert_eq!(Suite::from_id(suite.id()), Some(suite));
         }
         assert_eq!(Suite::from_id("tmpfs"), None);
+    }
+
+    #[test]
+    fn versions_are_read_from_what_the_tools_print() {
+        assert_eq!(
+            first_version("curl 7.88.1 (x86_64-pc-linux-gnu) libcurl/7.88.1"),
+            Some("7.88.1")
+        );
+        assert_eq!(
+            first_version("LFTP | Version 4.9.2 | Copyright (c) 1996-2020"),
+            Some("4.9.2")
+        );
+        assert_eq!(first_version("no version here 12"), None);
     }
 
     #[test]
