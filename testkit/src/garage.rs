@@ -7,7 +7,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::port::free_port;
 use crate::process::{Tie, spawn_tied};
 
 /// How long Garage may take to answer `garage status`.
@@ -70,6 +69,17 @@ fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
+/// How many times a start is tried when Garage finds one of its ports taken.
+const START_ATTEMPTS: usize = 4;
+
+/// Two different ports free on 127.0.0.1 a moment ago (held together while they are found).
+fn two_free_ports() -> (u16, u16) {
+    let first = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let second = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    let port = |listener: &std::net::TcpListener| listener.local_addr().expect("bound").port();
+    (port(&first), port(&second))
+}
+
 impl Garage {
     /// Starts a single-node Garage on free loopback ports, applies a layout, and creates the
     /// bucket `wharf` and a key with read, write and owner rights on it.
@@ -78,8 +88,23 @@ impl Garage {
             "garage not found on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: \
              run `cargo install --locked garage` (scripts/test does)",
         );
+        // A port found free can be taken by another process before Garage binds it: then
+        // Garage stops at start, and a second try on other ports is made.
+        for _ in 1..START_ATTEMPTS {
+            match Garage::try_start(&binary) {
+                Ok(garage) => return garage,
+                Err(log) if log.contains("Address already in use") => continue,
+                Err(log) => panic!("garage exited at start: {log}"),
+            }
+        }
+        Garage::try_start(&binary).unwrap_or_else(|log| panic!("garage exited at start: {log}"))
+    }
+
+    /// One start on two fresh ports; `Err` with the server's log if it exits at start.
+    fn try_start(binary: &std::path::Path) -> Result<Garage, String> {
+        let binary = binary.to_path_buf();
         let dir = tempfile::tempdir().expect("temp dir");
-        let (rpc_port, s3_port) = (free_port(), free_port());
+        let (rpc_port, s3_port) = two_free_ports();
         let config = dir.path().join("garage.toml");
         std::fs::write(
             &config,
@@ -116,20 +141,20 @@ impl Garage {
             secret_access_key: String::new(),
             _dir: dir,
         };
-        garage.wait_ready();
+        garage.wait_ready()?;
         garage.configure();
-        garage
+        Ok(garage)
     }
 
-    /// Polls `garage status` until the server answers.
-    fn wait_ready(&mut self) {
+    /// Polls `garage status` until the server answers; `Err` with its log if it exits first.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("garage exited at start ({status}): {}", self.server_log());
+                return Err(format!("({status}) {}", self.server_log()));
             }
             if self.command(&["status"]).status.success() {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
