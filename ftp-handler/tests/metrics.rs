@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
@@ -17,30 +16,8 @@ use support::common::ftpd::{self, BIN};
 use support::common::python;
 use support::common::users::{self, Account};
 use wharf_testkit::postgres::PgCluster;
+use wharf_testkit::scrape::{exporter_addr, scrape, value};
 use wharf_users::HashParams;
-
-/// Fetches each path under the base URL (argv[1]) and prints one JSON object per path: the
-/// status, the body, and for `/metrics` every sample as the Prometheus parser reads it.
-const SCRAPE: &str = r#"
-import json, sys, urllib.error, urllib.request
-from prometheus_client.parser import text_string_to_metric_families
-base = sys.argv[1]
-for path in sys.argv[2:]:
-    try:
-        with urllib.request.urlopen(base + path, timeout=10) as answer:
-            status, body = answer.status, answer.read().decode()
-            kind = answer.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        status, body, kind = error.code, error.read().decode(), ""
-    out = {"path": path, "status": status, "body": body, "type": kind}
-    if path == "/metrics" and status == 200:
-        samples = []
-        for family in text_string_to_metric_families(body):
-            for sample in family.samples:
-                samples.append([family.name, family.type, sample.name, sample.labels, sample.value])
-        out["samples"] = samples
-    print(json.dumps(out))
-"#;
 
 /// The scripted FTP session, with ftplib: prints each step's reply as JSON for the test to
 /// check (no `assert`: the test judges the output).
@@ -95,85 +72,6 @@ print(json.dumps(steps))
 
 /// Bytes of the file whose download is aborted: far more than the socket buffers hold.
 const BIG: usize = 64 << 20;
-
-/// One scrape of one path.
-struct Scraped {
-    status: u16,
-    body: String,
-    content_type: String,
-    /// `(sample name, sorted labels)` → value.
-    samples: BTreeMap<(String, String), f64>,
-    /// Family name → type, as the parser read them.
-    families: BTreeMap<String, String>,
-}
-
-/// Scrapes `paths` from the exporter at `addr` with the Python parser.
-fn scrape(addr: SocketAddr, paths: &[&str]) -> Vec<Scraped> {
-    let output = python::script(SCRAPE)
-        .arg(format!("http://{addr}"))
-        .args(paths)
-        .output()
-        .expect("python3 must be installed to run this test");
-    assert!(
-        output.status.success(),
-        "scrape failed (is prometheus_client installed? scripts/test installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).expect("scrape JSON");
-            let mut samples = BTreeMap::new();
-            let mut families = BTreeMap::new();
-            for sample in value["samples"].as_array().into_iter().flatten() {
-                let labels = sample[3].as_object().expect("labels");
-                let mut pairs: Vec<String> = labels
-                    .iter()
-                    .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
-                    .collect();
-                pairs.sort();
-                let name = sample[2].as_str().expect("name").to_string();
-                samples.insert((name, pairs.join(",")), sample[4].as_f64().expect("value"));
-                families.insert(
-                    sample[0].as_str().expect("family").to_string(),
-                    sample[1].as_str().expect("type").to_string(),
-                );
-            }
-            Scraped {
-                status: u16::try_from(value["status"].as_u64().expect("status")).expect("u16"),
-                body: value["body"].as_str().unwrap_or("").to_string(),
-                content_type: value["type"].as_str().unwrap_or("").to_string(),
-                samples,
-                families,
-            }
-        })
-        .collect()
-}
-
-/// The exporter's address, from its `metrics exporter at http://ADDR/metrics` log line.
-fn exporter_addr(log: impl Fn() -> String) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = log();
-        if let Some(addr) = text
-            .lines()
-            .find_map(|line| line.split("metrics exporter at http://").nth(1))
-            .and_then(|rest| rest.split('/').next())
-        {
-            return addr.parse().expect("exporter address");
-        }
-        assert!(Instant::now() < deadline, "no exporter in the log: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A sample's value (absent: `None`).
-fn value(scraped: &Scraped, name: &str, labels: &str) -> Option<f64> {
-    scraped
-        .samples
-        .get(&(name.to_string(), labels.to_string()))
-        .copied()
-}
 
 /// Bytes of the incomplete download in the xferlog (the aborted one).
 fn aborted_download_bytes(xferlog: &Path) -> f64 {

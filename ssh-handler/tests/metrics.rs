@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,118 +23,12 @@ use support::{Daemon, PASSWORD, TestUser, run_with_input, text};
 use tempfile::TempDir;
 use wharf_ssh::protocol::{Request, Response};
 use wharf_testkit::postgres::PgCluster;
-use wharf_testkit::python;
-
-/// Fetches each path under the base URL (argv[1]) and prints one JSON object per path: the
-/// status, the body, the content type, and for `/metrics` every sample as the Prometheus
-/// parser reads it.
-const SCRAPE: &str = r#"
-import json, sys, urllib.error, urllib.request
-from prometheus_client.parser import text_string_to_metric_families
-base = sys.argv[1]
-for path in sys.argv[2:]:
-    try:
-        with urllib.request.urlopen(base + path, timeout=10) as answer:
-            status, body = answer.status, answer.read().decode()
-            kind = answer.headers.get("Content-Type", "")
-    except urllib.error.HTTPError as error:
-        status, body, kind = error.code, error.read().decode(), ""
-    out = {"status": status, "body": body, "type": kind, "samples": [], "families": {}}
-    if path == "/metrics" and status == 200:
-        for family in text_string_to_metric_families(body):
-            out["families"][family.name] = family.type
-            for sample in family.samples:
-                out["samples"].append([sample.name, sample.labels, sample.value])
-    print(json.dumps(out))
-"#;
+use wharf_testkit::scrape::{Scraped, exporter_addr, scrape, value};
 
 /// The daemon's command time limit in these tests: short, so the timed-out command is quick.
 const TIME_LIMIT_SECONDS: f64 = 3.0;
 /// The daemon's output cap in these tests: above every other command's output.
 const MAX_OUTPUT: usize = 64;
-
-/// One scrape of one path.
-struct Scraped {
-    /// The HTTP status.
-    status: u16,
-    /// The body as text.
-    body: String,
-    /// The `Content-Type` header.
-    content_type: String,
-    /// `(sample name, labels as "k=v,k=v" sorted)` → value.
-    samples: BTreeMap<(String, String), f64>,
-    /// Family name → type, as the parser read them.
-    families: BTreeMap<String, String>,
-}
-
-/// Scrapes `paths` from the exporter at `addr` with the Python parser.
-fn scrape(addr: SocketAddr, paths: &[&str]) -> Vec<Scraped> {
-    let output = python::script(SCRAPE)
-        .arg(format!("http://{addr}"))
-        .args(paths)
-        .output()
-        .expect("python3 must be installed to run this test");
-    assert!(
-        output.status.success(),
-        "scrape failed (is prometheus_client installed? scripts/test installs it): {}",
-        text(&output.stderr)
-    );
-    text(&output.stdout)
-        .lines()
-        .map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).expect("scrape JSON");
-            let mut samples = BTreeMap::new();
-            for sample in value["samples"].as_array().into_iter().flatten() {
-                let labels = sample[1].as_object().expect("labels");
-                let mut pairs: Vec<String> = labels
-                    .iter()
-                    .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
-                    .collect();
-                pairs.sort();
-                let name = sample[0].as_str().expect("name").to_string();
-                samples.insert((name, pairs.join(",")), sample[2].as_f64().expect("value"));
-            }
-            let families = value["families"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .map(|(name, kind)| (name.clone(), kind.as_str().unwrap_or("").to_string()))
-                .collect();
-            Scraped {
-                status: u16::try_from(value["status"].as_u64().expect("status")).expect("u16"),
-                body: value["body"].as_str().unwrap_or("").to_string(),
-                content_type: value["type"].as_str().unwrap_or("").to_string(),
-                samples,
-                families,
-            }
-        })
-        .collect()
-}
-
-/// A sample's value (absent: `None`).
-fn value(scraped: &Scraped, name: &str, labels: &str) -> Option<f64> {
-    scraped
-        .samples
-        .get(&(name.to_string(), labels.to_string()))
-        .copied()
-}
-
-/// The exporter's address, from its `metrics exporter at http://ADDR/metrics` log line.
-fn exporter_addr(daemon: &Daemon) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = daemon.log_text();
-        if let Some(addr) = log
-            .lines()
-            .find_map(|line| line.split("metrics exporter at http://").nth(1))
-            .and_then(|rest| rest.split('/').next())
-        {
-            return addr.parse().expect("exporter address");
-        }
-        assert!(Instant::now() < deadline, "no exporter in the log: {log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// A fresh ed25519 key pair made by OpenSSH's own `ssh-keygen`: (dir, private key, public line).
 fn keypair() -> (TempDir, PathBuf, String) {
@@ -289,7 +182,7 @@ fn scripted_sessions_are_counted_exactly(mode: &str) {
             &max_output,
         ],
     );
-    let exporter = exporter_addr(&daemon);
+    let exporter = exporter_addr(|| daemon.log_text());
     let ssh_addr = daemon.ssh_addr.expect("ssh address");
     assert!(
         ![daemon.addr, ssh_addr].contains(&exporter),
@@ -652,7 +545,7 @@ fn a_command_whose_client_hangs_up_counts_as_disconnected_in_async_and_forking_m
             &[TestUser::exec("alice")],
             &["--metrics-listen", "127.0.0.1:0"],
         );
-        let exporter = exporter_addr(&daemon);
+        let exporter = exporter_addr(|| daemon.log_text());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -743,7 +636,7 @@ fn readyz_fails_while_the_users_database_is_stopped() {
         &["--metrics-listen", "127.0.0.1:0"],
         false,
     );
-    let exporter = exporter_addr(&daemon);
+    let exporter = exporter_addr(|| daemon.log_text());
     wait_for_readiness(exporter, 200);
 
     cluster.stop();

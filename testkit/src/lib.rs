@@ -11,6 +11,7 @@
 //! - [`process`]: child processes killed when the test process ends; bounded command runs;
 //!   children and liveness from `/proc`.
 //! - [`payload`]: deterministic payloads and their SHA-256 (of bytes or of a file).
+//! - [`scrape`]: a metrics exporter read with Prometheus's own Python parser.
 //! - [`python`]: Python scripts as test drivers, assertions guaranteed on.
 #![warn(missing_docs)]
 
@@ -23,3 +24,4 @@ pub mod port;
 pub mod postgres;
 pub mod process;
 pub mod python;
+pub mod scrape;
