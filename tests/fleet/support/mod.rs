@@ -34,8 +34,14 @@ pub const BAN_AFTER: u32 = 3;
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// The wharf-ftpd binary: `WHARF_FTPD_BIN`, or the one `cargo test --workspace` built beside
-/// this test; it must be newer than the sources it is built from.
+/// this test; it must be newer than the sources it is built from (checked once per process).
 pub fn ftpd_binary() -> PathBuf {
+    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    FOUND.get_or_init(find_ftpd_binary).clone()
+}
+
+/// [`ftpd_binary`]'s look-up and staleness check.
+fn find_ftpd_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("WHARF_FTPD_BIN") {
         return PathBuf::from(path);
     }
