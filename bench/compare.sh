@@ -9,7 +9,7 @@
 #                                 pure-ftpd and pyftpdlib (through bench/peers.sh, which
 #                                 installs the peers)
 #   bench/compare.sh clients      single-session STOR and RETR with the bench's own client, curl
-#                                 and lftp, wharf-ftpd (async, threading) beside vsftpd,
+#                                 and lftp, wharf-ftpd (async, threading, forking) beside vsftpd,
 #                                 pure-ftpd, ProFTPD and pyftpdlib, with server CPU per GiB
 #                                 (through bench/peers.sh, which installs the peers)
 #   bench/compare.sh fleet        300 concurrent 10 MiB downloads and uploads through HAProxy

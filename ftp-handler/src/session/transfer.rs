@@ -233,23 +233,14 @@ pub(crate) async fn receive(
     // The chunk read last time, written while the next one is read.
     let mut pending: Option<Chunk> = None;
     loop {
-        let reading = async {
-            tokio::select! {
-                _ = &mut cancel => Err(TransferError::Aborted),
-                read = tokio::time::timeout(idle, data.read(&mut buf)) => match read {
-                    Ok(Ok(count)) => Ok(count),
-                    Ok(Err(error)) => Err(TransferError::DataConnection(error)),
-                    Err(_) => Err(TransferError::Stalled(idle)),
-                },
-            }
-        };
         let writing = async {
             match pending.take() {
                 Some(chunk) => Some(upload.write(chunk).await),
                 None => None,
             }
         };
-        let (read, written) = tokio::join!(reading, writing);
+        let (read, written) =
+            fill_while_writing(&mut data, &mut buf, idle, &mut cancel, &progress, writing).await;
         // The previous chunk is stored before the next one is handed over.
         if let Some((chunk, written)) = written {
             if decoder.is_none() {
@@ -260,34 +251,32 @@ pub(crate) async fn receive(
                 return Err(TransferError::Storage(error));
             }
         }
-        let count = match read {
-            Ok(count) => count,
+        let Filled { count, first, eof } = match read {
+            Ok(filled) => filled,
             Err(error) => {
                 upload.abort().await;
                 return Err(error);
             }
         };
-        progress.fetch_add(count as u64, Ordering::Relaxed);
-        let eof = count == 0;
         let (buffer, length) = match decoder.as_mut() {
             Some(decoder) => {
-                let decoded = if eof {
-                    decoder.finish()
-                } else {
-                    decoder.decode(&buf[..count])
-                };
+                let mut decoded = decoder.decode(&buf[..count]);
+                if eof {
+                    decoded.extend(decoder.finish());
+                }
                 let length = decoded.len();
                 (UploadBuffer::unbudgeted(decoded), length)
             }
             None => {
-                let next = UploadBuffer::next(&buf, count, spare.take());
+                let next = UploadBuffer::next(&buf, first, spare.take());
                 (std::mem::replace(&mut buf, next), count)
             }
         };
         let chunk = Chunk::new(Box::new(buffer), length);
         if eof {
             if length > 0 {
-                // The last line end held back by TYPE A decoding.
+                // What came with the end of the data (and, in TYPE A, the last line end
+                // held back by decoding).
                 let (_, written) = upload.write(chunk).await;
                 if let Err(error) = written {
                     upload.abort().await;
@@ -305,6 +294,72 @@ pub(crate) async fn receive(
         }
         pending = Some(chunk);
     }
+}
+
+/// What one [`fill_while_writing`] of an upload buffer received.
+#[derive(Debug)]
+struct Filled {
+    /// Bytes in the buffer.
+    count: usize,
+    /// Bytes the first read returned: a first read that fills the buffer marks a sender
+    /// fast enough for a bigger one ([`UploadBuffer::next`]).
+    first: usize,
+    /// The client closed the data connection.
+    eof: bool,
+}
+
+/// Reads into `buf` while `writing` (the store of the previous chunk) runs: until the buffer
+/// is full or the client closes the connection, or, once the write is done, until the first
+/// read that brings something. So while storage is busy (a trip to the blocking pool, for a
+/// local upload in async mode) small client writes gather into one chunk, and when it is idle
+/// what came is handed on at once (a client that pauses has its bytes stored meanwhile).
+/// Returns when both are done; `progress` counts every read.
+async fn fill_while_writing<W: Future>(
+    data: &mut DataStream,
+    buf: &mut [u8],
+    idle: Duration,
+    cancel: &mut oneshot::Receiver<()>,
+    progress: &Progress,
+    writing: W,
+) -> (Result<Filled, TransferError>, W::Output) {
+    let mut writing = std::pin::pin!(writing);
+    let mut written = None;
+    let mut count = 0;
+    let mut first = None;
+    let read = loop {
+        let read = tokio::select! {
+            biased;
+            _ = &mut *cancel => break Err(TransferError::Aborted),
+            done = &mut writing, if written.is_none() => {
+                written = Some(done);
+                if count > 0 {
+                    break Ok(Filled { count, first: first.unwrap_or(count), eof: false });
+                }
+                continue;
+            }
+            read = tokio::time::timeout(idle, data.read(&mut buf[count..])) => read,
+        };
+        let got = match read {
+            Ok(Ok(got)) => got,
+            Ok(Err(error)) => break Err(TransferError::DataConnection(error)),
+            Err(_) => break Err(TransferError::Stalled(idle)),
+        };
+        count += got;
+        progress.fetch_add(got as u64, Ordering::Relaxed);
+        let first = *first.get_or_insert(got);
+        if got == 0 || count == buf.len() || written.is_some() {
+            break Ok(Filled {
+                count,
+                first,
+                eof: got == 0,
+            });
+        }
+    };
+    let written = match written {
+        Some(written) => written,
+        None => writing.await,
+    };
+    (read, written)
 }
 
 impl Session {
@@ -398,4 +453,126 @@ fn joined<T>(
             source: io::Error::other(format!("transfer task failed: {join}")),
         }))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data connection whose client side writes `pieces` one at a time, a moment apart,
+    /// then waits `linger` and closes.
+    async fn sender(pieces: Vec<Vec<u8>>, linger: Duration) -> (DataStream, JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            for piece in pieces {
+                stream.write_all(&piece).await.unwrap();
+                stream.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(linger).await;
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        (DataStream::Clear(stream), client)
+    }
+
+    /// A store of the previous chunk that takes `time`.
+    async fn busy_write(time: Duration) {
+        tokio::time::sleep(time).await;
+    }
+
+    #[tokio::test]
+    async fn while_storage_is_busy_small_client_writes_gather_into_a_full_buffer() {
+        let pieces: Vec<Vec<u8>> = (0..10u8).map(|i| vec![i; 1000]).collect();
+        let (mut data, client) = sender(pieces, Duration::ZERO).await;
+        let (_keep, mut cancel) = oneshot::channel();
+        let progress = Progress::default();
+        let mut buf = vec![0u8; 4000];
+        let idle = Duration::from_secs(30);
+        let write = Duration::from_secs(1);
+
+        let (filled, ()) = fill_while_writing(
+            &mut data,
+            &mut buf,
+            idle,
+            &mut cancel,
+            &progress,
+            busy_write(write),
+        )
+        .await;
+        let filled = filled.unwrap();
+        assert_eq!((filled.count, filled.eof), (4000, false));
+        assert_eq!(&buf[..1000], &[0u8; 1000][..]);
+        assert_eq!(&buf[3000..], &[3u8; 1000][..]);
+        assert_eq!(progress.load(Ordering::Relaxed), 4000);
+
+        let (filled, ()) = fill_while_writing(
+            &mut data,
+            &mut buf,
+            idle,
+            &mut cancel,
+            &progress,
+            busy_write(write),
+        )
+        .await;
+        assert_eq!(filled.unwrap().count, 4000);
+        // The last two pieces, then the close: a part-filled buffer that ends the data.
+        let (filled, ()) = fill_while_writing(
+            &mut data,
+            &mut buf,
+            idle,
+            &mut cancel,
+            &progress,
+            busy_write(write),
+        )
+        .await;
+        let filled = filled.unwrap();
+        assert_eq!((filled.count, filled.eof), (2000, true));
+        assert_eq!(&buf[1000..2000], &[9u8; 1000][..]);
+        assert_eq!(progress.load(Ordering::Relaxed), 10_000);
+        client.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn once_storage_is_idle_what_came_is_handed_on_without_waiting_for_more() {
+        // The client sends a little, then pauses without closing.
+        let (mut data, client) = sender(vec![vec![7; 1000]], Duration::from_secs(60)).await;
+        let (_keep, mut cancel) = oneshot::channel();
+        let mut buf = vec![0u8; 4000];
+        let (filled, ()) = fill_while_writing(
+            &mut data,
+            &mut buf,
+            Duration::from_secs(10),
+            &mut cancel,
+            &Progress::default(),
+            busy_write(Duration::from_millis(50)),
+        )
+        .await;
+        let filled = filled.unwrap();
+        assert_eq!((filled.count, filled.eof), (1000, false));
+        assert_eq!(&buf[..1000], &[7u8; 1000][..]);
+        client.abort();
+    }
+
+    #[tokio::test]
+    async fn an_abor_stops_a_fill_that_waits_for_more() {
+        // The client stays connected, so only the ABOR can end the fill.
+        let (mut data, client) = sender(vec![vec![1; 10]], Duration::from_secs(60)).await;
+        let (abort, mut cancel) = oneshot::channel();
+        let mut buf = vec![0u8; 4000];
+        abort.send(()).unwrap();
+        let (filled, ()) = fill_while_writing(
+            &mut data,
+            &mut buf,
+            Duration::from_secs(30),
+            &mut cancel,
+            &Progress::default(),
+            busy_write(Duration::from_millis(10)),
+        )
+        .await;
+        assert!(matches!(filled, Err(TransferError::Aborted)));
+        client.abort();
+    }
 }

@@ -1,5 +1,5 @@
 //! Single-session STOR and RETR with three clients: the bench's own, curl and lftp (programs
-//! nobody here wrote), against wharf-ftpd in async and threading mode and the peers, every
+//! nobody here wrote), against wharf-ftpd in async, threading and forking mode and the peers, every
 //! server started once and left running, in interleaved rounds. Each round runs every
 //! server × client once in turn (an upload of the big file, then a download of it), the
 //! servers' order and the clients' order both rotated by one each round, so no pair always
@@ -39,7 +39,11 @@ const GIB: f64 = 1024.0 * MIB;
 const LOGIN_SAMPLES: usize = 3;
 
 /// wharf-ftpd's modes measured here (after the peers).
-const WHARF: [FtpServer; 2] = [FtpServer::WharfAsync, FtpServer::WharfThreading];
+const WHARF: [FtpServer; 3] = [
+    FtpServer::WharfAsync,
+    FtpServer::WharfThreading,
+    FtpServer::WharfForking,
+];
 
 /// The servers in table order: the peers, then wharf-ftpd's modes.
 pub fn servers(peers: &[FtpServer]) -> Vec<FtpServer> {
@@ -359,7 +363,13 @@ mod tests {
     fn peers_come_first_then_wharfs_modes() {
         assert_eq!(
             sides(&[FtpServer::Vsftpd, FtpServer::Proftpd]),
-            ["vsftpd", "proftpd", "wharf-async", "wharf-threading"]
+            [
+                "vsftpd",
+                "proftpd",
+                "wharf-async",
+                "wharf-threading",
+                "wharf-forking"
+            ]
         );
     }
 
@@ -374,12 +384,13 @@ mod tests {
             };
             samples.push("wharf-async", metric, ours);
             samples.push("wharf-threading", metric, ours);
+            samples.push("wharf-forking", metric, ours);
             samples.push("vsftpd", metric, theirs);
             samples.push("pyftpdlib", metric, theirs / 2.0);
         }
         let (ratios, targets) = comparisons(&samples, &[FtpServer::Vsftpd, FtpServer::Pyftpdlib]);
-        // 12 metrics, two modes each; targets: 2 clients × 2 directions × (speed, CPU).
-        assert_eq!(ratios.len(), 24);
+        // 12 metrics, three modes each; targets: 2 clients × 2 directions × (speed, CPU).
+        assert_eq!(ratios.len(), 36);
         assert_eq!(targets.len(), 8);
         let speed = ratios
             .iter()
