@@ -478,9 +478,18 @@ mod tests {
         (DataStream::Clear(stream), client)
     }
 
-    /// A store of the previous chunk that takes `time`.
-    async fn busy_write(time: Duration) {
-        tokio::time::sleep(time).await;
+    /// One fill of `buf` from `data` while a store of the previous chunk takes `write`.
+    async fn fill_during(
+        data: &mut DataStream,
+        buf: &mut [u8],
+        cancel: &mut oneshot::Receiver<()>,
+        progress: &Progress,
+        write: Duration,
+    ) -> Result<Filled, TransferError> {
+        let idle = Duration::from_secs(30);
+        let writing = tokio::time::sleep(write);
+        let (filled, ()) = fill_while_writing(data, buf, idle, cancel, progress, writing).await;
+        filled
     }
 
     #[tokio::test]
@@ -490,44 +499,19 @@ mod tests {
         let (_keep, mut cancel) = oneshot::channel();
         let progress = Progress::default();
         let mut buf = vec![0u8; 4000];
-        let idle = Duration::from_secs(30);
         let write = Duration::from_secs(1);
 
-        let (filled, ()) = fill_while_writing(
-            &mut data,
-            &mut buf,
-            idle,
-            &mut cancel,
-            &progress,
-            busy_write(write),
-        )
-        .await;
+        let filled = fill_during(&mut data, &mut buf, &mut cancel, &progress, write).await;
         let filled = filled.unwrap();
         assert_eq!((filled.count, filled.eof), (4000, false));
         assert_eq!(&buf[..1000], &[0u8; 1000][..]);
         assert_eq!(&buf[3000..], &[3u8; 1000][..]);
         assert_eq!(progress.load(Ordering::Relaxed), 4000);
 
-        let (filled, ()) = fill_while_writing(
-            &mut data,
-            &mut buf,
-            idle,
-            &mut cancel,
-            &progress,
-            busy_write(write),
-        )
-        .await;
+        let filled = fill_during(&mut data, &mut buf, &mut cancel, &progress, write).await;
         assert_eq!(filled.unwrap().count, 4000);
         // The last two pieces, then the close: a part-filled buffer that ends the data.
-        let (filled, ()) = fill_while_writing(
-            &mut data,
-            &mut buf,
-            idle,
-            &mut cancel,
-            &progress,
-            busy_write(write),
-        )
-        .await;
+        let filled = fill_during(&mut data, &mut buf, &mut cancel, &progress, write).await;
         let filled = filled.unwrap();
         assert_eq!((filled.count, filled.eof), (2000, true));
         assert_eq!(&buf[1000..2000], &[9u8; 1000][..]);
@@ -541,15 +525,9 @@ mod tests {
         let (mut data, client) = sender(vec![vec![7; 1000]], Duration::from_secs(60)).await;
         let (_keep, mut cancel) = oneshot::channel();
         let mut buf = vec![0u8; 4000];
-        let (filled, ()) = fill_while_writing(
-            &mut data,
-            &mut buf,
-            Duration::from_secs(10),
-            &mut cancel,
-            &Progress::default(),
-            busy_write(Duration::from_millis(50)),
-        )
-        .await;
+        let write = Duration::from_millis(50);
+        let progress = Progress::default();
+        let filled = fill_during(&mut data, &mut buf, &mut cancel, &progress, write).await;
         let filled = filled.unwrap();
         assert_eq!((filled.count, filled.eof), (1000, false));
         assert_eq!(&buf[..1000], &[7u8; 1000][..]);
@@ -563,15 +541,9 @@ mod tests {
         let (abort, mut cancel) = oneshot::channel();
         let mut buf = vec![0u8; 4000];
         abort.send(()).unwrap();
-        let (filled, ()) = fill_while_writing(
-            &mut data,
-            &mut buf,
-            Duration::from_secs(30),
-            &mut cancel,
-            &Progress::default(),
-            busy_write(Duration::from_millis(10)),
-        )
-        .await;
+        let write = Duration::from_millis(10);
+        let progress = Progress::default();
+        let filled = fill_during(&mut data, &mut buf, &mut cancel, &progress, write).await;
         assert!(matches!(filled, Err(TransferError::Aborted)));
         client.abort();
     }
