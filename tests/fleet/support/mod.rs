@@ -4,6 +4,7 @@
 
 pub mod clients;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -146,6 +147,43 @@ pub struct Fleet {
     _turn: MutexGuard<'static, ()>,
 }
 
+/// The port numbers one fleet has handed out, so that no two of its listeners share one. The
+/// balancer's frontends are bound only when HAProxy starts, after every node, so a number
+/// found free for one of them could otherwise come back for a node's passive range (or the
+/// other way round): HAProxy binds its frontends with `SO_REUSEPORT`, so two on one number
+/// both start and share its connections, and a client meant for a node's control port would
+/// now and then reach a passive frontend instead.
+#[derive(Debug, Default)]
+struct Ports(HashSet<u16>);
+
+impl Ports {
+    /// Tries before giving up on a distinct number.
+    const TRIES: usize = 100;
+
+    /// A free port that this fleet has not handed out yet.
+    fn one(&mut self) -> u16 {
+        for _ in 0..Self::TRIES {
+            let port = free_port();
+            if self.0.insert(port) {
+                return port;
+            }
+        }
+        panic!("no free port the fleet has not used already");
+    }
+
+    /// The first of `count` consecutive free ports, none of them handed out yet.
+    fn range(&mut self, count: u16) -> u16 {
+        for _ in 0..Self::TRIES {
+            let low = free_range(BALANCER, count);
+            if (low..low + count).all(|port| !self.0.contains(&port)) {
+                self.0.extend(low..low + count);
+                return low;
+            }
+        }
+        panic!("no {count} free ports the fleet has not used already");
+    }
+}
+
 impl Fleet {
     /// Brings up the fleet for a test called `name`; `env` goes to every node.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Fleet {
@@ -176,12 +214,13 @@ impl Fleet {
         assert_success(&migrated, "db migrate");
 
         let ban_after = BAN_AFTER.to_string();
+        let mut ports = Ports::default();
         let mut nodes = Vec::new();
         let mut backends = Vec::new();
         for (index, mode) in MODES.into_iter().enumerate() {
             let number = index + 1;
-            let port = free_port();
-            let low = free_range(BALANCER, RANGE);
+            let port = ports.one();
+            let low = ports.range(RANGE);
             let xferlog = root.path().join(format!("xferlog-{number}"));
             let state = root.path().join(format!("state-{number}"));
             let mut builder = DaemonBuilder::new(&binary)
@@ -208,7 +247,7 @@ impl Fleet {
                 builder = builder.env(key, value);
             }
             let daemon = builder.start();
-            let pinned = SocketAddr::new(BALANCER.parse().expect("address"), free_port());
+            let pinned = SocketAddr::new(BALANCER.parse().expect("address"), ports.one());
             backends.push((port, low, pinned));
             nodes.push(Node {
                 daemon,
@@ -217,7 +256,7 @@ impl Fleet {
                 xferlog,
             });
         }
-        let control = SocketAddr::new(BALANCER.parse().expect("address"), free_port());
+        let control = SocketAddr::new(BALANCER.parse().expect("address"), ports.one());
         let haproxy = Haproxy::start(&haproxy_config(control, &backends), control);
         Fleet {
             nodes,
