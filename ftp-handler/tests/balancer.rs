@@ -17,7 +17,7 @@ use support::common::users;
 use support::{have, random_bytes};
 use tls_support::pki;
 use wharf_testkit::haproxy::Haproxy;
-use wharf_testkit::port::{free_port, free_range};
+use wharf_testkit::port::DistinctPorts;
 
 /// The balancer's address: clients see only this one.
 const BALANCER: &str = "127.0.0.10";
@@ -41,8 +41,10 @@ fn fleet(extra: &[&str]) -> Fleet {
     let xferlog = root.path().join("xferlog");
     let mut nodes = Vec::new();
     let mut ranges = Vec::new();
+    // The frontends (the control one, one per passive range) bind only when HAProxy starts.
+    let mut ports = DistinctPorts::default();
     for _ in 0..2 {
-        let low = free_range(BALANCER, RANGE);
+        let low = ports.range(BALANCER, RANGE);
         let range = format!("{low}-{}", low + RANGE - 1);
         let mut flags = vec![
             "--proxy-protocol-from",
@@ -62,7 +64,7 @@ fn fleet(extra: &[&str]) -> Fleet {
         ));
         ranges.push(low);
     }
-    let control = SocketAddr::new(BALANCER.parse().unwrap(), free_port());
+    let control = SocketAddr::new(BALANCER.parse().unwrap(), ports.one());
     let mut config = format!(
         "frontend control\n    bind {control}\n    default_backend nodes\n\n\
          backend nodes\n    balance roundrobin\n"

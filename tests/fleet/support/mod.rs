@@ -4,7 +4,6 @@
 
 pub mod clients;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,7 +14,7 @@ use wharf_testkit::daemon::{Daemon, DaemonBuilder};
 use wharf_testkit::garage::Garage;
 use wharf_testkit::haproxy::Haproxy;
 use wharf_testkit::objects::Objects;
-use wharf_testkit::port::{free_port, free_range};
+use wharf_testkit::port::DistinctPorts;
 use wharf_testkit::postgres::PgCluster;
 
 /// The balancer's address: the only one clients are given.
@@ -147,43 +146,6 @@ pub struct Fleet {
     _turn: MutexGuard<'static, ()>,
 }
 
-/// The port numbers one fleet has handed out, so that no two of its listeners share one. The
-/// balancer's frontends are bound only when HAProxy starts, after every node, so a number
-/// found free for one of them could otherwise come back for a node's passive range (or the
-/// other way round): HAProxy binds its frontends with `SO_REUSEPORT`, so two on one number
-/// both start and share its connections, and a client meant for a node's control port would
-/// now and then reach a passive frontend instead.
-#[derive(Debug, Default)]
-struct Ports(HashSet<u16>);
-
-impl Ports {
-    /// Tries before giving up on a distinct number.
-    const TRIES: usize = 100;
-
-    /// A free port that this fleet has not handed out yet.
-    fn one(&mut self) -> u16 {
-        for _ in 0..Self::TRIES {
-            let port = free_port();
-            if self.0.insert(port) {
-                return port;
-            }
-        }
-        panic!("no free port the fleet has not used already");
-    }
-
-    /// The first of `count` consecutive free ports, none of them handed out yet.
-    fn range(&mut self, count: u16) -> u16 {
-        for _ in 0..Self::TRIES {
-            let low = free_range(BALANCER, count);
-            if (low..low + count).all(|port| !self.0.contains(&port)) {
-                self.0.extend(low..low + count);
-                return low;
-            }
-        }
-        panic!("no {count} free ports the fleet has not used already");
-    }
-}
-
 impl Fleet {
     /// Brings up the fleet for a test called `name`; `env` goes to every node.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Fleet {
@@ -214,13 +176,14 @@ impl Fleet {
         assert_success(&migrated, "db migrate");
 
         let ban_after = BAN_AFTER.to_string();
-        let mut ports = Ports::default();
+        // Every port of the fleet distinct: HAProxy's frontends bind only after the nodes start.
+        let mut ports = DistinctPorts::default();
         let mut nodes = Vec::new();
         let mut backends = Vec::new();
         for (index, mode) in MODES.into_iter().enumerate() {
             let number = index + 1;
             let port = ports.one();
-            let low = ports.range(RANGE);
+            let low = ports.range(BALANCER, RANGE);
             let xferlog = root.path().join(format!("xferlog-{number}"));
             let state = root.path().join(format!("state-{number}"));
             let mut builder = DaemonBuilder::new(&binary)
