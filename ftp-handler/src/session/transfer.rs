@@ -324,42 +324,44 @@ async fn fill_while_writing<W: Future>(
 ) -> (Result<Filled, TransferError>, W::Output) {
     let mut writing = std::pin::pin!(writing);
     let mut written = None;
-    let mut count = 0;
-    let mut first = None;
+    let mut filled = Filled {
+        count: 0,
+        first: 0,
+        eof: false,
+    };
     let read = loop {
         let read = tokio::select! {
             biased;
             _ = &mut *cancel => break Err(TransferError::Aborted),
             done = &mut writing, if written.is_none() => {
                 written = Some(done);
-                if count > 0 {
-                    break Ok(Filled { count, first: first.unwrap_or(count), eof: false });
+                if filled.count > 0 {
+                    break Ok(());
                 }
                 continue;
             }
-            read = tokio::time::timeout(idle, data.read(&mut buf[count..])) => read,
+            read = tokio::time::timeout(idle, data.read(&mut buf[filled.count..])) => read,
         };
         let got = match read {
             Ok(Ok(got)) => got,
             Ok(Err(error)) => break Err(TransferError::DataConnection(error)),
             Err(_) => break Err(TransferError::Stalled(idle)),
         };
-        count += got;
+        if filled.count == 0 {
+            filled.first = got;
+        }
+        filled.count += got;
+        filled.eof = got == 0;
         progress.fetch_add(got as u64, Ordering::Relaxed);
-        let first = *first.get_or_insert(got);
-        if got == 0 || count == buf.len() || written.is_some() {
-            break Ok(Filled {
-                count,
-                first,
-                eof: got == 0,
-            });
+        if filled.eof || filled.count == buf.len() || written.is_some() {
+            break Ok(());
         }
     };
     let written = match written {
         Some(written) => written,
         None => writing.await,
     };
-    (read, written)
+    (read.map(|()| filled), written)
 }
 
 impl Session {
