@@ -579,7 +579,8 @@ fn a_dead_daemons_multipart_upload_is_aborted_once_stale_and_a_live_one_never() 
         // Two daemons share the bucket. One (default age, a day) has an upload running; a
         // login on the other, with an age of 3 s, sweeps the home once the orphan is older
         // than that: the orphan goes, the running upload (about a second old) stays and
-        // completes.
+        // completes. The sweeping session quits right after its login: the sweep still runs
+        // to its end (in threading mode the session's runtime ends with it).
         std::thread::sleep(std::time::Duration::from_secs(4));
         let running = site.start(mode);
         let mut live = SteppedClient::start(
@@ -592,7 +593,7 @@ fn a_dead_daemons_multipart_upload_is_aborted_once_stale_and_a_live_one_never() 
         let sweeper = site.start_with_env(mode, &[("WHARF_FTPD__STORAGE__STALE_UPLOAD_AGE", "3s")]);
         python(
             &sweeper,
-            "ftp = login('alice')\nftp.voidcmd('NOOP')\nprint('ok')",
+            "ftp = login('alice')\nftp.quit()\nprint('ok')",
             &[],
         );
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -19,6 +19,10 @@ use crate::protocol::{Command, LineError, ParseError, Reply, ReplyCode};
 /// transfer, then QUIT) finishes it, an idle one is told `421` within this time.
 const DRAIN_QUIET: Duration = Duration::from_secs(2);
 
+/// How long a session's end waits for the sweep of stale multipart uploads its login started
+/// (one listing request and an abort per stale upload).
+const SWEEP_GRACE: Duration = Duration::from_secs(5);
+
 /// What waiting for the next command line produced.
 enum Next {
     /// A line, or a line that could not be used.
@@ -36,13 +40,30 @@ enum Next {
 impl Session {
     /// Serves the control connection until QUIT, a timeout, shutdown or the peer leaving.
     pub(crate) async fn run(mut self, conn: &mut Connection) -> Result<(), HandlerError> {
-        match self.serve(conn).await {
+        let served = self.serve(conn).await;
+        self.finish_sweep().await;
+        match served {
             Ok(()) => Ok(()),
             Err(error) if is_disconnect(&error) => {
                 tracing::debug!(%error, "client went away");
                 Ok(())
             }
             Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Waits up to [`SWEEP_GRACE`] for the login's sweep of stale multipart uploads: in
+    /// threading, forking and sequential modes the session's runtime, and the sweep with it,
+    /// ends with the session, so a login that quits at once would otherwise never sweep.
+    async fn finish_sweep(&mut self) {
+        let Some(sweep) = self.sweep.take() else {
+            return;
+        };
+        if tokio::time::timeout(SWEEP_GRACE, sweep).await.is_err() {
+            tracing::warn!(
+                grace = ?SWEEP_GRACE,
+                "the sweep of stale multipart uploads did not finish before the session ended"
+            );
         }
     }
 

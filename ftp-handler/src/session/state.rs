@@ -66,6 +66,9 @@ pub(crate) struct Session {
     pub(crate) control: LineReader,
     /// Lines that arrived during a transfer, run after it.
     pub(crate) queued: VecDeque<Result<String, LineError>>,
+    /// The sweep of stale multipart uploads started at login, awaited (briefly) when the
+    /// session ends so that a short session does not cancel it with its runtime.
+    pub(crate) sweep: Option<tokio::task::JoinHandle<()>>,
     /// The name given by USER, waiting for PASS.
     pub(crate) pending_user: Option<String>,
     /// Set once PASS succeeded.
@@ -141,6 +144,7 @@ impl Session {
             local_ip,
             control: LineReader::new(max_line),
             queued: VecDeque::new(),
+            sweep: None,
             pending_user: None,
             user: None,
             failed_logins: 0,

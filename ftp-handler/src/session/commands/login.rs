@@ -116,9 +116,12 @@ pub(super) async fn pass(
             if !shared_home {
                 // Multipart uploads that dead daemons left under this home are aborted once
                 // older than `storage.stale_upload_age`: one listing request, off the reply's
-                // path (it ends with the session at the latest).
+                // path; the session's end waits for it a little ([`Session::run`]).
                 let jail = home.jail.clone();
-                tokio::spawn(async move { jail.remove_stale_uploads().await });
+                session.sweep = Some(tokio::spawn(async move {
+                    // It logs its own failure and always returns Ok.
+                    let _ = jail.remove_stale_uploads().await;
+                }));
             }
             session.count_successful_login(&name).await;
             session.count_login(LoginResult::Ok);
