@@ -53,7 +53,7 @@ impl Session {
     }
 
     /// Waits up to [`SWEEP_GRACE`] for the login's sweep of stale multipart uploads: in
-    /// threading, forking and sequential modes the session's runtime, and the sweep with it,
+    /// threading and forking modes the session's runtime, and the sweep with it,
     /// ends with the session, so a login that quits at once would otherwise never sweep.
     async fn finish_sweep(&mut self) {
         let Some(sweep) = self.sweep.take() else {
