@@ -235,7 +235,8 @@ pub struct StormOutcome {
 }
 
 /// One logged-in session sends NOOP every millisecond while `count` clients log in at once;
-/// the NOOPs are timed from the storm's start to its last login.
+/// the NOOPs are timed from the storm's start to its last login (at least one, which may end
+/// just after a storm shorter than a round trip).
 pub async fn login_storm(target: &Target, count: usize) -> StormOutcome {
     let mut live = match target.session().await {
         Ok(session) => session,
@@ -257,13 +258,18 @@ pub async fn login_storm(target: &Target, count: usize) -> StormOutcome {
     let pinger = tokio::spawn(async move {
         let mut noops = Histogram::new();
         let mut error = None;
-        while !*stop_rx.borrow() {
+        // At least one NOOP, even when a small storm is over before this task first runs
+        // (a quick run on a busy machine): then that one is timed just after it.
+        loop {
             match live.noop().await {
                 Ok(round_trip) => noops.record(round_trip),
                 Err(e) => {
                     error = Some(e.to_string());
                     break;
                 }
+            }
+            if *stop_rx.borrow() {
+                break;
             }
             tokio::select! {
                 _ = tokio::time::sleep(NOOP_INTERVAL) => {}
