@@ -116,7 +116,7 @@ pub(super) async fn pass(
             if !shared_home {
                 // Multipart uploads that dead daemons left under this home are aborted once
                 // older than `storage.stale_upload_age`: one listing request, off the reply's
-                // path; the session's end waits for it a little ([`Session::run`]).
+                // path; the session's end waits for it a little (`Session::finish_sweep`).
                 let jail = home.jail.clone();
                 session.sweep = Some(tokio::spawn(async move {
                     // It logs its own failure and always returns Ok.
