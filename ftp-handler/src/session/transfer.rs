@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::tls::data::DataStream;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -17,10 +17,11 @@ use super::ascii::{AsciiDecoder, AsciiEncoder};
 use super::control;
 use super::state::{MAX_QUEUED_LINES, Session, storage_reply};
 use super::upload_buffer::UploadBuffer;
-use super::zero_copy;
+use super::zero_copy::{self, SpliceError};
 use crate::protocol::{Command, Reply, ReplyCode};
 use crate::storage::{
-    Chunk, DownloadBody, LocalFile, StorageError, UploadSink, VirtualPath, WritePlacement,
+    Chunk, DownloadBody, LocalFile, SocketBody, StorageError, UploadSink, VirtualPath,
+    WritePlacement, socket_body,
 };
 
 /// Bytes moved per read or write of a download that does not go out with `sendfile`.
@@ -84,9 +85,10 @@ pub(crate) enum Source {
     Memory(Vec<u8>),
 }
 
-/// Sends `source` on the data connection, then closes it; returns the bytes sent. A local file
-/// in binary mode on a clear connection goes out with `sendfile` (no copy through this
-/// process); anything else through one buffer, reused for every chunk.
+/// Sends `source` on the data connection, then closes it; returns the bytes sent. In binary
+/// mode on a clear connection a local file goes out with `sendfile` and an object storage
+/// body on a plain socket with `splice` (no copy through this process); anything else
+/// through one buffer, reused for every chunk.
 pub(crate) async fn send(
     mut data: DataStream,
     source: Source,
@@ -107,13 +109,18 @@ pub(crate) async fn send(
             total = bytes.len() as u64;
             progress.store(total, Ordering::Relaxed);
         }
-        Source::Stored(body) => {
-            if let (DownloadBody::File(file), DataStream::Clear(stream), None) =
-                (&body, &data, &encoder)
-            {
-                total = send_file_zero_copy(stream, file, idle, &mut cancel, &progress).await?;
+        Source::Stored(mut body) => {
+            match (&mut body, &mut data, &encoder) {
+                (DownloadBody::File(file), DataStream::Clear(stream), None) => {
+                    total = send_file_zero_copy(stream, file, idle, &mut cancel, &progress).await?;
+                }
+                (DownloadBody::Socket(socket), DataStream::Clear(stream), None) => {
+                    total =
+                        send_socket_zero_copy(stream, socket, idle, &mut cancel, &progress).await?;
+                }
+                _ => {}
             }
-            // The rest (all of it, unless sendfile ran) through a buffer.
+            // The rest (all of it, unless sendfile or splice ran) through a buffer.
             let mut file = body.into_reader();
             let mut buf = vec![0u8; CHUNK];
             loop {
@@ -184,9 +191,61 @@ async fn send_file_zero_copy(
     }
 }
 
+/// Sends `body` to its end, the bytes that came with the response's head by a write and the
+/// rest with `splice`; returns the bytes sent. Stops early, before taking any byte off the
+/// socket, if the kernel cannot `splice` from it (the caller copies the rest).
+async fn send_socket_zero_copy(
+    stream: &mut TcpStream,
+    body: &mut SocketBody,
+    idle: Duration,
+    cancel: &mut oneshot::Receiver<()>,
+    progress: &Progress,
+) -> Result<u64, TransferError> {
+    let head = body.take_head();
+    write_data(stream, &head, idle, cancel).await?;
+    let mut total = head.len() as u64;
+    progress.store(total, Ordering::Relaxed);
+    let pipe = match zero_copy::Pipe::new() {
+        Ok(pipe) => pipe,
+        Err(error) => {
+            tracing::debug!(%error, "no pipe for splice; copying instead");
+            return Ok(total);
+        }
+    };
+    let mut spliced = 0u64;
+    while body.remaining() > 0 {
+        let moved = tokio::select! {
+            _ = &mut *cancel => return Err(TransferError::Aborted),
+            moved = tokio::time::timeout(
+                idle,
+                zero_copy::splice_some(body.socket(), &pipe, stream, body.remaining()),
+            ) => moved,
+        };
+        match moved {
+            Ok(Ok(0)) => return Err(file_error(socket_body::cut_short(body.remaining()))),
+            Ok(Ok(count)) => {
+                body.consumed(count as u64);
+                spliced += count as u64;
+                total += count as u64;
+                progress.store(total, Ordering::Relaxed);
+            }
+            Ok(Err(SpliceError::Source(error)))
+                if spliced == 0 && zero_copy::unsupported(&error) =>
+            {
+                tracing::debug!(%error, "splice unavailable; copying instead");
+                return Ok(total);
+            }
+            Ok(Err(SpliceError::Source(error))) => return Err(file_error(error)),
+            Ok(Err(SpliceError::Sink(error))) => return Err(TransferError::DataConnection(error)),
+            Err(_) => return Err(TransferError::Stalled(idle)),
+        }
+    }
+    Ok(total)
+}
+
 /// Writes one chunk unless cancelled or stalled.
 async fn write_data(
-    data: &mut DataStream,
+    data: &mut (impl AsyncWrite + Unpin),
     bytes: &[u8],
     idle: Duration,
     cancel: &mut oneshot::Receiver<()>,
@@ -534,6 +593,72 @@ mod tests {
         assert_eq!((filled.count, filled.eof), (1000, false));
         assert_eq!(&buf[..1000], &[7u8; 1000][..]);
         client.abort();
+    }
+
+    /// The near end of a connection whose far end writes `bytes`, then closes.
+    async fn origin(bytes: Vec<u8>) -> TcpStream {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut far, _) = listener.accept().await.unwrap();
+            far.write_all(&bytes).await.unwrap();
+        });
+        TcpStream::connect(addr).await.unwrap()
+    }
+
+    /// A data connection whose client side reads to the end.
+    async fn receiver() -> (DataStream, JoinHandle<Vec<u8>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            let mut received = Vec::new();
+            stream.read_to_end(&mut received).await.unwrap();
+            received
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        (DataStream::Clear(stream), client)
+    }
+
+    /// Sends a socket body of `head` then `rest` (of which the origin sends `sent` bytes).
+    async fn send_socket_body(
+        head: &[u8],
+        rest: &[u8],
+        sent: usize,
+        ascii: bool,
+    ) -> (Result<u64, TransferError>, Vec<u8>) {
+        let socket = origin(rest[..sent].to_vec()).await;
+        let body = SocketBody::new(head.to_vec().into(), socket, rest.len() as u64);
+        let (data, client) = receiver().await;
+        let (_keep, cancel) = oneshot::channel();
+        let source = Source::Stored(DownloadBody::Socket(body));
+        let idle = Duration::from_secs(30);
+        let sent = send(data, source, ascii, idle, cancel, Progress::default()).await;
+        (sent, client.await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_socket_body_goes_out_whole_its_head_first() {
+        let rest: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (sent, received) = send_socket_body(b"head bytes", &rest, rest.len(), false).await;
+        assert_eq!(sent.unwrap(), 10 + rest.len() as u64);
+        assert_eq!(&received[..10], b"head bytes");
+        assert!(received[10..] == rest[..], "the body arrives unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_socket_body_cut_short_fails_the_transfer_by_splice_and_by_copy() {
+        let rest = vec![b'x'; 1_000_000];
+        for ascii in [false, true] {
+            let (sent, received) = send_socket_body(b"", &rest, 400_000, ascii).await;
+            match sent {
+                Err(TransferError::Storage(StorageError::Io { source, .. })) => {
+                    assert_eq!(source.kind(), io::ErrorKind::UnexpectedEof, "ascii {ascii}")
+                }
+                other => panic!("ascii {ascii}: a cut body must fail, got {other:?}"),
+            }
+            assert_eq!(received.len(), 400_000, "ascii {ascii}: what came went out");
+        }
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ use super::entry::Entry;
 use super::error::StorageError;
 use super::path::VirtualPath;
 use super::quota::{QuotaHook, Usage};
+use super::socket_body::SocketBody;
 use crate::protocol::hash::{FileDigest, HashAlgorithm, digest_async};
 
 /// A user's storage as a session holds it: the backend the configuration chose, home as `/`.
@@ -90,6 +91,8 @@ pub struct Download {
 pub enum DownloadBody {
     /// A local file positioned at the offset: may go out with `sendfile`.
     File(LocalFile),
+    /// An object storage response body on a plain TCP connection: may go out with `splice`.
+    Socket(SocketBody),
     /// Any other stream (object storage).
     Stream(Pin<Box<dyn AsyncRead + Send>>),
 }
@@ -99,6 +102,7 @@ impl DownloadBody {
     pub fn into_reader(self) -> Pin<Box<dyn AsyncRead + Send>> {
         match self {
             DownloadBody::File(file) => Box::pin(tokio::fs::File::from_std(file.0)),
+            DownloadBody::Socket(body) => Box::pin(body),
             DownloadBody::Stream(stream) => stream,
         }
     }
@@ -108,6 +112,7 @@ impl fmt::Debug for DownloadBody {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DownloadBody::File(_) => formatter.write_str("File"),
+            DownloadBody::Socket(body) => body.fmt(formatter),
             DownloadBody::Stream(_) => formatter.write_str("Stream"),
         }
     }

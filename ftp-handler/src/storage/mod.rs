@@ -10,6 +10,7 @@
 //! - [`quota`]: [`QuotaHook`], how a quota layer sees and refuses usage changes.
 //! - [`error`]: [`StorageError`]; the FTP replies for it are chosen in the protocol layer.
 //! - [`entry`]: [`Entry`], the facts every listing format is built from.
+//! - [`socket_body`]: [`SocketBody`], a download's body on a plain TCP connection.
 //!
 //! ```
 //! use wharf_ftp::storage::{LocalJail, UploadMode, VirtualPath};
@@ -37,6 +38,7 @@ pub mod object;
 pub mod open;
 pub mod path;
 pub mod quota;
+pub mod socket_body;
 
 pub use backend::{
     Capabilities, Chunk, ChunkBuffer, CommitInfo, Download, DownloadBody, Jail, LocalFile,
@@ -49,3 +51,4 @@ pub use object::ObjectStore;
 pub use open::{open_home, wait};
 pub use path::{PathError, VirtualPath};
 pub use quota::{NoQuota, QuotaHook, Usage};
+pub use socket_body::SocketBody;

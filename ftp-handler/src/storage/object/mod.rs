@@ -3,7 +3,8 @@
 //! (`alice/dir/`).
 //!
 //! - `keys`: virtual paths to object keys, inside the home and nowhere else.
-//! - `download`: RETR's body, gathered into buffer-sized reads.
+//! - `direct_get`: RETR's GET on a plain-HTTP connection of its own, for `splice`.
+//! - `download`: RETR's body through OpenDAL, gathered into buffer-sized reads.
 //! - `upload`: STOR, APPE, REST + STOR and STOU as multipart uploads in bounded memory.
 //! - `commit`: commits to one key take turns, so each counts the object it replaces.
 //! - `errors`: OpenDAL errors as [`StorageError`]s.
@@ -14,6 +15,7 @@
 //! a key from the client or from a listing without re-deriving it that way.
 
 mod commit;
+mod direct_get;
 mod download;
 mod errors;
 mod keys;
@@ -23,7 +25,7 @@ mod upload;
 pub use upload::UPLOAD_BUFFER_MIB;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -42,9 +44,13 @@ use super::error::StorageError;
 use super::names;
 use super::path::VirtualPath;
 use super::quota::{NoQuota, QuotaHook, Usage};
+use super::socket_body::SocketBody;
 use crate::config::storage::StorageConfig;
 
 pub use self::upload::PART_SIZE;
+
+/// How long a download's presigned GET stays valid; it is sent at once.
+const PRESIGN_EXPIRY: Duration = Duration::from_secs(60);
 
 /// What object storage can do: no `sendfile`, no partial uploads left behind; APPE and
 /// REST + STOR by copying the existing object into a new multipart upload.
@@ -68,6 +74,8 @@ pub struct ObjectStore {
     buffers: Arc<Semaphore>,
     /// Finds and aborts abandoned multipart uploads under the home.
     stale: StaleUploads,
+    /// The endpoint speaks plain HTTP: downloads may take the `direct_get` path.
+    plain_http: bool,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -147,6 +155,10 @@ impl ObjectStore {
             quota: Arc::new(NoQuota),
             buffers,
             stale: StaleUploads::new(config),
+            plain_http: config
+                .endpoint
+                .as_deref()
+                .is_some_and(|endpoint| endpoint.starts_with("http://")),
         })
     }
 
@@ -255,6 +267,43 @@ impl ObjectStore {
     }
 
     /// Every object key under a directory's prefix (recursively), with sizes.
+    /// The GET of `key` from `offset` to `size` on a connection of its own
+    /// (`direct_get`), for endpoints that speak plain HTTP; `None` when that path does not
+    /// serve it (the reason logged), and the download goes through OpenDAL.
+    async fn direct_get(
+        &self,
+        key: &str,
+        etag: Option<String>,
+        offset: u64,
+        size: u64,
+    ) -> Option<SocketBody> {
+        if !self.plain_http {
+            return None;
+        }
+        let options = opendal::options::ReadOptions {
+            range: (offset..size).into(),
+            if_match: etag,
+            ..Default::default()
+        };
+        let served = match self
+            .operator
+            .presign_read_options(key, PRESIGN_EXPIRY, options)
+            .await
+        {
+            Ok(request) => direct_get::get(&request, size - offset).await,
+            Err(error) => Err(format!("presigning: {error}")),
+        };
+        served
+            .inspect_err(|reason| {
+                tracing::debug!(
+                    key,
+                    reason,
+                    "direct GET not used; downloading through OpenDAL"
+                )
+            })
+            .ok()
+    }
+
     async fn objects_under(&self, path: &VirtualPath) -> Result<Vec<(String, u64)>, StorageError> {
         let key = self.keys.dir(path)?;
         let mut lister = self
@@ -389,10 +438,17 @@ impl StorageBackend for ObjectStore {
             });
         }
         let key = self.keys.file(path)?;
+        let etag = metadata.etag().map(str::to_string);
+        if let Some(body) = self.direct_get(&key, etag.clone(), offset, size).await {
+            return Ok(Download {
+                size,
+                body: DownloadBody::Socket(body),
+            });
+        }
         let mut reader = self.operator.reader_with(&key);
         // The GET must read the object the stat saw (its size bounds the range): with
         // If-Match an object replaced meanwhile ends the download with an error instead.
-        if let Some(etag) = metadata.etag() {
+        if let Some(etag) = &etag {
             reader = reader.if_match(etag);
         }
         let reader = reader.await.map_err(|error| backend_error(path, error))?;
