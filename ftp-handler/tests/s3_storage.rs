@@ -70,6 +70,19 @@ impl Site {
 
     /// Like [`Site::new`], with `storage` (TOML lines) added to the `[storage]` section.
     fn with_storage(test: &str, users: &[(&str, Option<u64>)], storage: &str) -> Site {
+        Site::build(test, users, &GARAGE.endpoint(), storage)
+    }
+
+    /// Like [`Site::new`], the endpoint given as `http://localhost:PORT` (a name to resolve)
+    /// instead of its address.
+    fn by_host_name(test: &str, users: &[(&str, Option<u64>)]) -> Site {
+        let endpoint = GARAGE.endpoint().replace("//127.0.0.1:", "//localhost:");
+        assert!(endpoint.contains("//localhost:"), "{endpoint}");
+        Site::build(test, users, &endpoint, "")
+    }
+
+    /// A site whose daemon reaches Garage at `endpoint`.
+    fn build(test: &str, users: &[(&str, Option<u64>)], endpoint: &str, storage: &str) -> Site {
         let garage = &*GARAGE;
         let root = tempfile::tempdir().expect("temp dir");
         let prefix = format!("t-{test}/");
@@ -97,7 +110,6 @@ impl Site {
                  secret_access_key = \"{secret}\"\nprefix = \"{prefix}\"\n{storage}\n",
                 users = site.users_file().display(),
                 state = site.state_dir().display(),
-                endpoint = garage.endpoint(),
                 bucket = garage.bucket(),
                 region = garage.region(),
                 key = garage.access_key_id(),
@@ -344,6 +356,37 @@ fn random_bytes(size: usize, seed: u64) -> Vec<u8> {
     let mut bytes = vec![0; size];
     rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut bytes);
     bytes
+}
+
+#[test]
+fn an_endpoint_given_by_name_is_resolved_by_the_confined_daemon_and_its_sessions() {
+    // Landlock confines the daemon (and in forking mode each session): name resolution must
+    // still read what it needs, or no request (stat, upload, the download's own GET) goes out.
+    for mode in ALL_MODES {
+        let site = Site::by_host_name(&format!("named-{mode}"), &[("alice", None)]);
+        let daemon = site.start(mode);
+        let files = tempfile::tempdir().expect("temp dir");
+        let content = random_bytes(6 * 1024 * 1024 + 99, 11);
+        let path = payload_file(files.path(), "named.bin", &content);
+        python(
+            &daemon,
+            r#"
+data = open(ARGS[0], "rb").read()
+ftp = login("alice")
+assert ftp.storbinary("STOR named.bin", io.BytesIO(data)).startswith("226")
+assert fetch(ftp, "named.bin") == data, "RETR differs"
+assert fetch(ftp, "named.bin", rest=1000) == data[1000:], "REST+RETR differs"
+ftp.quit()
+print("ok")
+"#,
+            &[&path],
+        );
+        assert_eq!(
+            get_object(&site.key("alice/named.bin")).as_deref(),
+            Some(content.as_slice()),
+            "{mode}: the object differs from the upload"
+        );
+    }
 }
 
 #[test]

@@ -13,6 +13,10 @@
 //! threading, sequential modes) are confined as a whole instead ([`confine_daemon`]): to every
 //! home, the state and log directories, and reading the directories of the users file, the
 //! configuration file and the TLS certificate and key (a reload reads them again).
+//!
+//! Every ruleset also lets the process read the few files name resolution needs
+//! ([`RESOLVER_FILES`]): an S3 endpoint, a PostgreSQL server or a webhook may be given by
+//! name, and each new connection to it resolves the name again.
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +79,11 @@ pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcom
             created = created.add_rule(PathBeneath::new(fd, read))?;
         }
     }
+    for file in resolver_files() {
+        if let Ok(fd) = PathFd::new(&file) {
+            created = created.add_rule(PathBeneath::new(fd, AccessFs::ReadFile))?;
+        }
+    }
     for tree in trees {
         match PathFd::new(tree) {
             Ok(fd) => created = created.add_rule(PathBeneath::new(fd, all))?,
@@ -93,6 +102,33 @@ pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcom
         RulesetStatus::PartiallyEnforced => Outcome::Partial,
         RulesetStatus::NotEnforced => Outcome::Unavailable,
     })
+}
+
+/// The files host name resolution reads (glibc's `getaddrinfo`, called for every new
+/// connection to an S3 endpoint, a PostgreSQL server or a webhook given by name): without
+/// them a confined process resolves no name at all. World-readable and holding nothing
+/// secret; granted file by file, with the target of a symbolic link (systemd-resolved's
+/// `resolv.conf`), never their directory.
+const RESOLVER_FILES: [&str; 5] = [
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+];
+
+/// [`RESOLVER_FILES`] that exist, and the targets of those that are links.
+fn resolver_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for file in RESOLVER_FILES.map(Path::new) {
+        if let Ok(target) = std::fs::canonicalize(file) {
+            if target != file {
+                files.push(target);
+            }
+            files.push(file.to_path_buf());
+        }
+    }
+    files
 }
 
 /// Confines the whole daemon (before its runtime and threads start) for modes whose sessions
