@@ -1,7 +1,6 @@
 //! What one control connection remembers between commands.
 
 use std::collections::VecDeque;
-use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -192,20 +191,4 @@ impl Session {
 pub(crate) fn storage_reply(error: &StorageError) -> Reply {
     let (code, text) = error.reply();
     Reply::new(ReplyCode::new(code).unwrap_or(ReplyCode::LOCAL_ERROR), text)
-}
-
-/// Runs a blocking storage operation off the async threads.
-pub(crate) async fn blocking<T, F>(operation: F) -> Result<T, StorageError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(operation)
-        .await
-        .unwrap_or_else(|join| {
-            Err(StorageError::Io {
-                path: VirtualPath::root(),
-                source: io::Error::other(format!("storage task failed: {join}")),
-            })
-        })
 }

@@ -1,5 +1,6 @@
-//! Opening a user's storage as the configuration says, and waiting for a storage future from
-//! blocking code (the quota store counts usage while it holds a file lock).
+//! Opening a user's storage as the configuration says, waiting for a storage future from
+//! blocking code (the quota store counts usage while it holds a file lock), and the reverse:
+//! running blocking storage work from async code.
 
 use std::future::Future;
 use std::path::Path;
@@ -65,5 +66,24 @@ pub fn wait<T>(future: impl Future<Output = Result<T, StorageError>>) -> Result<
                 source,
             })?
             .block_on(future),
+    }
+}
+
+/// Runs a blocking storage operation off the async threads (tokio's blocking pool).
+pub(crate) async fn blocking<T, F>(operation: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(operation)
+        .await
+        .unwrap_or_else(|join| Err(task_lost(join)))
+}
+
+/// A blocking task that panicked or was cancelled: a local error.
+pub(crate) fn task_lost(reason: impl std::fmt::Display) -> StorageError {
+    StorageError::Io {
+        path: VirtualPath::root(),
+        source: std::io::Error::other(format!("storage task failed: {reason}")),
     }
 }

@@ -6,8 +6,9 @@ use crate::protocol::command::{ProtectionLevel, SUPPORTED_VERBS, SiteCommand, Tr
 use crate::protocol::hash::feat_line;
 use crate::protocol::{Reply, ReplyCode};
 use crate::session::data::DataPlan;
-use crate::session::state::{MLST_FACTS, Session, blocking, storage_reply};
+use crate::session::state::{MLST_FACTS, Session, storage_reply};
 use crate::storage::StorageError;
+use crate::storage::open::blocking;
 
 /// Verbs per line in the HELP listing.
 const HELP_VERBS_PER_LINE: usize = 10;

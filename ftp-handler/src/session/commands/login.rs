@@ -18,7 +18,8 @@ use crate::quota::{QuotaStore, Quotas};
 use crate::session::control;
 use crate::session::homes::OpenHome;
 use crate::session::slots::Held;
-use crate::session::state::{Flow, LoggedIn, Session, blocking};
+use crate::session::state::{Flow, LoggedIn, Session};
+use crate::storage::open::blocking;
 use crate::storage::{StorageError, open_home};
 
 /// USER: remembers the name; the reply is the same whether the user exists or not.

@@ -2,7 +2,6 @@
 //! blocking pool, as the session did before the trait existed; upload writes run where the
 //! session's [`WritePlacement`] says.
 
-use std::io;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,6 +15,7 @@ use crate::storage::backend::{
 };
 use crate::storage::entry::Entry;
 use crate::storage::error::StorageError;
+use crate::storage::open::{blocking, task_lost};
 use crate::storage::path::VirtualPath;
 use crate::storage::quota::{QuotaHook, Usage};
 
@@ -26,25 +26,6 @@ const LOCAL_CAPABILITIES: Capabilities = Capabilities {
     server_side_hash: true,
     keeps_partial_uploads: true,
 };
-
-/// Runs a blocking jail operation off the async threads.
-async fn blocking<T, F>(operation: F) -> Result<T, StorageError>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, StorageError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(operation)
-        .await
-        .unwrap_or_else(|join| Err(task_lost(join)))
-}
-
-/// A blocking task that panicked or was cancelled: a local error.
-fn task_lost(reason: impl std::fmt::Display) -> StorageError {
-    StorageError::Io {
-        path: VirtualPath::root(),
-        source: io::Error::other(format!("storage task failed: {reason}")),
-    }
-}
 
 #[async_trait]
 impl StorageBackend for LocalJail {
