@@ -175,6 +175,24 @@ fn the_per_address_session_cap_holds_across_both_daemons() {
 }
 
 #[test]
+fn a_database_given_by_host_name_serves_logins_in_every_confined_mode() {
+    // Landlock confines the daemon (forking mode: each session process, which connects on
+    // its own): every new connection resolves `localhost`, so resolution must still work.
+    let cluster = PgCluster::shared();
+    let (url, root) = database_with_users(cluster);
+    let named = url.replace("@127.0.0.1:", "@localhost:");
+    assert_ne!(named, url, "the URL names its host: {url}");
+    for mode in ["async", "threading", "forking", "sequential"] {
+        let process = daemon(cluster, mode, &named, root.path(), mode, &[]);
+        for (user, password) in [("alice", "secret"), ("bob", "pw")] {
+            let (mut raw, _) = Raw::connect(process.addr());
+            assert_eq!(try_login(&mut raw, user, password), 230, "{mode}: {user}");
+            assert_eq!(raw.cmd("PWD").code, 257, "{mode}: {user}");
+        }
+    }
+}
+
+#[test]
 fn with_the_database_down_new_logins_get_421_and_work_again_once_it_is_back() {
     let mut cluster = PgCluster::start();
     let (url, root) = database_with_users(&cluster);
