@@ -15,8 +15,9 @@
 //! configuration file and the TLS certificate and key (a reload reads them again).
 //!
 //! Every ruleset also lets the process read the few files name resolution needs
-//! ([`RESOLVER_FILES`]): an S3 endpoint, a PostgreSQL server or a webhook may be given by
-//! name, and each new connection to it resolves the name again.
+//! ([`RESOLVER_FILES`]): an S3 endpoint or a PostgreSQL server may be given by name, and each
+//! new connection to it resolves the name again. (Webhooks are posted by the hook process,
+//! which is not confined.)
 
 use std::path::{Path, PathBuf};
 
@@ -105,7 +106,7 @@ pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcom
 }
 
 /// The files host name resolution reads (glibc's `getaddrinfo`, called for every new
-/// connection to an S3 endpoint, a PostgreSQL server or a webhook given by name): without
+/// connection to an S3 endpoint or a PostgreSQL server given by name): without
 /// them a confined process resolves no name at all. World-readable and holding nothing
 /// secret; granted file by file, with the target of a symbolic link (systemd-resolved's
 /// `resolv.conf`), never their directory.
