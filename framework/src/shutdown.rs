@@ -210,8 +210,12 @@ impl ShutdownSignal {
 
 /// Runs `work` to completion unless a forced shutdown, or a graceful one that outlasts
 /// `grace`, cuts it short. Returns `None` if it was cut short.
+///
+/// `work` is pinned by the caller: a future taken by value would be held twice in this
+/// function's state (the argument and the one being awaited), and a connection's future is
+/// the largest part of every session's memory.
 pub(crate) async fn bounded_by_shutdown<F: std::future::Future>(
-    work: F,
+    work: std::pin::Pin<&mut F>,
     signal: &ShutdownSignal,
     grace: Duration,
 ) -> Option<F::Output> {

@@ -252,7 +252,7 @@ async fn run_bounded<H: RequestHandler>(handler: H, conn: Connection, shared: &S
     let signal = conn.shutdown_signal();
     let id = conn.id();
     let grace = shared.info.shutdown_timeout;
-    if bounded_by_shutdown(run_connection(handler, conn, shared), &signal, grace)
+    if bounded_by_shutdown(pin!(run_connection(handler, conn, shared)), &signal, grace)
         .await
         .is_none()
     {

@@ -215,6 +215,9 @@ pub(crate) async fn serve_loop<I: Intake>(
         let run = work.run(shared.clone(), signal.clone(), false);
         match placement {
             Placement::Task => {
+                // Boxed: an async block that awaits a future it captured holds it twice (the
+                // capture and the awaited copy), and this is every connection's task.
+                let run = Box::pin(run);
                 tracker.spawn(async move {
                     run.await;
                     drop(permit);
