@@ -89,8 +89,7 @@ impl<D: DatagramHandler> Work for DatagramWork<D> {
         let local = ListenAddr::Tcp(self.datagram.local);
         let grace = shared.info.shutdown_timeout;
         let handled = pin!(self.handler.handle(self.datagram, self.reply));
-        let outcome =
-            bounded_by_shutdown(std::pin::pin!(CatchUnwind::new(handled)), &signal, grace).await;
+        let outcome = bounded_by_shutdown(pin!(CatchUnwind::new(handled)), &signal, grace).await;
         let (error, panic);
         let failure = match &outcome {
             None | Some(Ok(Ok(()))) => return true,
