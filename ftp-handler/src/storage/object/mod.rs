@@ -266,14 +266,13 @@ impl ObjectStore {
         }
     }
 
-    /// Every object key under a directory's prefix (recursively), with sizes.
     /// The GET of `key` from `offset` to `size` on a connection of its own
     /// (`direct_get`), for endpoints that speak plain HTTP; `None` when that path does not
     /// serve it (the reason logged), and the download goes through OpenDAL.
     async fn direct_get(
         &self,
         key: &str,
-        etag: Option<String>,
+        etag: Option<&str>,
         offset: u64,
         size: u64,
     ) -> Option<SocketBody> {
@@ -282,7 +281,7 @@ impl ObjectStore {
         }
         let options = opendal::options::ReadOptions {
             range: (offset..size).into(),
-            if_match: etag,
+            if_match: etag.map(str::to_string),
             ..Default::default()
         };
         let served = match self
@@ -304,6 +303,7 @@ impl ObjectStore {
             .ok()
     }
 
+    /// Every object key under a directory's prefix (recursively), with sizes.
     async fn objects_under(&self, path: &VirtualPath) -> Result<Vec<(String, u64)>, StorageError> {
         let key = self.keys.dir(path)?;
         let mut lister = self
@@ -438,8 +438,7 @@ impl StorageBackend for ObjectStore {
             });
         }
         let key = self.keys.file(path)?;
-        let etag = metadata.etag().map(str::to_string);
-        if let Some(body) = self.direct_get(&key, etag.clone(), offset, size).await {
+        if let Some(body) = self.direct_get(&key, metadata.etag(), offset, size).await {
             return Ok(Download {
                 size,
                 body: DownloadBody::Socket(body),
@@ -448,7 +447,7 @@ impl StorageBackend for ObjectStore {
         let mut reader = self.operator.reader_with(&key);
         // The GET must read the object the stat saw (its size bounds the range): with
         // If-Match an object replaced meanwhile ends the download with an error instead.
-        if let Some(etag) = &etag {
+        if let Some(etag) = metadata.etag() {
             reader = reader.if_match(etag);
         }
         let reader = reader.await.map_err(|error| backend_error(path, error))?;
