@@ -80,8 +80,10 @@ pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcom
             created = created.add_rule(PathBeneath::new(fd, read))?;
         }
     }
-    for file in resolver_files() {
-        if let Ok(fd) = PathFd::new(&file) {
+    for file in RESOLVER_FILES {
+        // Opened through a symbolic link (systemd-resolved's `resolv.conf`), the rule is on
+        // the link's target, which is what a read of the name reaches.
+        if let Ok(fd) = PathFd::new(file) {
             created = created.add_rule(PathBeneath::new(fd, AccessFs::ReadFile))?;
         }
     }
@@ -108,8 +110,7 @@ pub(crate) fn confine_with(trees: &[&Path], readable: &[&Path]) -> Result<Outcom
 /// The files host name resolution reads (glibc's `getaddrinfo`, called for every new
 /// connection to an S3 endpoint or a PostgreSQL server given by name): without
 /// them a confined process resolves no name at all. World-readable and holding nothing
-/// secret; granted file by file, with the target of a symbolic link (systemd-resolved's
-/// `resolv.conf`), never their directory.
+/// secret; granted file by file (those that exist), never their directory.
 const RESOLVER_FILES: [&str; 5] = [
     "/etc/hosts",
     "/etc/resolv.conf",
@@ -117,20 +118,6 @@ const RESOLVER_FILES: [&str; 5] = [
     "/etc/host.conf",
     "/etc/gai.conf",
 ];
-
-/// [`RESOLVER_FILES`] that exist, and the targets of those that are links.
-fn resolver_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for file in RESOLVER_FILES.map(Path::new) {
-        if let Ok(target) = std::fs::canonicalize(file) {
-            if target != file {
-                files.push(target);
-            }
-            files.push(file.to_path_buf());
-        }
-    }
-    files
-}
 
 /// Confines the whole daemon (before its runtime and threads start) for modes whose sessions
 /// share its process: full access to `homes` (the directories holding them), the state directory and
