@@ -65,12 +65,7 @@ struct Site {
 impl Site {
     /// A site for `test` with users `(name, byte quota)`, homes `NAME/`, password `secret`.
     fn new(test: &str, users: &[(&str, Option<u64>)]) -> Site {
-        Site::with_storage(test, users, "")
-    }
-
-    /// Like [`Site::new`], with `storage` (TOML lines) added to the `[storage]` section.
-    fn with_storage(test: &str, users: &[(&str, Option<u64>)], storage: &str) -> Site {
-        Site::build(test, users, &GARAGE.endpoint(), storage)
+        Site::build(test, users, &GARAGE.endpoint())
     }
 
     /// Like [`Site::new`], the endpoint given as `http://localhost:PORT` (a name to resolve)
@@ -78,11 +73,11 @@ impl Site {
     fn by_host_name(test: &str, users: &[(&str, Option<u64>)]) -> Site {
         let endpoint = GARAGE.endpoint().replace("//127.0.0.1:", "//localhost:");
         assert!(endpoint.contains("//localhost:"), "{endpoint}");
-        Site::build(test, users, &endpoint, "")
+        Site::build(test, users, &endpoint)
     }
 
     /// A site whose daemon reaches Garage at `endpoint`.
-    fn build(test: &str, users: &[(&str, Option<u64>)], endpoint: &str, storage: &str) -> Site {
+    fn build(test: &str, users: &[(&str, Option<u64>)], endpoint: &str) -> Site {
         let garage = &*GARAGE;
         let root = tempfile::tempdir().expect("temp dir");
         let prefix = format!("t-{test}/");
@@ -107,7 +102,7 @@ impl Site {
                 "[server]\nusers_file = \"{users}\"\nstate_dir = \"{state}\"\n\n\
                  [storage]\nbackend = \"s3\"\nendpoint = \"{endpoint}\"\nbucket = \"{bucket}\"\n\
                  region = \"{region}\"\naccess_key_id = \"{key}\"\n\
-                 secret_access_key = \"{secret}\"\nprefix = \"{prefix}\"\n{storage}\n",
+                 secret_access_key = \"{secret}\"\nprefix = \"{prefix}\"\n",
                 users = site.users_file().display(),
                 state = site.state_dir().display(),
                 bucket = garage.bucket(),
