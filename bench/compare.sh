@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs one comparison of wharf-ftpd set-ups in one command, on 127.0.0.1 only:
 #
-#   bench/compare.sh s3           wharf-ftpd on Garage against curl's direct S3 PUT and GET,
-#                                 and the daemon's peak RSS under 50 concurrent 100 MiB uploads
+#   bench/compare.sh s3           wharf-ftpd on Garage against rclone's and curl's direct S3
+#                                 PUT and GET, and the daemon's peak RSS under 50 concurrent
+#                                 100 MiB uploads
 #   bench/compare.sh postgres     login storm and 300 concurrent uploads, PostgreSQL users and
 #                                 quotas against the TOML users file and local quotas
 #   bench/compare.sh durability   durable_uploads = true against false, beside vsftpd,
@@ -16,7 +17,7 @@
 #                                 and one, two or three nodes (users in PostgreSQL, files on
 #                                 Garage) against one such node reached directly
 #
-# Installs what is missing (curl, PostgreSQL and haproxy with apt, Garage with cargo install),
+# Installs what is missing (curl, rclone, PostgreSQL and haproxy with apt, Garage with cargo install),
 # builds wharf-ftpd and the load generator in release mode, and runs `wharf-ftp-bench --compare
 # SUITE`: it starts its own Garage, PostgreSQL and HAProxy (as the suite needs) in a temporary
 # folder, prints the tables (as recorded in docs/benchmarks.md) and writes
@@ -45,6 +46,7 @@ if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+if [ "$suite" = s3 ] && ! command -v rclone >/dev/null 2>&1; then need_apt+=(rclone); fi
 if [ "$suite" = fleet ] && ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
     need_apt+=(haproxy)
 fi

@@ -22,6 +22,7 @@ pub mod durability;
 pub mod fleet;
 pub mod lftp;
 pub mod postgres;
+pub mod rclone;
 pub mod record;
 pub mod s3;
 

@@ -1,9 +1,10 @@
 //! wharf-ftpd with `backend = "s3"` on a single-node Garage (started by `wharf-testkit`, its
-//! data on the work folder's disk), against curl speaking S3 to the same Garage directly:
+//! data on the work folder's disk), against two S3 clients speaking to the same Garage
+//! directly, rclone and curl:
 //!
 //! - single STOR and RETR of one file through wharf-ftpd, with the bench's own FTP client and
-//!   with curl as FTP client, against curl's PUT and GET of the same file, in interleaved
-//!   rounds (each round starts with a different side);
+//!   with curl as FTP client, against rclone's and curl's PUT and GET of the same file, in
+//!   interleaved rounds (each round starts with a different side);
 //! - a fresh daemon's peak resident set while N sessions upload at once.
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::curl::{CurlFtp, CurlS3};
+use super::rclone::{FIXED_COST_RUNS, FixedCost, Rclone};
 use super::record::{Ratio, Samples};
 use super::{ComparePlan, Context};
 use crate::cpu::CpuMeter;
@@ -29,6 +31,8 @@ pub const OWN_CLIENT: &str = "wharf-s3, bench client";
 pub const CURL_FTP: &str = "wharf-s3, curl FTP";
 /// curl's own S3 PUT and GET to Garage.
 pub const DIRECT: &str = "curl S3 direct";
+/// rclone's PUT (`copyto`) and GET (`cat`) to Garage.
+pub const RCLONE: &str = "rclone S3 direct";
 /// curl's GET of the same object as consecutive ranged GETs of the daemon's read chunk:
 /// the daemon's request pattern without the daemon.
 pub const DIRECT_RANGED: &str = "curl S3, 4 MiB ranged GETs";
@@ -42,7 +46,11 @@ pub const THROUGHPUT_TARGET: f64 = 0.8;
 const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 
 /// The sides in table order.
-pub const SIDES: [&str; 4] = [OWN_CLIENT, CURL_FTP, DIRECT, DIRECT_RANGED];
+pub const SIDES: [&str; 5] = [OWN_CLIENT, CURL_FTP, RCLONE, DIRECT, DIRECT_RANGED];
+
+/// The direct clients the throughput target is checked against: rclone (the client the
+/// target was set with) and curl (a leaner one: less CPU per byte beside Garage's).
+const BASELINES: [&str; 2] = [RCLONE, DIRECT];
 
 /// The Garage fixture's bucket, as wharf-ftpd and curl are given it.
 pub fn bucket_of(garage: &wharf_testkit::garage::Garage) -> S3Bucket {
@@ -91,13 +99,33 @@ pub async fn measure(
     progress: &mut impl FnMut(&str),
 ) -> (Vec<Ratio>, Vec<TargetCheck>) {
     let plan = ctx.plan;
+    let rclone = Rclone {
+        bucket: bucket.clone(),
+    };
+    let scratch = plan.work_dir.join("rclone-one-byte");
+    let fixed = match rclone.fixed_cost(&scratch, "one-byte.bin").await {
+        Ok(fixed) => {
+            notes.push(format!(
+                "rclone's fixed cost (median of {} one-byte runs, taken off each of its \
+                 transfers): PUT {:.0} ms, GET {:.0} ms.",
+                FIXED_COST_RUNS,
+                fixed.put.as_secs_f64() * 1e3,
+                fixed.get.as_secs_f64() * 1e3
+            ));
+            Some(fixed)
+        }
+        Err(error) => {
+            notes.push(format!("rclone not measured: {error}"));
+            None
+        }
+    };
     match start(ctx, bucket, "wharf-s3").await {
         Ok(live) => {
             for round in 0..plan.rounds {
                 for turn in 0..SIDES.len() {
                     let side = SIDES[(round + turn) % SIDES.len()];
                     flush_disk().await;
-                    single(ctx, &live, bucket, files, side, samples).await;
+                    single(ctx, &live, bucket, files, side, fixed, samples).await;
                     progress(&format!("round {}: {side} done", round + 1));
                 }
             }
@@ -119,11 +147,13 @@ pub async fn measure(
     let memory = upload_memory(ctx, bucket, samples, progress).await;
     let mut ratios = vec![samples.ratio(Metric::RetrSingle, OWN_CLIENT, DIRECT_RANGED)];
     let mut targets = Vec::new();
-    for metric in [Metric::StorSingle, Metric::RetrSingle] {
-        for client in [OWN_CLIENT, CURL_FTP] {
-            let ratio = samples.ratio(metric, client, DIRECT);
-            targets.push(ratio.target(Bound::AtLeast(THROUGHPUT_TARGET)));
-            ratios.push(ratio);
+    for baseline in BASELINES {
+        for metric in [Metric::StorSingle, Metric::RetrSingle] {
+            for client in [OWN_CLIENT, CURL_FTP] {
+                let ratio = samples.ratio(metric, client, baseline);
+                targets.push(ratio.target(Bound::AtLeast(THROUGHPUT_TARGET)));
+                ratios.push(ratio);
+            }
         }
     }
     let metric = peak_metric(plan);
@@ -158,6 +188,7 @@ async fn single(
     bucket: &S3Bucket,
     files: &TestFiles,
     side: &str,
+    rclone_fixed: Option<FixedCost>,
     samples: &mut Samples,
 ) {
     let size = ctx.plan.big_size;
@@ -193,6 +224,29 @@ async fn single(
                 Ok::<_, String>(())
             }
             .await;
+            result.and_then(|times| removed.map(|()| times))
+        }
+        RCLONE => {
+            let Some(fixed) = rclone_fixed else {
+                // Its fixed cost could not be measured (noted): the side is left out.
+                return;
+            };
+            let rclone = Rclone {
+                bucket: bucket.clone(),
+            };
+            let result = async {
+                let put = rclone.put(files.big(), "rclone.bin", fixed).await?;
+                if put.bytes != size {
+                    return Err(format!(
+                        "rclone stored {} bytes, expected {size}",
+                        put.bytes
+                    ));
+                }
+                let get = rclone.get("rclone.bin", size, fixed).await?;
+                Ok((put.elapsed, get.elapsed))
+            }
+            .await;
+            let removed = rclone.delete("rclone.bin").await;
             result.and_then(|times| removed.map(|()| times))
         }
         DIRECT_RANGED => {
