@@ -71,7 +71,10 @@ impl<W: Work> Dispatcher<W> for ThreadDispatcher {
                         return;
                     }
                 };
-                runtime.block_on(work.run(shared, signal, true));
+                // Boxed: `block_on` keeps the future it is given in its own frame, so an
+                // unboxed one (every connection's, with the handler's inside) would sit on this
+                // thread's stack more than once and keep those pages resident.
+                runtime.block_on(Box::pin(work.run(shared, signal, true)));
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start a connection thread: {e}");
