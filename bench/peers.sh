@@ -4,8 +4,9 @@
 # mode side by side, with the loopback limit (own TCP sink and iperf3), on 127.0.0.1 only.
 #
 # Prints the tables (as recorded in docs/benchmarks.md), writes target/bench/ftp.json and
-# target/bench/ftp.md, and regenerates the chart docs/ftp-benchmark.svg. Extra arguments go
-# to the benchmark, e.g. `bench/peers.sh --quick` or `bench/peers.sh --servers wharf-async`.
+# target/bench/ftp.md, and regenerates the chart docs/ftp-benchmark.svg (a whole run only; a
+# partial one draws target/bench/ftp.svg). Extra arguments go to the benchmark, e.g.
+# `bench/peers.sh --quick` or `bench/peers.sh --servers wharf-async`.
 #
 # Needs root: it installs Debian packages, creates the system user the C servers serve
 # (wharfbench, no shell, a fresh random password each run) and a PAM service for vsftpd.
@@ -74,9 +75,17 @@ echo "== measuring" >&2
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 12000 ]; then
     echo "warning: hard open-file limit $(ulimit -Hn) is below 12000; 10,000 sessions will not fit" >&2
 fi
+# Only a whole run redraws the recorded chart; a partial one (some servers or scenarios, a
+# quick run) draws target/bench/ftp.svg, the benchmark's default.
+chart=(--chart docs/ftp-benchmark.svg)
+for arg in "$@"; do
+    case "$arg" in
+        --servers* | --skip* | --idle* | --quick) chart=() ;;
+    esac
+done
 exec "$target/release/wharf-ftp-bench" \
     --ftpd "$target/release/wharf-ftpd" \
     --peers-bin "$peers_bin" \
     --user "$user" --password "$password" \
-    --chart docs/ftp-benchmark.svg \
+    "${chart[@]}" \
     "$@"
