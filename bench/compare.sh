@@ -17,12 +17,12 @@
 #                                 and one, two or three nodes (users in PostgreSQL, files on
 #                                 Garage) against one such node reached directly
 #
-# Installs what is missing (curl, rclone, PostgreSQL and haproxy with apt, Garage with cargo install),
-# builds wharf-ftpd and the load generator in release mode, and runs `wharf-ftp-bench --compare
-# SUITE`: it starts its own Garage, PostgreSQL and HAProxy (as the suite needs) in a temporary
-# folder, prints the tables (as recorded in docs/benchmarks.md) and writes
-# target/bench/ftp-SUITE.json and .md. Extra
-# arguments go to the benchmark, e.g. `bench/compare.sh s3 --rounds 3` or `--quick`.
+# Installs what is missing (curl, rclone, PostgreSQL and haproxy with apt, Garage with cargo
+# install), builds wharf-ftpd and the load generator in release mode, and runs `wharf-ftp-bench
+# --compare SUITE`: it starts its own Garage, PostgreSQL and HAProxy (as the suite needs) in a
+# temporary folder, prints the tables (as recorded in docs/benchmarks.md) and writes
+# target/bench/ftp-SUITE.json and .md. Extra arguments go to the benchmark, e.g.
+# `bench/compare.sh s3 --rounds 3` or `--quick`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

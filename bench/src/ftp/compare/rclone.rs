@@ -83,9 +83,7 @@ impl Rclone {
             .stdout(Stdio::null());
         let elapsed = timed(command).await?;
         Ok(Transfer {
-            elapsed: elapsed
-                .saturating_sub(fixed.put)
-                .max(Duration::from_micros(1)),
+            elapsed: less(elapsed, fixed.put),
             bytes: self.size(key).await?,
         })
     }
@@ -100,9 +98,7 @@ impl Rclone {
             .stdout(Stdio::null());
         let elapsed = timed(command).await?;
         Ok(Transfer {
-            elapsed: elapsed
-                .saturating_sub(fixed.get)
-                .max(Duration::from_micros(1)),
+            elapsed: less(elapsed, fixed.get),
             bytes: size,
         })
     }
@@ -147,6 +143,11 @@ impl Rclone {
             get: seconds(gets),
         })
     }
+}
+
+/// `elapsed` without the `fixed` cost of the command (never zero: rates divide by it).
+fn less(elapsed: Duration, fixed: Duration) -> Duration {
+    elapsed.saturating_sub(fixed).max(Duration::from_micros(1))
 }
 
 /// Runs `command` off the async threads and times it from spawn to exit.
